@@ -1,0 +1,1 @@
+"""Plain types and pure rules of the hub: no I/O here."""

@@ -1,0 +1,193 @@
+"""The hub's nouns as plain, immutable values.
+
+The store maps its rows to these types, services take and return them, and the front ends render them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class TownKind(enum.StrEnum):
+    """What kind of member a town is; decides which official code it carries."""
+
+    COMMUNE = "commune"
+    EPCI = "epci"
+    DEPARTEMENT = "departement"
+    REGION = "region"
+    OTHER = "other"
+
+    @property
+    def has_official_code(self) -> bool:
+        return self is not TownKind.OTHER
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    OFFICER = "officer"
+
+
+class Platform(enum.StrEnum):
+    BLUESKY = "bluesky"
+    MASTODON = "mastodon"
+
+
+class AnnouncementState(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    LOCKED = "locked"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    PARTIALLY_FAILED = "partially_failed"
+    CANCELLED = "cancelled"
+    RETRACTING = "retracting"
+    RETRACTED = "retracted"
+
+
+class SignOnState(enum.StrEnum):
+    PENDING = "pending"
+    SIGNED = "signed"
+    DECLINED = "declined"
+
+
+class DeliveryState(enum.StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    RETRACTED = "retracted"
+
+
+#: Profile fields a town may fill and templates may use, with their placeholder aliases.
+PROFILE_FIELDS = ("website", "newsletter", "bluesky", "mastodon")
+
+
+@dataclass(frozen=True, slots=True)
+class Coalition:
+    id: int
+    name: str
+    room_id: str
+    language: str = "fr"
+
+
+@dataclass(frozen=True, slots=True)
+class Town:
+    id: int
+    kind: TownKind
+    code: str | None
+    name: str
+    timezone: str = "Europe/Paris"
+    profile: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image of a wording version; the bytes live in the media store under ``sha256``."""
+
+    sha256: str
+    alt: str
+    mime: str
+    width: int
+    height: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """What a version says: the main text, optional per-platform variants, images."""
+
+    text: str
+    variants: dict[Platform, str] = field(default_factory=dict)
+    images: tuple[ImageRef, ...] = ()
+
+    def for_platform(self, platform: Platform) -> str:
+        return self.variants.get(platform) or self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    id: int
+    announcement_id: int
+    number: int
+    wording: Wording
+    content_hash: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    id: int
+    coalition_id: int
+    title: str
+    state: AnnouncementState
+    language: str
+    allow_overrides: bool
+    created_by: str
+    created_at: datetime
+    current_version: Version | None
+    deadline: datetime | None = None
+    publish_at: datetime | None = None
+    timezone: str = "Europe/Paris"
+
+
+@dataclass(frozen=True, slots=True)
+class SignOn:
+    town: Town
+    state: SignOnState
+    version_number: int | None = None
+    by: str | None = None
+    at: datetime | None = None
+    reason: str | None = None
+    override_text: str | None = None
+    #: The version a town had signed before a new wording reset its sign-on.
+    previous_version_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A town's account on one network; secrets stay in the store, encrypted, and never appear here."""
+
+    id: int
+    town_id: int
+    platform: Platform
+    identifier: str
+    server: str
+    limits: dict[str, Any] = field(default_factory=dict)
+    last_verified_at: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    announcement_id: int
+    town_id: int
+    account_id: int | None
+    platform: Platform
+    text: str
+    idempotency_key: str
+    state: DeliveryState
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    remote_id: str | None = None
+    remote_url: str | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    coalition_id: int | None = None
+    announcement_id: int | None = None
+    town_id: int | None = None
+    version_number: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)

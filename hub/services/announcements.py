@@ -1,0 +1,580 @@
+"""Joint announcements: proposal, wording versions, sign-on, schedule, preview, lock and cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from hub.domain import lifecycle, permissions
+from hub.domain.lifecycle import Action
+from hub.domain.model import (
+    Account,
+    Announcement,
+    AnnouncementState,
+    Coalition,
+    Platform,
+    SignOn,
+    SignOnState,
+    Town,
+    Version,
+    Wording,
+)
+from hub.domain.schedule import parse_instant
+from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TextDoesNotFit, UnissonError
+from hub.i18n import LANGUAGES
+from hub.media import inspect_image
+from hub.services.coalitions import get_coalition
+from hub.services.context import Hub
+from hub.store import UnitOfWork
+from hub.store.repositories import NewDelivery
+from hub.text.fit import Limits, PreviewLine, check_fit, preview_line
+from hub.text.template import check_template, render
+
+_Change = Callable[[Wording], Wording]
+
+MAX_IMAGES = 4
+MAX_ALT = 1500
+MAX_TITLE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """An announcement with where every member town stands."""
+
+    announcement: Announcement
+    coalition: Coalition
+    signons: list[SignOn]
+    officers: dict[int, list[str]]
+
+    def with_state(self, state: SignOnState) -> list[SignOn]:
+        return [s for s in self.signons if s.state is state]
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    announcement: Announcement
+    #: Towns that had signed the previous version and must sign again.
+    reset: list[Town]
+
+
+@dataclass(frozen=True, slots=True)
+class LockResult:
+    announcement: Announcement
+    deliveries: int
+    #: Towns that signed but have no linked account: nothing will be posted for them.
+    without_account: list[Town]
+
+
+class AnnouncementService:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    async def get(self, announcement_id: int) -> Announcement:
+        async with self.hub.store.unit() as uow:
+            return await _get(uow, announcement_id)
+
+    async def list(
+        self, coalition_id: int | None = None, states: Sequence[AnnouncementState] | None = None
+    ) -> list[Announcement]:
+        async with self.hub.store.unit() as uow:
+            return await uow.announcements.list(coalition_id, states)
+
+    async def versions(self, announcement_id: int) -> list[Version]:
+        async with self.hub.store.unit() as uow:
+            return await uow.announcements.versions(announcement_id)
+
+    async def board(self, announcement_id: int) -> Board:
+        """Who signed, declined, or is still pending, with each town's officers (for reminders)."""
+        async with self.hub.store.unit() as uow:
+            announcement = await _get(uow, announcement_id)
+            coalition = await get_coalition(uow, announcement.coalition_id)
+            towns = await uow.towns.list(coalition.id)
+            signons = await uow.signons.list(announcement.id, towns)
+            officers = await uow.roles.officers_by_town(t.id for t in towns)
+            return Board(announcement, coalition, signons, officers)
+
+    async def preview(self, announcement_id: int, town_id: int | None = None) -> list[PreviewLine]:
+        """The rendered text and its count, per town and platform (one town, or every member)."""
+        async with self.hub.store.unit() as uow:
+            announcement = await _get(uow, announcement_id)
+            towns = await uow.towns.list(announcement.coalition_id)
+            if town_id is not None:
+                towns = [t for t in towns if t.id == town_id]
+                if not towns:
+                    raise NotFound("error.announcement.town_not_member", id=str(town_id))
+            accounts = await uow.accounts.of_towns(t.id for t in towns)
+            signons = {s.town.id: s for s in await uow.signons.list(announcement.id, towns)}
+        wording = _wording(announcement)
+        lines = []
+        for town in towns:
+            override = signons[town.id].override_text if announcement.allow_overrides else None
+            for platform, limits in _targets(accounts.get(town.id, [])):
+                lines.append(preview_line(override or wording.for_platform(platform), town, platform, limits))
+        return lines
+
+    # --- the coordinator's decisions ----------------------------------------------------------------------
+
+    async def propose(
+        self,
+        actor_id: str,
+        coalition_id: int,
+        title: str,
+        text: str,
+        *,
+        language: str | None = None,
+        allow_overrides: bool = False,
+        draft: bool = False,
+    ) -> Announcement:
+        """Proposes a new announcement; it opens for sign-on at once unless ``draft``."""
+        title, text = title.strip(), text.strip()
+        if not title or len(title) > MAX_TITLE:
+            raise InvalidInput("error.announcement.title", max=MAX_TITLE)
+        async with self.hub.store.unit() as uow:
+            coalition = await self._coordinated(uow, actor_id, coalition_id)
+            language = language or coalition.language
+            if language not in LANGUAGES and len(language) != 2:
+                raise InvalidInput("error.language", language=language, allowed=", ".join(LANGUAGES))
+            wording = Wording(text=text)
+            await self._check_wording(uow, coalition.id, wording)
+            announcement_id = await uow.announcements.create(
+                coalition.id,
+                title,
+                language=language,
+                timezone=self.hub.settings.default_timezone,
+                allow_overrides=allow_overrides,
+                created_by=actor_id,
+            )
+            version = await uow.announcements.add_version(announcement_id, wording, _hash(wording), actor_id)
+            await uow.audit.append(
+                actor_id,
+                "announcement.propose",
+                coalition_id=coalition.id,
+                announcement_id=announcement_id,
+                version_number=version.number,
+                details={"title": title, "content_hash": version.content_hash},
+            )
+            if not draft:
+                await self._transition(uow, actor_id, await _get(uow, announcement_id), Action.OPEN)
+            return await _get(uow, announcement_id)
+
+    async def open(self, actor_id: str, announcement_id: int) -> Announcement:
+        async with self.hub.store.unit() as uow:
+            announcement = await self._coordinated_announcement(uow, actor_id, announcement_id)
+            await self._transition(uow, actor_id, announcement, Action.OPEN)
+            return await _get(uow, announcement_id)
+
+    async def edit(self, actor_id: str, announcement_id: int, text: str) -> NewVersion:
+        """A new wording: a new version, and every town that had signed must sign again."""
+        text = text.strip()
+        return await self._new_version(actor_id, announcement_id, lambda w: replace(w, text=text))
+
+    async def set_variant(
+        self, actor_id: str, announcement_id: int, platform: Platform, text: str | None
+    ) -> NewVersion:
+        """A shorter text for one platform (``None`` or empty removes it)."""
+
+        def change(wording: Wording) -> Wording:
+            variants = {p: t for p, t in wording.variants.items() if p is not platform}
+            if text and text.strip():
+                variants[platform] = text.strip()
+            return replace(wording, variants=variants)
+
+        return await self._new_version(actor_id, announcement_id, change)
+
+    async def add_image(self, actor_id: str, announcement_id: int, data: bytes, alt: str) -> NewVersion:
+        """Attaches an image; alt text is mandatory (what a screen reader says)."""
+        alt = _check_alt(alt)
+        image = inspect_image(data, alt)
+
+        def change(wording: Wording) -> Wording:
+            if len(wording.images) >= MAX_IMAGES:
+                raise InvalidInput("error.image.too_many", max=MAX_IMAGES)
+            return replace(wording, images=(*wording.images, image))
+
+        async with self.hub.store.unit() as uow:
+            await uow.media.put(image, data)
+        return await self._new_version(actor_id, announcement_id, change)
+
+    async def set_alt(self, actor_id: str, announcement_id: int, position: int, alt: str) -> NewVersion:
+        """Changes the alt text of image number ``position`` (counted from 1)."""
+        alt = _check_alt(alt)
+
+        def change(wording: Wording) -> Wording:
+            images = list(wording.images)
+            if not 1 <= position <= len(images):
+                raise InvalidInput("error.image.position", position=position, count=len(images))
+            images[position - 1] = replace(images[position - 1], alt=alt)
+            return replace(wording, images=tuple(images))
+
+        return await self._new_version(actor_id, announcement_id, change)
+
+    async def remove_image(self, actor_id: str, announcement_id: int, position: int) -> NewVersion:
+        def change(wording: Wording) -> Wording:
+            if not 1 <= position <= len(wording.images):
+                raise InvalidInput("error.image.position", position=position, count=len(wording.images))
+            return replace(wording, images=wording.images[: position - 1] + wording.images[position:])
+
+        return await self._new_version(actor_id, announcement_id, change)
+
+    async def schedule(
+        self,
+        actor_id: str,
+        announcement_id: int,
+        publish_at: str,
+        deadline: str | None = None,
+        lang: str = "fr",
+    ) -> Announcement:
+        """Sets the publication instant (and the sign-on deadline) from what the coordinator typed."""
+        async with self.hub.store.unit() as uow:
+            announcement = await self._coordinated_announcement(uow, actor_id, announcement_id)
+            lifecycle.apply(Action.SCHEDULE, announcement.state)
+            now = self.hub.clock()
+            instant = parse_instant(publish_at, zone=announcement.timezone, now=now, lang=lang)
+            limit = (
+                parse_instant(deadline, zone=announcement.timezone, now=now, lang=lang) if deadline else None
+            )
+            if limit is not None and limit >= instant:
+                raise InvalidInput("error.schedule.deadline_after_publication")
+            await uow.announcements.update(announcement.id, publish_at=instant, deadline=limit)
+            await uow.audit.append(
+                actor_id,
+                "announcement.schedule",
+                coalition_id=announcement.coalition_id,
+                announcement_id=announcement.id,
+                version_number=_number(announcement),
+                details={"publish_at": instant.isoformat(), "deadline": limit.isoformat() if limit else None},
+            )
+            return await _get(uow, announcement.id)
+
+    async def lock(self, actor_id: str, announcement_id: int) -> LockResult:
+        """Freezes the deliveries: one per signed town and linked account, with the text rendered now."""
+        async with self.hub.store.unit() as uow:
+            announcement = await self._coordinated_announcement(
+                uow, actor_id, announcement_id, for_update=True
+            )
+            lifecycle.apply(Action.LOCK, announcement.state)
+            if announcement.publish_at is None:
+                raise InvalidInput("error.lock.no_date")
+            if announcement.publish_at <= self.hub.clock():
+                raise InvalidInput("error.lock.date_passed")
+            towns = await uow.towns.list(announcement.coalition_id)
+            signed = [
+                s for s in await uow.signons.list(announcement.id, towns) if s.state is SignOnState.SIGNED
+            ]
+            if not signed:
+                raise InvalidInput("error.lock.nobody_signed")
+            accounts = await uow.accounts.of_towns(s.town.id for s in signed)
+            deliveries, problems, without = _deliveries(announcement, signed, accounts)
+            if problems:
+                raise TextDoesNotFit(problems=problems)
+            await uow.deliveries.create_many(announcement.id, deliveries)
+            await self._transition(
+                uow,
+                actor_id,
+                announcement,
+                Action.LOCK,
+                details={"deliveries": len(deliveries), "towns": len(signed)},
+            )
+            return LockResult(await _get(uow, announcement.id), len(deliveries), without)
+
+    async def unlock(self, actor_id: str, announcement_id: int) -> Announcement:
+        """Back to sign-on before publication; the frozen deliveries are dropped."""
+        return await self._stop(actor_id, announcement_id, Action.UNLOCK)
+
+    async def cancel(self, actor_id: str, announcement_id: int) -> Announcement:
+        """Cancels before publication; pending deliveries are removed."""
+        return await self._stop(actor_id, announcement_id, Action.CANCEL)
+
+    # --- the officers' decisions --------------------------------------------------------------------------
+
+    async def sign(
+        self,
+        actor_id: str,
+        announcement_id: int,
+        town_id: int | None = None,
+        override_text: str | None = None,
+    ) -> SignOn:
+        """Signs on for the town, for the current wording version."""
+        async with self.hub.store.unit() as uow:
+            announcement, town = await self._signing_town(uow, actor_id, announcement_id, town_id)
+            override = (override_text or "").strip() or None
+            if override is not None:
+                if not announcement.allow_overrides:
+                    raise PermissionDenied("error.signon.override_forbidden")
+                accounts = await uow.accounts.of_town(town.id)
+                _raise_problems(_fit_problems(town, override, None, accounts))
+            number = _number(announcement)
+            await uow.signons.record(
+                announcement.id,
+                town.id,
+                SignOnState.SIGNED,
+                by=actor_id,
+                version_number=number,
+                override_text=override,
+            )
+            await uow.audit.append(
+                actor_id,
+                "signon.sign",
+                coalition_id=announcement.coalition_id,
+                announcement_id=announcement.id,
+                town_id=town.id,
+                version_number=number,
+                details={"override": override is not None},
+            )
+            return await uow.signons.get(announcement.id, town)
+
+    async def decline(
+        self, actor_id: str, announcement_id: int, town_id: int | None = None, reason: str | None = None
+    ) -> SignOn:
+        async with self.hub.store.unit() as uow:
+            announcement, town = await self._signing_town(uow, actor_id, announcement_id, town_id)
+            reason = (reason or "").strip() or None
+            await uow.signons.record(
+                announcement.id,
+                town.id,
+                SignOnState.DECLINED,
+                by=actor_id,
+                version_number=_number(announcement),
+                reason=reason,
+            )
+            await uow.audit.append(
+                actor_id,
+                "signon.decline",
+                coalition_id=announcement.coalition_id,
+                announcement_id=announcement.id,
+                town_id=town.id,
+                version_number=_number(announcement),
+                details={"reason": reason},
+            )
+            return await uow.signons.get(announcement.id, town)
+
+    async def withdraw(self, actor_id: str, announcement_id: int, town_id: int | None = None) -> SignOn:
+        """Takes back a signature or a refusal: the town is pending again."""
+        async with self.hub.store.unit() as uow:
+            announcement, town = await self._signing_town(uow, actor_id, announcement_id, town_id)
+            await uow.signons.record(
+                announcement.id, town.id, SignOnState.PENDING, by=actor_id, version_number=None
+            )
+            await uow.audit.append(
+                actor_id,
+                "signon.withdraw",
+                coalition_id=announcement.coalition_id,
+                announcement_id=announcement.id,
+                town_id=town.id,
+                version_number=_number(announcement),
+            )
+            return await uow.signons.get(announcement.id, town)
+
+    # --- shared steps -------------------------------------------------------------------------------------
+
+    async def _new_version(self, actor_id: str, announcement_id: int, change: _Change) -> NewVersion:
+        async with self.hub.store.unit() as uow:
+            announcement = await self._coordinated_announcement(
+                uow, actor_id, announcement_id, for_update=True
+            )
+            lifecycle.apply(Action.EDIT, announcement.state)
+            wording = change(_wording(announcement))
+            digest = _hash(wording)
+            if announcement.current_version and digest == announcement.current_version.content_hash:
+                raise Conflict("error.announcement.same_wording")
+            await self._check_wording(uow, announcement.coalition_id, wording)
+            version = await uow.announcements.add_version(announcement.id, wording, digest, actor_id)
+            reset_ids = await uow.signons.reset_signed(announcement.id)
+            await uow.audit.append(
+                actor_id,
+                "announcement.edit",
+                coalition_id=announcement.coalition_id,
+                announcement_id=announcement.id,
+                version_number=version.number,
+                details={"content_hash": digest, "signons_reset": len(reset_ids)},
+            )
+            reset = [t for t in await uow.towns.list(announcement.coalition_id) if t.id in set(reset_ids)]
+            return NewVersion(await _get(uow, announcement.id), reset)
+
+    async def _stop(self, actor_id: str, announcement_id: int, action: Action) -> Announcement:
+        async with self.hub.store.unit() as uow:
+            announcement = await self._coordinated_announcement(
+                uow, actor_id, announcement_id, for_update=True
+            )
+            dropped = (
+                await uow.deliveries.delete_pending(announcement.id)
+                if action in (Action.UNLOCK, Action.CANCEL)
+                else 0
+            )
+            await self._transition(
+                uow, actor_id, announcement, action, details={"deliveries_removed": dropped}
+            )
+            return await _get(uow, announcement.id)
+
+    async def _transition(
+        self,
+        uow: UnitOfWork,
+        actor_id: str,
+        announcement: Announcement,
+        action: Action,
+        details: dict[str, object] | None = None,
+    ) -> None:
+        state = lifecycle.apply(action, announcement.state)
+        await uow.announcements.update(announcement.id, state=state)
+        await uow.audit.append(
+            actor_id,
+            f"announcement.{action.value}",
+            coalition_id=announcement.coalition_id,
+            announcement_id=announcement.id,
+            version_number=_number(announcement),
+            details={"from": announcement.state.value, "to": state.value, **(details or {})},
+        )
+
+    async def _coordinated(self, uow: UnitOfWork, actor_id: str, coalition_id: int) -> Coalition:
+        coalition = await get_coalition(uow, coalition_id)
+        permissions.require_coordinator(await self.hub.actor(uow, actor_id), coalition.id, coalition.name)
+        return coalition
+
+    async def _coordinated_announcement(
+        self, uow: UnitOfWork, actor_id: str, announcement_id: int, *, for_update: bool = False
+    ) -> Announcement:
+        announcement = await _get(uow, announcement_id, for_update=for_update)
+        await self._coordinated(uow, actor_id, announcement.coalition_id)
+        return announcement
+
+    async def _signing_town(
+        self, uow: UnitOfWork, actor_id: str, announcement_id: int, town_id: int | None
+    ) -> tuple[Announcement, Town]:
+        announcement = await _get(uow, announcement_id, for_update=True)
+        lifecycle.apply(Action.SIGN, announcement.state)
+        if announcement.deadline is not None and announcement.deadline <= self.hub.clock():
+            raise InvalidInput("error.signon.deadline_passed")
+        actor = await self.hub.actor(uow, actor_id)
+        members = await uow.towns.members(announcement.coalition_id)
+        if town_id is None:
+            mine = sorted(actor.officer_of & members)
+            if len(mine) != 1:
+                towns = [await uow.towns.get(t) for t in mine]
+                names = ", ".join(t.name for t in towns if t)
+                raise InvalidInput("error.signon.which_town" if mine else "error.signon.no_town", towns=names)
+            town_id = mine[0]
+        town = await uow.towns.get(town_id)
+        if town is None:
+            raise NotFound("error.town.unknown", id=str(town_id))
+        permissions.require_officer(actor, town.id, town.name, members)
+        return announcement, town
+
+    async def _check_wording(self, uow: UnitOfWork, coalition_id: int, wording: Wording) -> None:
+        """Every member town's text must render and fit every platform it posts to."""
+        for text in (wording.text, *wording.variants.values()):
+            if not text.strip():
+                raise InvalidInput("error.announcement.empty_text")
+            check_template(text)
+        towns = await uow.towns.list(coalition_id)
+        accounts = await uow.accounts.of_towns(t.id for t in towns)
+        problems: list[UnissonError] = []
+        for town in towns:
+            problems += _fit_problems(town, None, wording, accounts.get(town.id, []))
+        _raise_problems(problems)
+
+
+def _targets(accounts: Sequence[Account]) -> list[tuple[Platform, Limits]]:
+    """The platforms a town posts to (both, to warn early, while it has linked none) and their limits."""
+    linked = {a.platform: a for a in accounts}
+    platforms = sorted(linked) if linked else list(Platform)
+    return [(p, _limits(linked.get(p))) for p in platforms]
+
+
+def _limits(account: Account | None) -> Limits:
+    if account is None or account.platform is not Platform.MASTODON:
+        return Limits()
+    return Limits(
+        mastodon_chars=int(account.limits.get("max_characters", 500)),
+        mastodon_url_length=int(account.limits.get("characters_reserved_per_url", 23)),
+    )
+
+
+def _fit_problems(
+    town: Town, override: str | None, wording: Wording | None, accounts: Sequence[Account]
+) -> list[UnissonError]:
+    problems: list[UnissonError] = []
+    for platform, limits in _targets(accounts):
+        template = override or (wording.for_platform(platform) if wording else "")
+        try:
+            check_fit(render(template, town), platform, limits, town.name)
+        except UnissonError as problem:
+            problems.append(problem)
+    return problems
+
+
+def _raise_problems(problems: list[UnissonError]) -> None:
+    if problems:
+        raise TextDoesNotFit(problems=problems)
+
+
+def _deliveries(
+    announcement: Announcement, signed: list[SignOn], accounts: dict[int, list[Account]]
+) -> tuple[list[NewDelivery], list[UnissonError], list[Town]]:
+    wording, number = _wording(announcement), _number(announcement)
+    assert announcement.publish_at is not None
+    deliveries, problems, without = [], [], []
+    for signon in signed:
+        linked = accounts.get(signon.town.id, [])
+        if not linked:
+            without.append(signon.town)
+        override = signon.override_text if announcement.allow_overrides else None
+        for account in linked:
+            template = override or wording.for_platform(account.platform)
+            try:
+                text = render(template, signon.town)
+                check_fit(text, account.platform, _limits(account), signon.town.name)
+            except UnissonError as problem:
+                problems.append(problem)
+                continue
+            deliveries.append(
+                NewDelivery(
+                    signon.town.id,
+                    account.id,
+                    account.platform,
+                    number,
+                    text,
+                    uuid.uuid4().hex,
+                    announcement.publish_at,
+                )
+            )
+    return deliveries, problems, without
+
+
+def _check_alt(alt: str) -> str:
+    alt = alt.strip()
+    if not alt:
+        raise InvalidInput("error.image.alt_required")
+    if len(alt) > MAX_ALT:
+        raise InvalidInput("error.image.alt_too_long", count=len(alt), max=MAX_ALT)
+    return alt
+
+
+def _hash(wording: Wording) -> str:
+    canonical = {
+        "text": wording.text,
+        "variants": {p.value: t for p, t in sorted(wording.variants.items())},
+        "images": [[i.sha256, i.alt] for i in wording.images],
+    }
+    return hashlib.sha256(json.dumps(canonical, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def _wording(announcement: Announcement) -> Wording:
+    if announcement.current_version is None:
+        raise NotFound("error.announcement.no_version", id=str(announcement.id))
+    return announcement.current_version.wording
+
+
+def _number(announcement: Announcement) -> int | None:
+    return announcement.current_version.number if announcement.current_version else None
+
+
+async def _get(uow: UnitOfWork, announcement_id: int, *, for_update: bool = False) -> Announcement:
+    announcement = await uow.announcements.get(announcement_id, for_update=for_update)
+    if announcement is None:
+        raise NotFound("error.announcement.unknown", id=str(announcement_id))
+    return announcement

@@ -1,0 +1,91 @@
+"""What every service needs: the store, the secret box, the settings, a clock; and the acting person."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from hub.crypto import SecretBox, load_or_create_key_file, parse_keys
+from hub.domain.permissions import Actor
+from hub.settings import Settings
+from hub.store import Store, UnitOfWork
+
+if TYPE_CHECKING:
+    from hub.services.accounts import AccountService
+    from hub.services.announcements import AnnouncementService
+    from hub.services.audit import AuditService
+    from hub.services.coalitions import CoalitionService
+    from hub.services.towns import TownService
+
+#: The CLI acts as the operator of the deployment, who has every right.
+OPERATOR = "operator:cli"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Hub:
+    """The hub's entry point: holds shared resources and hands out the services."""
+
+    store: Store
+    box: SecretBox
+    settings: Settings
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Hub:
+        raw = settings.encryption_keys.get_secret_value()
+        keys = parse_keys(raw) if raw else load_or_create_key_file(settings.key_file)
+        if settings.database_url is None:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(Store.from_url(settings.resolved_database_url), SecretBox(keys), settings)
+
+    async def actor(self, uow: UnitOfWork, user_id: str) -> Actor:
+        """The roles ``user_id`` holds, read in the caller's transaction."""
+        if user_id == OPERATOR:
+            return Actor(user_id, True, frozenset(), frozenset())
+        grants = [(g.role, g.coalition_id, g.town_id) for g in await uow.roles.of_user(user_id)]
+        return Actor.build(user_id, self.settings.admins, grants)
+
+    @cached_property
+    def coalitions(self) -> CoalitionService:
+        from hub.services.coalitions import CoalitionService
+
+        return CoalitionService(self)
+
+    @cached_property
+    def towns(self) -> TownService:
+        from hub.services.towns import TownService
+
+        return TownService(self)
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        from hub.services.accounts import AccountService
+
+        return AccountService(self)
+
+    @cached_property
+    def announcements(self) -> AnnouncementService:
+        from hub.services.announcements import AnnouncementService
+
+        return AnnouncementService(self)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        from hub.services.audit import AuditService
+
+        return AuditService(self)
+
+    async def first_time(self, event_id: str) -> bool:
+        """True the first time an inbound event id is seen; a replayed event is never acted on twice."""
+        async with self.store.unit() as uow:
+            return await uow.events.first_time(event_id)
+
+    async def close(self) -> None:
+        await self.store.close()

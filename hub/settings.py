@@ -1,0 +1,53 @@
+"""Deployment settings, read once in ``main`` from the environment (prefix ``UNISSON_``) and ``.env``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hub.i18n import LANGUAGES
+
+
+class Settings(BaseSettings):
+    """Every setting is documented in ``config/unisson.example.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="UNISSON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    #: Fernet keys, newest first, comma separated. Empty: a key is generated once in ``data_dir``.
+    encryption_keys: SecretStr = SecretStr("")
+    admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    default_language: str = "fr"
+    default_timezone: str = "Europe/Paris"
+    log_level: str = "INFO"
+
+    @field_validator("admins", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in LANGUAGES:
+            raise ValueError(f"default_language must be one of {', '.join(LANGUAGES)}")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'unisson.db').resolve()}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "secret.key"

@@ -1,0 +1,8 @@
+"""Storage: SQLAlchemy models, repositories returning domain values, Alembic migrations.
+
+Nothing outside this package sees an ``AsyncSession``.
+"""
+
+from hub.store.database import Store, UnitOfWork
+
+__all__ = ["Store", "UnitOfWork"]

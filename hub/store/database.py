@@ -1,0 +1,81 @@
+"""Engine, sessions and the unit of work that services use."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from hub.store.repositories import (
+    AccountRepository,
+    AnnouncementRepository,
+    AuditRepository,
+    CoalitionRepository,
+    DeliveryRepository,
+    EventRepository,
+    MediaRepository,
+    RoleRepository,
+    SignOnRepository,
+    TownRepository,
+)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Foreign keys are off by default on SQLite; WAL lets the CLI read while the service writes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
+    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class UnitOfWork:
+    """One transaction, with a repository per noun. Commits on success, rolls back on error."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.coalitions = CoalitionRepository(session)
+        self.towns = TownRepository(session)
+        self.roles = RoleRepository(session)
+        self.accounts = AccountRepository(session)
+        self.media = MediaRepository(session)
+        self.announcements = AnnouncementRepository(session)
+        self.signons = SignOnRepository(session)
+        self.deliveries = DeliveryRepository(session)
+        self.audit = AuditRepository(session)
+        self.events = EventRepository(session)
+
+
+class Store:
+    """The database of one deployment."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        return cls(create_engine(url))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[UnitOfWork]:
+        async with self._sessions() as session, session.begin():
+            yield UnitOfWork(session)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

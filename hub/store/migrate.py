@@ -1,0 +1,43 @@
+"""Schema migrations with Alembic, run on the application's own async engine."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from hub.store.database import Store
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("hub.store") / "migrations"))
+    return config
+
+
+async def upgrade(store: Store, revision: str = "head") -> None:
+    """Brings the database to ``revision`` (the newest by default)."""
+
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with store.engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+async def current_revision(store: Store) -> str | None:
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with store.engine.connect() as connection:
+        return await connection.run_sync(read)
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -1,0 +1,221 @@
+"""Tables. Every change here needs an Alembic revision (a test compares the two)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: sa.JSON(),
+        list[Any]: sa.JSON(),
+    }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CoalitionRow(Base):
+    __tablename__ = "coalitions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    room_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    language: Mapped[str] = mapped_column(sa.String(8), default="fr")
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class TownRow(Base):
+    __tablename__ = "towns"
+    __table_args__ = (sa.UniqueConstraint("kind", "natural_key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    code: Mapped[str | None] = mapped_column(sa.String(16))
+    #: The official code, or the case-folded name for organisations that have none: the import's key.
+    natural_key: Mapped[str] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/Paris")
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class CoalitionTownRow(Base):
+    __tablename__ = "coalition_towns"
+    coalition_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("coalitions.id", ondelete="CASCADE"), primary_key=True
+    )
+    town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"), primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class RoleGrantRow(Base):
+    __tablename__ = "role_grants"
+    __table_args__ = (sa.UniqueConstraint("user_id", "role", "scope"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    #: ``coalition:<id>`` or ``town:<id>``; a string so that the unique constraint holds on every database.
+    scope: Mapped[str] = mapped_column(sa.String(32))
+    coalition_id: Mapped[int | None] = mapped_column(sa.ForeignKey("coalitions.id", ondelete="CASCADE"))
+    town_id: Mapped[int | None] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
+    granted_by: Mapped[str] = mapped_column(sa.String(255))
+    granted_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class AccountRow(Base):
+    __tablename__ = "accounts"
+    __table_args__ = (sa.UniqueConstraint("town_id", "platform"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(sa.String(16))
+    identifier: Mapped[str] = mapped_column(sa.String(255))
+    server: Mapped[str] = mapped_column(sa.String(255))
+    secret: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    session: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_verified_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+    def __repr__(self) -> str:  # never show the encrypted columns either
+        return f"AccountRow(id={self.id}, town_id={self.town_id}, platform={self.platform})"
+
+
+class MediaRow(Base):
+    __tablename__ = "media"
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    mime: Mapped[str] = mapped_column(sa.String(64))
+    width: Mapped[int]
+    height: Mapped[int]
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+
+
+class AnnouncementRow(Base):
+    __tablename__ = "announcements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coalition_id: Mapped[int] = mapped_column(sa.ForeignKey("coalitions.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    state: Mapped[str] = mapped_column(sa.String(24))
+    language: Mapped[str] = mapped_column(sa.String(8))
+    allow_overrides: Mapped[bool] = mapped_column(default=False)
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    deadline: Mapped[datetime | None]
+    publish_at: Mapped[datetime | None]
+    current_version: Mapped[int | None]
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class VersionRow(Base):
+    __tablename__ = "announcement_versions"
+    __table_args__ = (sa.UniqueConstraint("announcement_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(sa.ForeignKey("announcements.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    text: Mapped[str] = mapped_column(sa.Text)
+    variants: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    images: Mapped[list[Any]] = mapped_column(default=list)
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class SignOnRow(Base):
+    __tablename__ = "signons"
+    __table_args__ = (sa.UniqueConstraint("announcement_id", "town_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(sa.ForeignKey("announcements.id", ondelete="CASCADE"))
+    town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(sa.String(16))
+    version_number: Mapped[int | None]
+    previous_version_number: Mapped[int | None]
+    by_user: Mapped[str | None] = mapped_column(sa.String(255))
+    at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    override_text: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class DeliveryRow(Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (sa.Index("ix_deliveries_due", "state", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("announcements.id", ondelete="CASCADE"), index=True
+    )
+    town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
+    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id", ondelete="SET NULL"))
+    platform: Mapped[str] = mapped_column(sa.String(16))
+    version_number: Mapped[int]
+    text: Mapped[str] = mapped_column(sa.Text)
+    idempotency_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    state: Mapped[str] = mapped_column(sa.String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    claimed_until: Mapped[datetime | None]
+    remote_key: Mapped[str | None] = mapped_column(sa.String(64))
+    remote_id: Mapped[str | None] = mapped_column(sa.String(255))
+    remote_url: Mapped[str | None] = mapped_column(sa.String(512))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class AuditRow(Base):
+    """Append-only: rows are inserted, never updated or deleted (but for GDPR pseudonymisation)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=_now, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(255))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    coalition_id: Mapped[int | None]
+    announcement_id: Mapped[int | None]
+    town_id: Mapped[int | None]
+    version_number: Mapped[int | None]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ProcessedEventRow(Base):
+    __tablename__ = "processed_events"
+    event_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=_now)

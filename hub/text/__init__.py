@@ -1,0 +1,1 @@
+"""Text rules: templates, per-platform counting and the fit of a text within a platform's limits."""
