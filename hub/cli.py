@@ -176,9 +176,7 @@ async def coalitions_appoint(env: Env, coalition: str, user_id: str) -> None:
     """Nomme USER_ID (@nom:serveur) coordinateur de COALITION."""
 
     async def work(hub: Hub) -> bool:
-        return await hub.coalitions.appoint_coordinator(
-            OPERATOR, await _coalition_id(hub, coalition), user_id
-        )
+        return await hub.coalitions.appoint_coordinator(OPERATOR, await _coalition_id(hub, coalition), user_id)
 
     added = await with_hub(env, work)
     env.say("cli.coalition.appointed" if added else "cli.coalition.already", user=user_id)
@@ -325,7 +323,7 @@ async def audit_export(
 
     text = await with_hub(env, work)
     if output:
-        output.write_text(text, "utf-8")
+        await asyncio.to_thread(output.write_text, text, "utf-8")
         env.say("cli.audit.written", file=str(output))
     else:
         click.echo(text, nl=False)

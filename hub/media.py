@@ -20,9 +20,7 @@ MAX_PIXELS = 40_000_000
 def inspect_image(data: bytes, alt: str) -> ImageRef:
     """Reads an image's format and size; refuses what is not an image we can post."""
     if len(data) > MAX_BYTES:
-        raise InvalidInput(
-            "error.image.too_big", size=len(data) // (1024 * 1024), max=MAX_BYTES // (1024 * 1024)
-        )
+        raise InvalidInput("error.image.too_big", size=len(data) // (1024 * 1024), max=MAX_BYTES // (1024 * 1024))
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()

@@ -14,9 +14,7 @@ from hub.i18n import LANGUAGES
 class Settings(BaseSettings):
     """Every setting is documented in ``config/unisson.example.env``."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="UNISSON_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="UNISSON_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     data_dir: Path = Path("data")
     database_url: str | None = None

@@ -12,9 +12,7 @@ from hub.errors import InvalidInput
 # Matrix spec, "User Identifiers": @localpart:server_name, at most 255 bytes.
 _MATRIX_USER = re.compile(r"^@[a-z0-9._=\-/+]+:[A-Za-z0-9.\-]+(:\d{1,5})?$")
 # AT Protocol handle syntax: dot-separated DNS labels, at least two, TLD not starting with a digit.
-_HANDLE = re.compile(
-    r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
-)
+_HANDLE = re.compile(r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _MASTODON = re.compile(r"^@?([A-Za-z0-9_]+(?:[.\-][A-Za-z0-9_]+)*)@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})$")
 
 

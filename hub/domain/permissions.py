@@ -26,9 +26,7 @@ class Actor:
     officer_of: frozenset[int]
 
     @classmethod
-    def build(
-        cls, user_id: str, admins: Iterable[str], grants: Iterable[tuple[Role, int | None, int | None]]
-    ) -> Actor:
+    def build(cls, user_id: str, admins: Iterable[str], grants: Iterable[tuple[Role, int | None, int | None]]) -> Actor:
         coordinator, officer = set(), set()
         for role, coalition_id, town_id in grants:
             if role is Role.COORDINATOR and coalition_id is not None:
@@ -65,9 +63,7 @@ def require_coordinator(actor: Actor, coalition_id: int, coalition_name: str) ->
         raise PermissionDenied("error.permission.coordinator", coalition=coalition_name)
 
 
-def require_officer(
-    actor: Actor, town_id: int, town_name: str, coalition_members: Iterable[int] | None = None
-) -> None:
+def require_officer(actor: Actor, town_id: int, town_name: str, coalition_members: Iterable[int] | None = None) -> None:
     members = None if coalition_members is None else set(coalition_members)
     if members is not None and town_id not in members:
         raise PermissionDenied("error.permission.not_member", town=town_name)

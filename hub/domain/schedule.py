@@ -187,9 +187,7 @@ def _weekday(text: str) -> tuple[tuple[str, int] | None, str]:
 def _date(rest: str, text: str, base: datetime) -> date:
     """The calendar date in ``rest`` (the text without its time and weekday); day, month and year required."""
     settings = _DATEPARSER_SETTINGS | {"RELATIVE_BASE": base}
-    full = dateparser.parse(
-        rest, languages=_LANGUAGES, settings=settings | {"REQUIRE_PARTS": ["day", "month", "year"]}
-    )
+    full = dateparser.parse(rest, languages=_LANGUAGES, settings=settings | {"REQUIRE_PARTS": ["day", "month", "year"]})
     if full is not None:
         return full.date()
     if dateparser.parse(rest, languages=_LANGUAGES, settings=settings) is not None:
@@ -260,9 +258,7 @@ def _offset(aware: datetime) -> str:
 
 def _short(local: datetime, lang: str, same_day: date | None = None) -> str:
     """``02:30`` when the day goes without saying, else ``dimanche 29 mars 2026 à 02:30``."""
-    pattern = (
-        "HH:mm" if same_day is not None and local.date() == same_day else translate("format.datetime", lang)
-    )
+    pattern = "HH:mm" if same_day is not None and local.date() == same_day else translate("format.datetime", lang)
     return str(format_datetime(local, pattern, locale=lang))
 
 

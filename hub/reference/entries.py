@@ -66,8 +66,7 @@ def reference() -> Reference:
             TownKind.COMMUNE: {e.code: e for e in communes},
             TownKind.EPCI: _index(RefEntry(TownKind.EPCI, c, n, population=p) for c, n, p in raw["epci"]),
             TownKind.DEPARTEMENT: _index(
-                RefEntry(TownKind.DEPARTEMENT, c, n, departement=c, region=r)
-                for c, n, r in raw["departements"]
+                RefEntry(TownKind.DEPARTEMENT, c, n, departement=c, region=r) for c, n, r in raw["departements"]
             ),
             TownKind.REGION: _index(RefEntry(TownKind.REGION, c, n, region=c) for c, n in raw["regions"]),
         },

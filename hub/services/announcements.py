@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import uuid
@@ -80,11 +81,11 @@ class AnnouncementService:
 
     async def list(
         self, coalition_id: int | None = None, states: Sequence[AnnouncementState] | None = None
-    ) -> list[Announcement]:
+    ) -> builtins.list[Announcement]:
         async with self.hub.store.unit() as uow:
             return await uow.announcements.list(coalition_id, states)
 
-    async def versions(self, announcement_id: int) -> list[Version]:
+    async def versions(self, announcement_id: int) -> builtins.list[Version]:
         async with self.hub.store.unit() as uow:
             return await uow.announcements.versions(announcement_id)
 
@@ -98,7 +99,7 @@ class AnnouncementService:
             officers = await uow.roles.officers_by_town(t.id for t in towns)
             return Board(announcement, coalition, signons, officers)
 
-    async def preview(self, announcement_id: int, town_id: int | None = None) -> list[PreviewLine]:
+    async def preview(self, announcement_id: int, town_id: int | None = None) -> builtins.list[PreviewLine]:
         """The rendered text and its count, per town and platform (one town, or every member)."""
         async with self.hub.store.unit() as uow:
             announcement = await _get(uow, announcement_id)
@@ -235,9 +236,7 @@ class AnnouncementService:
             lifecycle.apply(Action.SCHEDULE, announcement.state)
             now = self.hub.clock()
             instant = parse_instant(publish_at, zone=announcement.timezone, now=now, lang=lang)
-            limit = (
-                parse_instant(deadline, zone=announcement.timezone, now=now, lang=lang) if deadline else None
-            )
+            limit = parse_instant(deadline, zone=announcement.timezone, now=now, lang=lang) if deadline else None
             if limit is not None and limit >= instant:
                 raise InvalidInput("error.schedule.deadline_after_publication")
             await uow.announcements.update(announcement.id, publish_at=instant, deadline=limit)
@@ -254,18 +253,14 @@ class AnnouncementService:
     async def lock(self, actor_id: str, announcement_id: int) -> LockResult:
         """Freezes the deliveries: one per signed town and linked account, with the text rendered now."""
         async with self.hub.store.unit() as uow:
-            announcement = await self._coordinated_announcement(
-                uow, actor_id, announcement_id, for_update=True
-            )
+            announcement = await self._coordinated_announcement(uow, actor_id, announcement_id, for_update=True)
             lifecycle.apply(Action.LOCK, announcement.state)
             if announcement.publish_at is None:
                 raise InvalidInput("error.lock.no_date")
             if announcement.publish_at <= self.hub.clock():
                 raise InvalidInput("error.lock.date_passed")
             towns = await uow.towns.list(announcement.coalition_id)
-            signed = [
-                s for s in await uow.signons.list(announcement.id, towns) if s.state is SignOnState.SIGNED
-            ]
+            signed = [s for s in await uow.signons.list(announcement.id, towns) if s.state is SignOnState.SIGNED]
             if not signed:
                 raise InvalidInput("error.lock.nobody_signed")
             accounts = await uow.accounts.of_towns(s.town.id for s in signed)
@@ -357,9 +352,7 @@ class AnnouncementService:
         """Takes back a signature or a refusal: the town is pending again."""
         async with self.hub.store.unit() as uow:
             announcement, town = await self._signing_town(uow, actor_id, announcement_id, town_id)
-            await uow.signons.record(
-                announcement.id, town.id, SignOnState.PENDING, by=actor_id, version_number=None
-            )
+            await uow.signons.record(announcement.id, town.id, SignOnState.PENDING, by=actor_id, version_number=None)
             await uow.audit.append(
                 actor_id,
                 "signon.withdraw",
@@ -374,9 +367,7 @@ class AnnouncementService:
 
     async def _new_version(self, actor_id: str, announcement_id: int, change: _Change) -> NewVersion:
         async with self.hub.store.unit() as uow:
-            announcement = await self._coordinated_announcement(
-                uow, actor_id, announcement_id, for_update=True
-            )
+            announcement = await self._coordinated_announcement(uow, actor_id, announcement_id, for_update=True)
             lifecycle.apply(Action.EDIT, announcement.state)
             wording = change(_wording(announcement))
             digest = _hash(wording)
@@ -398,17 +389,11 @@ class AnnouncementService:
 
     async def _stop(self, actor_id: str, announcement_id: int, action: Action) -> Announcement:
         async with self.hub.store.unit() as uow:
-            announcement = await self._coordinated_announcement(
-                uow, actor_id, announcement_id, for_update=True
-            )
+            announcement = await self._coordinated_announcement(uow, actor_id, announcement_id, for_update=True)
             dropped = (
-                await uow.deliveries.delete_pending(announcement.id)
-                if action in (Action.UNLOCK, Action.CANCEL)
-                else 0
+                await uow.deliveries.delete_pending(announcement.id) if action in (Action.UNLOCK, Action.CANCEL) else 0
             )
-            await self._transition(
-                uow, actor_id, announcement, action, details={"deliveries_removed": dropped}
-            )
+            await self._transition(uow, actor_id, announcement, action, details={"deliveries_removed": dropped})
             return await _get(uow, announcement.id)
 
     async def _transition(
@@ -472,7 +457,7 @@ class AnnouncementService:
             check_template(text)
         towns = await uow.towns.list(coalition_id)
         accounts = await uow.accounts.of_towns(t.id for t in towns)
-        problems: list[UnissonError] = []
+        problems: builtins.list[UnissonError] = []
         for town in towns:
             problems += _fit_problems(town, None, wording, accounts.get(town.id, []))
         _raise_problems(problems)
@@ -515,8 +500,8 @@ def _raise_problems(problems: list[UnissonError]) -> None:
 def _deliveries(
     announcement: Announcement, signed: list[SignOn], accounts: dict[int, list[Account]]
 ) -> tuple[list[NewDelivery], list[UnissonError], list[Town]]:
-    wording, number = _wording(announcement), _number(announcement)
-    assert announcement.publish_at is not None
+    wording, version = _wording(announcement), announcement.current_version
+    assert announcement.publish_at is not None and version is not None
     deliveries, problems, without = [], [], []
     for signon in signed:
         linked = accounts.get(signon.town.id, [])
@@ -536,7 +521,7 @@ def _deliveries(
                     signon.town.id,
                     account.id,
                     account.platform,
-                    number,
+                    version.number,
                     text,
                     uuid.uuid4().hex,
                     announcement.publish_at,

@@ -36,9 +36,7 @@ class AuditService:
         since: datetime | None = None,
     ) -> list[AuditEntry]:
         async with self.hub.store.unit() as uow:
-            return await uow.audit.list(
-                coalition_id=coalition_id, announcement_id=announcement_id, since=since
-            )
+            return await uow.audit.list(coalition_id=coalition_id, announcement_id=announcement_id, since=since)
 
     async def export(self, fmt: str, **filters: object) -> str:
         """Every matching entry as CSV (one row each, details as JSON) or as a JSON array."""

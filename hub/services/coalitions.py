@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,9 +54,7 @@ class CoalitionService:
         async with self.hub.store.unit() as uow:
             counts = await uow.coalitions.member_counts()
             return [
-                CoalitionSummary(
-                    c, counts.get(c.id, 0), await uow.roles.holders(Role.COORDINATOR, coalition_id=c.id)
-                )
+                CoalitionSummary(c, counts.get(c.id, 0), await uow.roles.holders(Role.COORDINATOR, coalition_id=c.id))
                 for c in await uow.coalitions.list()
             ]
 
@@ -100,11 +99,9 @@ class CoalitionService:
             permissions.require_coordinator(await self.hub.actor(uow, actor_id), coalition.id, coalition.name)
             if not await uow.towns.remove_member(coalition.id, town.id):
                 raise NotFound("error.coalition.not_member", town=town.name, coalition=coalition.name)
-            await uow.audit.append(
-                actor_id, "coalition.remove_town", coalition_id=coalition.id, town_id=town.id
-            )
+            await uow.audit.append(actor_id, "coalition.remove_town", coalition_id=coalition.id, town_id=town.id)
 
-    async def members(self, coalition_id: int) -> list[Town]:
+    async def members(self, coalition_id: int) -> builtins.list[Town]:
         async with self.hub.store.unit() as uow:
             await get_coalition(uow, coalition_id)
             return await uow.towns.list(coalition_id)

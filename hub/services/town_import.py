@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,7 @@ def _yaml_rows(text: str) -> Iterator[tuple[int, dict[str, Any]]]:
         yield line, {k: ("" if v is None else v) for k, v in item.items()}
 
 
-def _check_columns(names: list[str]) -> None:
+def _check_columns(names: Sequence[str]) -> None:
     unknown = [name for name in names if name.strip().lower() not in _ALIASES]
     if unknown:
         raise InvalidInput(
@@ -185,7 +185,6 @@ def _parse(line: int, fields: dict[str, str], default_timezone: str) -> ImportRo
         profile["mastodon"] = normalize_mastodon_handle(fields["mastodon"])
     timezone = check_timezone(fields.get("timezone") or default_timezone)
     officers = tuple(
-        check_matrix_user_id(part)
-        for part in fields.get("officers", "").replace(";", " ").replace(",", " ").split()
+        check_matrix_user_id(part) for part in fields.get("officers", "").replace(";", " ").replace(",", " ").split()
     )
     return ImportRow(line, TownValues(kind, code, name, timezone, profile), officers)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +45,7 @@ class TownService:
 
         Raises :class:`ImportRejected` listing every bad row with its line; then nothing is stored.
         """
-        rows, problems = self._parse(path)
+        rows, problems = await asyncio.to_thread(self._parse, path)
         if problems:
             raise ImportRejected(problems=problems, file=path.name)
         async with self.hub.store.unit() as uow:
@@ -58,13 +60,9 @@ class TownService:
             for row in rows:
                 town = stored[(row.values.kind, row.values.natural_key)]
                 for officer in row.officers:
-                    report.officers_added += await uow.roles.grant(
-                        officer, Role.OFFICER, by=actor_id, town_id=town.id
-                    )
+                    report.officers_added += await uow.roles.grant(officer, Role.OFFICER, by=actor_id, town_id=town.id)
             if coalition_id is not None:
-                report.members_added = await uow.towns.add_members(
-                    coalition_id, (t.id for t in stored.values())
-                )
+                report.members_added = await uow.towns.add_members(coalition_id, (t.id for t in stored.values()))
             await uow.audit.append(
                 actor_id,
                 "town.import",
@@ -91,9 +89,7 @@ class TownService:
                 continue
             key = (row.values.kind, row.values.natural_key)
             if key in first_line:
-                duplicate = InvalidInput(
-                    "error.import.duplicate", name=row.values.name, first=first_line[key]
-                )
+                duplicate = InvalidInput("error.import.duplicate", name=row.values.name, first=first_line[key])
                 problems.append(RowProblem(line, duplicate))
                 continue
             first_line[key] = line
@@ -152,9 +148,7 @@ class TownService:
             await self._require_town_coordinator(uow, actor_id, town)
             added = await uow.roles.grant(user_id, Role.OFFICER, by=actor_id, town_id=town.id)
             if added:
-                await uow.audit.append(
-                    actor_id, "officer.appoint", town_id=town.id, details={"user": user_id}
-                )
+                await uow.audit.append(actor_id, "officer.appoint", town_id=town.id, details={"user": user_id})
             return added
 
     async def remove_officer(self, actor_id: str, town_id: int, user_id: str) -> bool:
@@ -166,7 +160,7 @@ class TownService:
                 await uow.audit.append(actor_id, "officer.remove", town_id=town.id, details={"user": user_id})
             return removed
 
-    async def officers(self, town_id: int) -> list[str]:
+    async def officers(self, town_id: int) -> builtins.list[str]:
         async with self.hub.store.unit() as uow:
             return await uow.roles.holders(Role.OFFICER, town_id=town_id)
 

@@ -20,12 +20,15 @@ def alembic_config() -> Config:
 
 
 async def upgrade(store: Store, revision: str = "head") -> None:
-    """Brings the database to ``revision`` (the newest by default)."""
+    """Brings the database to ``revision`` (the newest by default; ``base`` empties it)."""
 
     def run(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        if revision == "base":
+            command.downgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
 
     async with store.engine.begin() as connection:
         await connection.run_sync(run)

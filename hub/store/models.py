@@ -77,9 +77,7 @@ class TownRow(Base):
 
 class CoalitionTownRow(Base):
     __tablename__ = "coalition_towns"
-    coalition_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("coalitions.id", ondelete="CASCADE"), primary_key=True
-    )
+    coalition_id: Mapped[int] = mapped_column(sa.ForeignKey("coalitions.id", ondelete="CASCADE"), primary_key=True)
     town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"), primary_key=True)
     joined_at: Mapped[datetime] = mapped_column(default=_now)
 
@@ -178,9 +176,7 @@ class DeliveryRow(Base):
     __tablename__ = "deliveries"
     __table_args__ = (sa.Index("ix_deliveries_due", "state", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    announcement_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("announcements.id", ondelete="CASCADE"), index=True
-    )
+    announcement_id: Mapped[int] = mapped_column(sa.ForeignKey("announcements.id", ondelete="CASCADE"), index=True)
     town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
     account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id", ondelete="SET NULL"))
     platform: Mapped[str] = mapped_column(sa.String(16))

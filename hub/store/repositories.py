@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,9 +86,7 @@ class CoalitionRepository(_Repository):
         return [_coalition(row) for row in rows]
 
     async def member_counts(self) -> dict[int, int]:
-        query = sa.select(CoalitionTownRow.coalition_id, sa.func.count()).group_by(
-            CoalitionTownRow.coalition_id
-        )
+        query = sa.select(CoalitionTownRow.coalition_id, sa.func.count()).group_by(CoalitionTownRow.coalition_id)
         return {cid: count for cid, count in (await self.session.execute(query)).tuples()}
 
 
@@ -154,7 +153,7 @@ class TownRepository(_Repository):
         """The stored towns among ``keys``, by (kind, natural key)."""
         wanted = set(keys)
         found: dict[tuple[TownKind, str], Town] = {}
-        by_kind: dict[TownKind, list[str]] = {}
+        by_kind: dict[TownKind, builtins.list[str]] = {}
         for kind, key in wanted:
             by_kind.setdefault(kind, []).append(key)
         for kind, natural_keys in by_kind.items():
@@ -222,7 +221,7 @@ class TownRepository(_Repository):
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def coalitions_of(self, town_id: int) -> list[int]:
+    async def coalitions_of(self, town_id: int) -> builtins.list[int]:
         query = sa.select(CoalitionTownRow.coalition_id).where(CoalitionTownRow.town_id == town_id)
         return list(await self.session.scalars(query))
 
@@ -291,9 +290,7 @@ class RoleRepository(_Repository):
         rows = await self.session.scalars(sa.select(RoleGrantRow).where(RoleGrantRow.user_id == user_id))
         return [Grant(r.user_id, Role(r.role), r.coalition_id, r.town_id) for r in rows]
 
-    async def holders(
-        self, role: Role, *, coalition_id: int | None = None, town_id: int | None = None
-    ) -> list[str]:
+    async def holders(self, role: Role, *, coalition_id: int | None = None, town_id: int | None = None) -> list[str]:
         query = (
             sa.select(RoleGrantRow.user_id)
             .where(RoleGrantRow.role == role.value, RoleGrantRow.scope == _scope(coalition_id, town_id))
@@ -346,9 +343,7 @@ class EncryptedSecrets:
 
 
 class AccountRepository(_Repository):
-    async def upsert(
-        self, town_id: int, platform: Platform, identifier: str, server: str, secret: bytes
-    ) -> Account:
+    async def upsert(self, town_id: int, platform: Platform, identifier: str, server: str, secret: bytes) -> Account:
         """Links (or re-links) the town's account on ``platform``; a re-link forgets the old session."""
         query = sa.select(AccountRow).where(AccountRow.town_id == town_id, AccountRow.platform == platform)
         row = await self.session.scalar(query)
@@ -389,7 +384,7 @@ class AccountRepository(_Repository):
         row = await self.session.get(AccountRow, account_id)
         return EncryptedSecrets(row.id, row.secret, row.session) if row else None
 
-    async def all_secrets(self) -> list[EncryptedSecrets]:
+    async def all_secrets(self) -> builtins.list[EncryptedSecrets]:
         rows = await self.session.scalars(sa.select(AccountRow).order_by(AccountRow.id))
         return [EncryptedSecrets(row.id, row.secret, row.session) for row in rows]
 
@@ -400,9 +395,7 @@ class AccountRepository(_Repository):
             .values(secret=secrets.secret, session=secrets.session)
         )
 
-    async def record_health(
-        self, account_id: int, *, error: str | None, limits: dict[str, Any] | None = None
-    ) -> None:
+    async def record_health(self, account_id: int, *, error: str | None, limits: dict[str, Any] | None = None) -> None:
         values: dict[str, Any] = {"last_error": error, "updated_at": _now()}
         if error is None:
             values["last_verified_at"] = _now()
@@ -485,9 +478,7 @@ class AnnouncementRepository(_Repository):
         await self.session.flush()
         return row.id
 
-    async def add_version(
-        self, announcement_id: int, wording: Wording, content_hash: str, created_by: str
-    ) -> Version:
+    async def add_version(self, announcement_id: int, wording: Wording, content_hash: str, created_by: str) -> Version:
         number = await self.session.scalar(
             sa.select(sa.func.coalesce(sa.func.max(VersionRow.number), 0)).where(
                 VersionRow.announcement_id == announcement_id
@@ -526,7 +517,7 @@ class AnnouncementRepository(_Repository):
 
     async def list(
         self, coalition_id: int | None = None, states: Iterable[AnnouncementState] | None = None
-    ) -> list[Announcement]:
+    ) -> builtins.list[Announcement]:
         query = sa.select(AnnouncementRow).order_by(AnnouncementRow.id)
         if coalition_id is not None:
             query = query.where(AnnouncementRow.coalition_id == coalition_id)
@@ -537,17 +528,11 @@ class AnnouncementRepository(_Repository):
     async def update(self, announcement_id: int, **values: Any) -> None:
         values = {k: (v.value if isinstance(v, AnnouncementState) else v) for k, v in values.items()}
         await self.session.execute(
-            sa.update(AnnouncementRow)
-            .where(AnnouncementRow.id == announcement_id)
-            .values(updated_at=_now(), **values)
+            sa.update(AnnouncementRow).where(AnnouncementRow.id == announcement_id).values(updated_at=_now(), **values)
         )
 
-    async def versions(self, announcement_id: int) -> list[Version]:
-        query = (
-            sa.select(VersionRow)
-            .where(VersionRow.announcement_id == announcement_id)
-            .order_by(VersionRow.number)
-        )
+    async def versions(self, announcement_id: int) -> builtins.list[Version]:
+        query = sa.select(VersionRow).where(VersionRow.announcement_id == announcement_id).order_by(VersionRow.number)
         return [_version(row) for row in await self.session.scalars(query)]
 
     async def _announcement(self, row: AnnouncementRow) -> Announcement:
@@ -589,9 +574,7 @@ class SignOnRepository(_Repository):
         return [_signon(town, rows.get(town.id)) for town in towns]
 
     async def get(self, announcement_id: int, town: Town) -> SignOn:
-        query = sa.select(SignOnRow).where(
-            SignOnRow.announcement_id == announcement_id, SignOnRow.town_id == town.id
-        )
+        query = sa.select(SignOnRow).where(SignOnRow.announcement_id == announcement_id, SignOnRow.town_id == town.id)
         return _signon(town, await self.session.scalar(query))
 
     async def record(
@@ -605,9 +588,7 @@ class SignOnRepository(_Repository):
         reason: str | None = None,
         override_text: str | None = None,
     ) -> None:
-        query = sa.select(SignOnRow).where(
-            SignOnRow.announcement_id == announcement_id, SignOnRow.town_id == town_id
-        )
+        query = sa.select(SignOnRow).where(SignOnRow.announcement_id == announcement_id, SignOnRow.town_id == town_id)
         row = await self.session.scalar(query)
         if row is None:
             row = SignOnRow(announcement_id=announcement_id, town_id=town_id)
@@ -618,7 +599,7 @@ class SignOnRepository(_Repository):
         row.reason, row.override_text = reason, override_text
         await self.session.flush()
 
-    async def reset_signed(self, announcement_id: int) -> list[int]:
+    async def reset_signed(self, announcement_id: int) -> builtins.list[int]:
         """Puts every signed town back to pending after a new wording; returns those towns."""
         rows = await self.rows(announcement_id)
         reset = []
@@ -784,7 +765,7 @@ class AuditRepository(_Repository):
         coalition_id: int | None = None,
         announcement_id: int | None = None,
         since: datetime | None = None,
-    ) -> list[AuditEntry]:
+    ) -> builtins.list[AuditEntry]:
         query = sa.select(AuditRow).order_by(AuditRow.id)
         if coalition_id is not None:
             query = query.where(AuditRow.coalition_id == coalition_id)

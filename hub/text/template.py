@@ -91,9 +91,7 @@ def _value(placeholder: str, town: Town) -> str:
     field = _FIELDS[PLACEHOLDERS[placeholder]]
     value = field.value(town)
     if value is None:
-        raise InvalidInput(
-            f"text.template.missing.{field.name}", town=town.name, placeholder="{" + placeholder + "}"
-        )
+        raise InvalidInput(f"text.template.missing.{field.name}", town=town.name, placeholder="{" + placeholder + "}")
     return value
 
 

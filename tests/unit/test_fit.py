@@ -15,9 +15,7 @@ TOWN = Town(id=1, kind=TownKind.COMMUNE, code="78575", name="Saint-Rémy-lès-Ch
 
 
 def test_default_limits() -> None:
-    assert Limits() == Limits(
-        bluesky_graphemes=300, bluesky_bytes=3000, mastodon_chars=500, mastodon_url_length=23
-    )
+    assert Limits() == Limits(bluesky_graphemes=300, bluesky_bytes=3000, mastodon_chars=500, mastodon_url_length=23)
 
 
 def test_bluesky_reports_graphemes_for_ordinary_text() -> None:
@@ -48,10 +46,7 @@ def test_text_that_fits_passes() -> None:
 def test_bluesky_graphemes_verdict() -> None:
     with pytest.raises(Problem) as caught:
         check_fit("é" * 312, Platform.BLUESKY, LIMITS, TOWN.name)
-    assert (
-        caught.value.message("fr")
-        == "Bluesky, Saint-Rémy-lès-Chevreuse : 312/300 graphèmes, raccourcir de 12"
-    )
+    assert caught.value.message("fr") == "Bluesky, Saint-Rémy-lès-Chevreuse : 312/300 graphèmes, raccourcir de 12"
     assert caught.value.message("en") == "Bluesky, Saint-Rémy-lès-Chevreuse: 312/300 graphemes, shorten by 12"
 
 

@@ -129,8 +129,7 @@ def test_non_existent_day_is_refused() -> None:
 
 def test_missing_year_is_not_guessed() -> None:
     assert refusal("20 janvier 9h").message("fr") == (
-        "Date incomplète : « 20 janvier 9h ». Donnez le jour, le mois et l'année,"
-        " par exemple 20/01/2026 9h30."
+        "Date incomplète : « 20 janvier 9h ». Donnez le jour, le mois et l'année, par exemple 20/01/2026 9h30."
     )
 
 
@@ -193,9 +192,5 @@ def test_now_must_be_aware() -> None:
 
 
 def test_describe_instant_echoes_in_full() -> None:
-    assert (
-        describe_instant(NINE_PARIS, "Europe/Paris", "fr") == "mardi 20 janvier 2026 à 09:00 (heure de Paris)"
-    )
-    assert (
-        describe_instant(NINE_PARIS, "Europe/Paris", "en") == "Tuesday 20 January 2026 at 09:00 (Paris time)"
-    )
+    assert describe_instant(NINE_PARIS, "Europe/Paris", "fr") == "mardi 20 janvier 2026 à 09:00 (heure de Paris)"
+    assert describe_instant(NINE_PARIS, "Europe/Paris", "en") == "Tuesday 20 January 2026 at 09:00 (Paris time)"

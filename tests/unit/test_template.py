@@ -101,9 +101,7 @@ def test_malformed_braces_are_refused(text: str) -> None:
 def test_conversions_and_format_specs_are_refused(text: str, shown: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         check_template(text)
-    assert caught.value.message("fr") == (
-        f"La mise en forme {shown} n'est pas permise : écrivez simplement {{ville}}."
-    )
+    assert caught.value.message("fr") == (f"La mise en forme {shown} n'est pas permise : écrivez simplement {{ville}}.")
 
 
 def test_missing_website_names_the_town_and_the_placeholder() -> None:

@@ -89,9 +89,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["town_id"], ["towns.id"], name=op.f("fk_accounts_town_id_towns"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["town_id"], ["towns.id"], name=op.f("fk_accounts_town_id_towns"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
         sa.UniqueConstraint("town_id", "platform", name=op.f("uq_accounts_town_id_platform")),
     )
@@ -180,9 +178,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_announcement_versions")),
-        sa.UniqueConstraint(
-            "announcement_id", "number", name=op.f("uq_announcement_versions_announcement_id_number")
-        ),
+        sa.UniqueConstraint("announcement_id", "number", name=op.f("uq_announcement_versions_announcement_id_number")),
     )
     op.create_table(
         "deliveries",
@@ -245,9 +241,7 @@ def upgrade() -> None:
             name=op.f("fk_signons_announcement_id_announcements"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["town_id"], ["towns.id"], name=op.f("fk_signons_town_id_towns"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["town_id"], ["towns.id"], name=op.f("fk_signons_town_id_towns"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_signons")),
         sa.UniqueConstraint("announcement_id", "town_id", name=op.f("uq_signons_announcement_id_town_id")),
     )

@@ -1,0 +1,1448 @@
+"""A test double of the Mastodon client API.
+
+No real Mastodon server installs from the package registries this project can use, so tests, benchmarks and
+the local demo talk to this double instead. It is **not** Mastodon: it is an in-memory aiohttp server that
+follows Mastodon's documented API and behaviour point by point, as listed below. Anything not listed is not
+reproduced. Points marked "(unverified)" were read from Mastodon's source or docs but not checked against a
+running server; error wordings not quoted in the platform facts are also unverified.
+
+Points reproduced
+-----------------
+1. ``GET /api/v2/instance``: ``configuration.statuses {max_characters, max_media_attachments,
+   characters_reserved_per_url}`` and ``configuration.media_attachments {description_limit,
+   image_size_limit, image_matrix_limit, video_size_limit, supported_mime_types, ...}``. The limit is per
+   server: ``MastodonDouble(max_characters=...)``.
+2. Length of a status = grapheme clusters of ``spoiler_text + text``, where in ``text`` each ``http(s)://``
+   URL counts ``characters_reserved_per_url`` (23) whatever its length, bare domains are not shortened, and
+   ``@user@domain`` counts as ``@user``. Over the limit: 422 ``Validation failed: Text character limit of
+   500 exceeded``. Blank text without media: 422 ``Validation failed: Text can't be blank``. A blank text
+   with a spoiler takes the spoiler as its text (Mastodon 3.x-4.2; newer versions fill in a placeholder —
+   unverified). URL and mention recognition approximates twitter-text's rules (trailing punctuation is not
+   part of a URL; a mention followed by ``@`` or ``://`` is not one) — edge cases unverified.
+3. ``Idempotency-Key`` on ``POST /api/v1/statuses``: per account, kept 3,600 s after a successful create,
+   checked before any validation. A replay answers 200 with the original (same id) and ignores the new body;
+   if the original was scheduled, the ScheduledStatus; if the original was deleted (or the scheduled one
+   since published or cancelled), 404 ``Record not found``. A 422 stores nothing. Concurrent requests with
+   one key are serialised (upstream: a Redis lock). Note: upstream's code looks the duplicate up among
+   statuses only, so a replay of a scheduled post may answer 404 there (unverified); the double returns the
+   ScheduledStatus, as documented.
+4. ``scheduled_at``: at or before now, posted at once (Status); within 5 minutes (inclusive), 422; later, 200
+   with a ScheduledStatus ``{id, scheduled_at, params, media_attachments}``; 422 past 25 pending on the same
+   UTC day or 300 pending in total. A scheduled post whose text is invalid gets upstream's bare 422 ``Record
+   invalid`` (unverified). ``GET /api/v1/scheduled_statuses[/:id]``,
+   ``DELETE /api/v1/scheduled_statuses/:id``.
+   Due scheduled posts are published **both** on access (every request first publishes what is due) and by
+   a background task of the running double (every ``scheduler_interval`` seconds), and by
+   :meth:`MastodonDouble.advance`.
+5. Rate limits, fixed windows aligned on the epoch like Rack::Attack: 300 requests per 5 min per token,
+   1,500 per 5 min per user, media uploads 30 per 30 min, status deletes 30 per 30 min, and status creation
+   300 per 3 h per account (a refused creation is not counted). Every response to a valid token carries
+   ``X-RateLimit-Limit/-Remaining/-Reset`` (Reset: ISO 8601 UTC, end of the window) for the most limited
+   window — for ``POST /api/v1/statuses`` the status-creation window. Over a limit: 429 ``{"error": "Too
+   many requests"}``, Remaining 0, no Retry-After. Windows are configurable (:class:`RateLimits`). Upstream
+   exempts loopback; the double does not (it only ever runs on loopback). Unauthenticated
+   ``/api/v2/instance`` is not limited.
+6. Media: ``POST /api/v2/media`` (multipart ``file``, ``description`` at most 1,500 characters, ``focus``
+   ``"x,y"``): still images 200 with a ``url``; video, audio and GIF (served as ``gifv``) 202 with ``url:
+   null``; ``GET /api/v1/media/:id`` 206 while processing, 200 when done (processing time configurable).
+   ``POST /api/v1/media`` answers 200 either way. Posting with media still processing: 422 ``Cannot attach
+   files that have not finished processing. Try again in a moment!``; unknown, foreign or already attached
+   ids: 422; more than 4 ids: 422; a video with other media: 422. Size limits: 16 MiB images, 99 MiB others;
+   unsupported type 422 (wordings unverified).
+7. ``DELETE /api/v1/statuses/:id``: 200 with the status plus its source ``text``; missing, deleted or not
+   yours: 404 ``{"error": "Record not found"}``. ``GET /api/v1/statuses/:id`` (token optional; private
+   statuses only to their author).
+8. Auth: missing or unknown token 401 ``The access token is invalid``; revoked 401 ``The access token was
+   revoked``; missing scope 403 ``This action is outside the authorized scopes`` (``write`` covers
+   ``write:statuses``...); app-only token on a user endpoint 422 ``This method requires an authenticated
+   user``; disabled account 403 ``Your login is currently disabled``. ``GET
+   /api/v1/accounts/verify_credentials``.
+9. Each status has ``id`` (numeric string, increasing), ``uri``, ``url`` (``http://HOST/@user/ID``),
+   ``created_at``, ``content`` (escaped HTML paragraphs with linked URLs — simpler than upstream's),
+   ``language`` (unknown codes fall back to the account's default, then ``en``), ``visibility``
+   (public|unlisted|private|direct, default public), ``spoiler_text``, ``sensitive``, ``media_attachments``,
+   ``account``.
+10. Errors are JSON ``{"error": "..."}``; injected 5xx imitate a proxy's HTML page.
+
+For tests (see :class:`MastodonDouble`): accounts and tokens, revocation, disabled accounts, server-side
+truth of what was posted, a movable clock, and fault injection switchable at run time (latency, 5xx by
+count or fraction, timeouts that hold then drop, forced 429, "commit then drop the response").
+
+Run alone: ``python -m sandbox.mastodon --port 3000 --account mairie-a:TOKEN``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import heapq
+import html
+import json
+import random
+import secrets
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import regex
+from aiohttp import BodyPartReader, web
+from multidict import MultiDictProxy
+
+# --- length counting ---------------------------------------------------------------------------------
+
+# twitter-text refuses a URL glued to a letter, digit, @, $ or # before it.
+_URL_RE = regex.compile(r"(?<![A-Za-z0-9@＠$#＃])https?://[\w\-]+(?:\.[\w\-]+)*(?::\d+)?(?:[/?#][^\s<>\"]*)?", regex.I)
+# A URL may not end in punctuation: "see https://a.fr/x." links "https://a.fr/x".
+_URL_TRAILING_RE = regex.compile(r"[^\w=#/+\-&)]+$")
+# Mastodon's Account::MENTION_RE.
+_MENTION_RE = regex.compile(
+    r"(?<![=/\w])@(([a-z0-9_]+(?:[.\-]+[a-z0-9_]+)*)(?:@\w+(?:[.\-]+\w+)*)?)", regex.I | regex.V0
+)
+# twitter-text's end_mention_match: "@a@" or "@a://" is not a mention.
+_MENTION_END_RE = regex.compile(r"[@＠À-ÖØ-öø-ÿ]|://")
+_GRAPHEME_RE = regex.compile(r"\X")
+_PARAGRAPH_BREAK_RE = regex.compile(r"\n{2,}")
+_LANGUAGE_RE = regex.compile(r"[a-z]{2,3}")
+
+
+@dataclass(frozen=True)
+class _Entity:
+    start: int
+    end: int
+    replacement: str
+
+
+def _url_entities(text: str, url_length: int) -> list[_Entity]:
+    found = []
+    for match in _URL_RE.finditer(text):
+        url = _trim_url(match.group())
+        found.append(_Entity(match.start(), match.start() + len(url), "x" * url_length))
+    return found
+
+
+def _trim_url(url: str) -> str:
+    """Drop trailing punctuation and unbalanced closing parentheses, as twitter-text does."""
+    while True:
+        trimmed = _URL_TRAILING_RE.sub("", url)
+        if trimmed.endswith(")") and trimmed.count("(") < trimmed.count(")"):
+            trimmed = trimmed[:-1]
+        if trimmed == url:
+            return url
+        url = trimmed
+
+
+def _mention_entities(text: str) -> list[_Entity]:
+    found = []
+    for match in _MENTION_RE.finditer(text):
+        if _MENTION_END_RE.match(text, match.end()):
+            continue
+        found.append(_Entity(match.start(), match.end(), "@" + match.group(2)))
+    return found
+
+
+def _without_overlaps(entities: Iterable[_Entity]) -> list[_Entity]:
+    kept: list[_Entity] = []
+    for entity in sorted(entities, key=lambda e: e.start):
+        if not kept or entity.start >= kept[-1].end:
+            kept.append(entity)
+    return kept
+
+
+def countable_text(text: str, url_length: int = 23) -> str:
+    """``text`` as Mastodon counts it: URLs replaced by ``url_length`` characters, mentions by ``@user``."""
+    entities = _without_overlaps(_url_entities(text, url_length) + _mention_entities(text))
+    parts, position = [], 0
+    for entity in entities:
+        parts.append(text[position : entity.start])
+        parts.append(entity.replacement)
+        position = entity.end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def status_length(text: str, spoiler_text: str = "", url_length: int = 23) -> int:
+    """The length Mastodon checks against ``max_characters``: graphemes of spoiler + countable text."""
+    return len(_GRAPHEME_RE.findall(spoiler_text + countable_text(text, url_length)))
+
+
+# --- model -------------------------------------------------------------------------------------------
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+STILL_IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "image/avif")
+PROCESSED_TYPES = (
+    "image/gif",
+    "video/webm",
+    "video/mp4",
+    "video/quicktime",
+    "video/ogg",
+    "audio/wave",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/ogg",
+    "audio/vorbis",
+    "audio/mpeg",
+    "audio/mp3",
+    "audio/webm",
+    "audio/flac",
+    "audio/aac",
+    "audio/m4a",
+    "audio/x-m4a",
+    "audio/mp4",
+)
+_MAGIC = (
+    (b"\x89PNG", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"OggS", "audio/ogg"),
+    (b"ID3", "audio/mpeg"),
+    (b"\x1aE\xdf\xa3", "video/webm"),
+)
+MiB = 1024 * 1024
+
+
+@dataclass
+class Account:
+    """A local account of the double."""
+
+    id: str
+    username: str
+    display_name: str
+    created_at: datetime
+    default_language: str | None = None
+    disabled: bool = False
+
+
+@dataclass
+class Token:
+    """An OAuth access token; ``account`` is None for an app-only (client credentials) token."""
+
+    value: str
+    account: Account | None
+    scopes: frozenset[str]
+    revoked: bool = False
+
+    def allows(self, scope: str) -> bool:
+        """True if the token holds ``scope`` or its parent (``write`` covers ``write:statuses``)."""
+        return scope in self.scopes or scope.split(":")[0] in self.scopes
+
+
+@dataclass
+class MediaAttachment:
+    """An uploaded file; ``kind`` is image, gifv, video or audio."""
+
+    id: str
+    account_id: str
+    kind: str
+    content_type: str
+    size: int
+    description: str | None
+    focus: tuple[float, float] | None
+    ready_at: float
+    base: str
+    status_id: str | None = None
+    scheduled_status_id: str | None = None
+
+    def processed(self, now: float) -> bool:
+        """True once processing is over (images are processed at upload)."""
+        return now >= self.ready_at
+
+    @property
+    def attached(self) -> bool:
+        """True once the media belongs to a status or a scheduled status."""
+        return self.status_id is not None or self.scheduled_status_id is not None
+
+
+@dataclass
+class Status:
+    """A published status, kept after deletion (``deleted_at``) as server-side truth for tests."""
+
+    id: str
+    account: Account
+    text: str
+    spoiler_text: str
+    visibility: str
+    language: str
+    sensitive: bool
+    media: list[MediaAttachment]
+    created_at: datetime
+    base: str
+    idempotency_key: str | None = None
+    scheduled_status_id: str | None = None
+    deleted_at: datetime | None = None
+
+    @property
+    def url(self) -> str:
+        """The public page of the status, ``http://HOST/@user/ID``."""
+        return f"{self.base}/@{self.account.username}/{self.id}"
+
+    @property
+    def uri(self) -> str:
+        """The ActivityPub id of the status."""
+        return f"{self.base}/users/{self.account.username}/statuses/{self.id}"
+
+
+@dataclass
+class ScheduledStatus:
+    """A status waiting for ``scheduled_at``; ``params`` are the request's, as upstream stores them."""
+
+    id: str
+    account: Account
+    scheduled_at: datetime
+    params: dict[str, Any]
+    media: list[MediaAttachment]
+    base: str
+    idempotency_key: str | None = None
+    published_status_id: str | None = None
+    cancelled: bool = False
+
+    @property
+    def pending(self) -> bool:
+        """True while neither published nor cancelled."""
+        return self.published_status_id is None and not self.cancelled
+
+
+@dataclass(frozen=True)
+class Window:
+    """A rate-limit window: at most ``limit`` requests per ``period`` seconds."""
+
+    limit: int
+    period: float
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Rate-limit windows; the defaults are Mastodon's. Tests pass small ones."""
+
+    per_token: Window = Window(300, 300)
+    per_user: Window = Window(1500, 300)
+    media: Window = Window(30, 1800)
+    deletes: Window = Window(30, 1800)
+    statuses: Window = Window(300, 3 * 3600)
+    enabled: bool = True
+
+
+FaultKind = Literal[
+    "latency",
+    "server_error",
+    "timeout",
+    "rate_limit",
+    "commit_then_reset",
+    "commit_then_502",
+    "commit_then_timeout",
+]
+CREATE_STATUS = "POST /api/v1/statuses"
+DELETE_STATUS = "DELETE /api/v1/statuses/{id}"
+UPLOAD_MEDIA = "POST /api/v2/media"
+
+
+@dataclass
+class Fault:
+    """One injected fault; the double applies the first matching fault of each phase.
+
+    ``count`` is how many more times it fires (None: no bound); each matching request is hit with
+    probability ``fraction``; ``on`` restricts it to one route (``"POST /api/v1/statuses"``, see
+    :data:`CREATE_STATUS`), None to every request. ``seconds`` is the added delay for ``latency`` and how long
+    a ``timeout`` holds the request before dropping the connection. ``status`` is the 5xx of
+    ``server_error``. The ``commit_then_*`` kinds let the request succeed on the server, then answer with a
+    connection reset, a 502, or a hold-then-drop.
+    """
+
+    kind: FaultKind
+    count: int | None = 1
+    fraction: float = 1.0
+    on: str | None = None
+    seconds: float = 30.0
+    status: int = 503
+    fired: int = 0
+
+
+_PRE_COMMIT: frozenset[str] = frozenset({"latency", "server_error", "timeout", "rate_limit"})
+
+
+# --- errors and rendering ----------------------------------------------------------------------------
+
+INVALID_TOKEN = "The access token is invalid"
+REVOKED_TOKEN = "The access token was revoked"
+OUT_OF_SCOPE = "This action is outside the authorized scopes"
+USER_REQUIRED = "This method requires an authenticated user"
+LOGIN_DISABLED = "Your login is currently disabled"
+NOT_FOUND = "Record not found"
+TOO_MANY_REQUESTS = "Too many requests"
+MEDIA_NOT_READY = "Cannot attach files that have not finished processing. Try again in a moment!"
+
+
+class ApiError(Exception):
+    """An error answer of the API: ``{"error": message}`` with an HTTP status."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = message
+        self.headers = dict(headers or {})
+
+    def response(self) -> web.Response:
+        """The JSON response for this error."""
+        return web.json_response({"error": self.error}, status=self.status, headers=self.headers)
+
+
+def _invalid(*messages: str) -> ApiError:
+    return ApiError(422, "Validation failed: " + ", ".join(messages))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _iso6(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _content_html(text: str) -> str:
+    """Escaped paragraphs with linked URLs; upstream also links mentions and hashtags."""
+    paragraphs = [p for p in _PARAGRAPH_BREAK_RE.split(text.strip()) if p]
+    return "".join(f"<p>{_linked(p).replace(chr(10), '<br />')}</p>" for p in paragraphs)
+
+
+def _linked(text: str) -> str:
+    parts, position = [], 0
+    for entity in _url_entities(text, 0):
+        url = text[entity.start : entity.end]
+        parts.append(html.escape(text[position : entity.start], quote=False))
+        href = html.escape(url)
+        parts.append(f'<a href="{href}" rel="nofollow noopener noreferrer" target="_blank">{href}</a>')
+        position = entity.end
+    parts.append(html.escape(text[position:], quote=False))
+    return "".join(parts)
+
+
+def _account_json(account: Account, base: str) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "username": account.username,
+        "acct": account.username,
+        "display_name": account.display_name,
+        "locked": False,
+        "bot": False,
+        "group": False,
+        "created_at": _iso(account.created_at),
+        "note": "",
+        "url": f"{base}/@{account.username}",
+        "avatar": f"{base}/avatars/original/missing.png",
+        "header": f"{base}/headers/original/missing.png",
+        "followers_count": 0,
+        "following_count": 0,
+        "statuses_count": 0,
+        "emojis": [],
+        "fields": [],
+    }
+
+
+def _media_json(media: MediaAttachment, now: float) -> dict[str, Any]:
+    ready = media.processed(now)
+    extension = media.content_type.split("/")[-1]
+    path = f"{media.base}/system/media_attachments/files/{media.id}"
+    meta: dict[str, Any] = {}
+    if media.focus is not None:
+        meta["focus"] = {"x": media.focus[0], "y": media.focus[1]}
+    return {
+        "id": media.id,
+        "type": media.kind,
+        "url": f"{path}/original/{media.id}.{extension}" if ready else None,
+        "preview_url": f"{path}/small/{media.id}.png" if ready else None,
+        "remote_url": None,
+        "text_url": None,
+        "meta": meta,
+        "description": media.description,
+        "blurhash": None,
+    }
+
+
+def _status_json(status: Status, now: float) -> dict[str, Any]:
+    return {
+        "id": status.id,
+        "uri": status.uri,
+        "url": status.url,
+        "created_at": _iso(status.created_at),
+        "edited_at": None,
+        "content": _content_html(status.text),
+        "spoiler_text": status.spoiler_text,
+        "sensitive": status.sensitive,
+        "visibility": status.visibility,
+        "language": status.language,
+        "in_reply_to_id": None,
+        "in_reply_to_account_id": None,
+        "reblog": None,
+        "replies_count": 0,
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "media_attachments": [_media_json(m, now) for m in status.media],
+        "mentions": [],
+        "tags": [],
+        "emojis": [],
+        "card": None,
+        "poll": None,
+        "account": _account_json(status.account, status.base),
+    }
+
+
+def _scheduled_json(scheduled: ScheduledStatus, now: float) -> dict[str, Any]:
+    return {
+        "id": scheduled.id,
+        "scheduled_at": _iso(scheduled.scheduled_at),
+        "params": scheduled.params,
+        "media_attachments": [_media_json(m, now) for m in scheduled.media],
+    }
+
+
+_REASONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+
+
+def _proxy_page(status: int) -> web.Response:
+    """The HTML page a reverse proxy answers when the application behind it fails."""
+    title = f"{status} {_REASONS.get(status, 'Error')}"
+    body = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
+    return web.Response(
+        status=status,
+        text=body + "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        content_type="text/html",
+    )
+
+
+def _reset_connection(request: web.Request) -> web.Response:
+    """Close the connection with a TCP reset; the returned response never reaches the client."""
+    transport = request.transport
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # SO_LINGER 0 turns the close into a reset, like a crashed proxy.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    return web.Response(status=502)
+
+
+# --- rate limiting -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Usage:
+    window: Window
+    count: int
+    reset: float
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.window.limit - self.count)
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.window.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": _iso6(self.reset),
+        }
+
+
+class _Counters:
+    """Fixed-window counters aligned on the epoch, one slot per (name, subject): O(1), bounded memory."""
+
+    def __init__(self) -> None:
+        self._slots: dict[tuple[str, str], tuple[int, int]] = {}
+
+    def peek(self, name: str, subject: str, window: Window, now: float) -> _Usage:
+        index = int(now // window.period)
+        slot_index, count = self._slots.get((name, subject), (index, 0))
+        return _Usage(window, count if slot_index == index else 0, (index + 1) * window.period)
+
+    def hit(self, name: str, subject: str, window: Window, now: float) -> _Usage:
+        usage = self.peek(name, subject, window, now)
+        self._slots[(name, subject)] = (int(now // window.period), usage.count + 1)
+        return _Usage(window, usage.count + 1, usage.reset)
+
+
+class _KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]
+
+
+@dataclass
+class _Remembered:
+    kind: Literal["status", "scheduled"]
+    target_id: str
+    expires_at: float
+
+
+@dataclass
+class _StatusParams:
+    text: str
+    spoiler_text: str
+    media_ids: list[str] | None
+    language: str | None
+    visibility: str | None
+    scheduled_at: str | None
+    sensitive: bool | None
+
+    def as_scheduled_params(self, language: str) -> dict[str, Any]:
+        """The ``params`` object of a ScheduledStatus."""
+        return {
+            "text": self.text,
+            "spoiler_text": self.spoiler_text or None,
+            "media_ids": self.media_ids,
+            "sensitive": self.sensitive,
+            "visibility": self.visibility or "public",
+            "language": language,
+            "scheduled_at": None,
+            "poll": None,
+            "idempotency": None,
+            "in_reply_to_id": None,
+            "application_id": None,
+            "with_rate_limit": False,
+        }
+
+
+_HEADERS_KEY = web.RequestKey("rate_limit_headers", dict)
+
+
+def _truthy(value: object) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in ("1", "true", "t", "on", "yes")
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+async def _read_status_params(request: web.Request) -> _StatusParams:
+    """Read a form (urlencoded or multipart) or JSON body the way Rails merges parameters."""
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiError(400, "Error occurred while parsing request parameters") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "Error occurred while parsing request parameters")
+        ids = body.get("media_ids")
+        media_ids = [str(i) for i in ids] if isinstance(ids, list) else None
+        return _params_from(body, media_ids)
+    form: MultiDictProxy[Any] = await request.post()
+    # Rails only reads an array from "media_ids[]"; a plain "media_ids" string is ignored upstream.
+    media_ids = [str(i) for i in form.getall("media_ids[]", [])] or None
+    return _params_from(form, media_ids)
+
+
+def _params_from(source: Mapping[str, Any], media_ids: list[str] | None) -> _StatusParams:
+    return _StatusParams(
+        text=str(source.get("status") or ""),
+        spoiler_text=str(source.get("spoiler_text") or ""),
+        media_ids=media_ids,
+        language=_optional_str(source.get("language")),
+        visibility=_optional_str(source.get("visibility")),
+        scheduled_at=_optional_str(source.get("scheduled_at")),
+        sensitive=_truthy(source.get("sensitive")),
+    )
+
+
+def _parse_instant(value: str) -> datetime:
+    """Read ``scheduled_at`` leniently; an offset-less time is UTC, as Ruby's ``to_datetime`` reads it."""
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ApiError(422, "Record invalid") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _sniff(head: bytes, declared: str | None) -> str:
+    if declared and declared != "application/octet-stream":
+        return declared.split(";")[0].strip().lower()
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    if head[:4] == b"RIFF":
+        return {b"WEBP": "image/webp", b"WAVE": "audio/wav"}.get(head[8:12], "application/octet-stream")
+    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), "application/octet-stream")
+
+
+def _media_kind(content_type: str) -> str:
+    if content_type == "image/gif":
+        return "gifv"
+    return content_type.split("/")[0] if content_type.split("/")[0] in ("video", "audio") else "image"
+
+
+def _parse_focus(value: str | None) -> tuple[float, float] | None:
+    try:
+        x, y = (float(part) for part in (value or "").split(","))
+    except ValueError:
+        return None
+    return (max(-1.0, min(1.0, x)), max(-1.0, min(1.0, y)))
+
+
+@dataclass
+class _Upload:
+    content_type: str
+    size: int
+    description: str | None
+    focus: tuple[float, float] | None
+
+
+async def _measure(part: BodyPartReader) -> tuple[bytes, int]:
+    """The first bytes (to sniff the type) and the size of a file part, read in chunks, never stored."""
+    head, size = b"", 0
+    while chunk := await part.read_chunk():
+        if len(head) < 16:
+            head = (head + chunk)[:16]
+        size += len(chunk)
+    return head, size
+
+
+async def _read_upload(request: web.Request) -> _Upload:
+    """Stream the multipart body, keeping only the file's size and first bytes."""
+    if not request.content_type.startswith("multipart/"):
+        raise ApiError(400, "param is missing or the value is empty: file")
+    reader = await request.multipart()
+    fields: dict[str, str] = {}
+    file_type, size, head = None, -1, b""
+    async for part in reader:
+        if not isinstance(part, BodyPartReader) or part.name is None:
+            continue
+        if part.name == "file":
+            file_type = part.headers.get("Content-Type")
+            head, size = await _measure(part)
+        else:
+            fields[part.name] = await part.text()
+    if size <= 0:
+        raise ApiError(400, "param is missing or the value is empty: file")
+    return _Upload(_sniff(head, file_type), size, fields.get("description"), _parse_focus(fields.get("focus")))
+
+
+# --- the double --------------------------------------------------------------------------------------
+
+
+class MastodonDouble:
+    """An in-memory Mastodon API server for tests, benchmarks and the demo (see the module docstring).
+
+    Create accounts and tokens with :meth:`add_account` and :meth:`issue_token`, start it with ``async with
+    double.serve() as base_url``, read what was really posted with :meth:`statuses`, move its clock with
+    :meth:`advance`, and inject faults with :meth:`inject`. All settings are plain attributes and may be
+    changed while it runs.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_characters: int = 500,
+        max_media_attachments: int = 4,
+        characters_reserved_per_url: int = 23,
+        description_limit: int = 1500,
+        image_size_limit: int = 16 * MiB,
+        video_size_limit: int = 99 * MiB,
+        media_processing_seconds: float = 1.0,
+        status_create_seconds: float = 0.0,
+        rate_limits: RateLimits | None = None,
+        idempotency_ttl: float = 3600.0,
+        scheduled_daily_limit: int = 25,
+        scheduled_total_limit: int = 300,
+        minimum_schedule_offset: float = 300.0,
+        scheduler_interval: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        self.max_characters = max_characters
+        self.max_media_attachments = max_media_attachments
+        self.characters_reserved_per_url = characters_reserved_per_url
+        self.description_limit = description_limit
+        self.image_size_limit = image_size_limit
+        self.video_size_limit = video_size_limit
+        self.media_processing_seconds = media_processing_seconds
+        # Time spent "creating" a status while its idempotency lock is held, to make races observable.
+        self.status_create_seconds = status_create_seconds
+        self.rate_limits = rate_limits or RateLimits()
+        self.idempotency_ttl = idempotency_ttl
+        self.scheduled_daily_limit = scheduled_daily_limit
+        self.scheduled_total_limit = scheduled_total_limit
+        self.minimum_schedule_offset = minimum_schedule_offset
+        self.scheduler_interval = scheduler_interval
+        self.faults: list[Fault] = []
+        self._random = random.Random(seed)
+        self._offset = 0.0
+        self._last_id = 0
+        self._accounts: dict[str, Account] = {}
+        self._tokens: dict[str, Token] = {}
+        self._statuses: dict[str, Status] = {}
+        self._by_account: dict[str, list[Status]] = {}
+        self._scheduled: dict[str, ScheduledStatus] = {}
+        self._due: list[tuple[datetime, str]] = []
+        self._media: dict[str, MediaAttachment] = {}
+        self._remembered: dict[tuple[str, str], _Remembered] = {}
+        self._locks = _KeyedLocks()
+        self._counters = _Counters()
+        self._closing = asyncio.Event()
+
+    # --- clock and ids -------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The double's current time (real time, moved by :meth:`advance`)."""
+        return datetime.fromtimestamp(self._epoch(), UTC)
+
+    def _epoch(self) -> float:
+        return time.time() + self._offset
+
+    def advance(self, seconds: float, *, publish: bool = True) -> None:
+        """Move the double's clock forward (idempotency expiry, schedules, windows, media processing).
+
+        With ``publish=False`` due scheduled statuses wait for the next request or the background sweep,
+        as they would on a server whose scheduler has not run yet.
+        """
+        self._offset += seconds
+        if publish:
+            self.publish_due()
+
+    def _new_id(self) -> str:
+        # Snowflake-like, as upstream: milliseconds shifted left 16 bits, strictly increasing.
+        self._last_id = max(self._last_id + 1, int(self._epoch() * 1000) << 16)
+        return str(self._last_id)
+
+    # --- accounts and tokens -------------------------------------------------------------------------
+
+    def add_account(self, username: str, *, display_name: str | None = None, language: str | None = None) -> Account:
+        """Create a local account; ``language`` is its default posting language."""
+        if username in self._accounts:
+            raise ValueError(f"account {username!r} already exists")
+        account = Account(self._new_id(), username, display_name or username, self.now(), language)
+        self._accounts[username] = account
+        self._by_account[account.id] = []
+        return account
+
+    def issue_token(self, username: str, scopes: Iterable[str] = ("read", "write"), *, value: str | None = None) -> str:
+        """A user token for ``username`` with ``scopes``; ``value`` fixes the token string (demo configs)."""
+        return self._store_token(self._accounts[username], scopes, value)
+
+    def issue_app_token(self, scopes: Iterable[str] = ("read",), *, value: str | None = None) -> str:
+        """An app-only token (client credentials grant), which user endpoints refuse with 422."""
+        return self._store_token(None, scopes, value)
+
+    def _store_token(self, account: Account | None, scopes: Iterable[str], value: str | None) -> str:
+        token = Token(value or secrets.token_urlsafe(32), account, frozenset(scopes))
+        self._tokens[token.value] = token
+        return token.value
+
+    def revoke_token(self, token: str) -> None:
+        """Revoke a token: later requests get 401 "The access token was revoked"."""
+        self._tokens[token].revoked = True
+
+    def disable_account(self, username: str, disabled: bool = True) -> None:
+        """Disable (or enable again) an account's login: its requests get 403."""
+        self._accounts[username].disabled = disabled
+
+    def account(self, username: str) -> Account:
+        """The account named ``username``."""
+        return self._accounts[username]
+
+    # --- server-side truth ---------------------------------------------------------------------------
+
+    def statuses(self, username: str, *, include_deleted: bool = False) -> list[Status]:
+        """Every status ``username`` really published, oldest first (deleted ones on request)."""
+        posted = self._by_account[self._accounts[username].id]
+        return [s for s in posted if include_deleted or s.deleted_at is None]
+
+    def scheduled_statuses(self, username: str) -> list[ScheduledStatus]:
+        """The scheduled statuses of ``username`` still waiting."""
+        account_id = self._accounts[username].id
+        return [s for s in self._scheduled.values() if s.account.id == account_id and s.pending]
+
+    def media(self, media_id: str) -> MediaAttachment:
+        """An uploaded media attachment by id."""
+        return self._media[media_id]
+
+    # --- faults --------------------------------------------------------------------------------------
+
+    def inject(
+        self,
+        kind: FaultKind,
+        *,
+        count: int | None = 1,
+        fraction: float = 1.0,
+        on: str | None = None,
+        seconds: float = 30.0,
+        status: int = 503,
+    ) -> Fault:
+        """Add a fault (see :class:`Fault`) and return it; ``fault.fired`` counts its hits."""
+        fault = Fault(kind, count, fraction, on, seconds, status)
+        self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        self.faults.clear()
+
+    def _fire(self, request: web.Request, kinds: Callable[[str], bool]) -> Fault | None:
+        route = request.match_info.route.resource
+        key = f"{request.method} {route.canonical if route is not None else request.path}"
+        for fault in self.faults:
+            if not kinds(fault.kind) or (fault.on is not None and fault.on != key):
+                continue
+            if fault.count is not None and fault.count <= 0:
+                continue
+            if self._random.random() >= fault.fraction:
+                continue
+            if fault.count is not None:
+                fault.count -= 1
+            fault.fired += 1
+            return fault
+        return None
+
+    async def _hold_then_drop(self, request: web.Request, seconds: float) -> web.Response:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
+        return _reset_connection(request)
+
+    async def _before(self, request: web.Request) -> web.Response | None:
+        while (fault := self._fire(request, lambda kind: kind in _PRE_COMMIT)) is not None:
+            if fault.kind != "latency":
+                return await self._pre_commit_answer(request, fault)
+            await asyncio.sleep(fault.seconds)
+        return None
+
+    async def _pre_commit_answer(self, request: web.Request, fault: Fault) -> web.Response:
+        if fault.kind == "server_error":
+            return _proxy_page(fault.status)
+        if fault.kind == "timeout":
+            return await self._hold_then_drop(request, fault.seconds)
+        usage = _Usage(self.rate_limits.per_token, self.rate_limits.per_token.limit, self._window_end())
+        return ApiError(429, TOO_MANY_REQUESTS, usage.headers()).response()
+
+    def _window_end(self) -> float:
+        period = self.rate_limits.per_token.period
+        return (int(self._epoch() // period) + 1) * period
+
+    async def _after(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+        if response.status >= 300:
+            return response
+        fault = self._fire(request, lambda kind: kind not in _PRE_COMMIT)
+        if fault is None:
+            return response
+        if fault.kind == "commit_then_502":
+            return _proxy_page(502)
+        if fault.kind == "commit_then_timeout":
+            return await self._hold_then_drop(request, fault.seconds)
+        return _reset_connection(request)
+
+    # --- serving -------------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The aiohttp application of the double."""
+        app = web.Application(middlewares=[self._middleware])
+        routes = [
+            web.get("/api/v2/instance", self._instance),
+            web.get("/api/v1/accounts/verify_credentials", self._verify_credentials),
+            web.post("/api/v1/statuses", self._post_status),
+            web.get("/api/v1/statuses/{id}", self._get_status),
+            web.delete("/api/v1/statuses/{id}", self._delete_status),
+            web.post("/api/v2/media", self._upload_v2),
+            web.post("/api/v1/media", self._upload_v1),
+            web.get("/api/v1/media/{id}", self._get_media),
+            web.get("/api/v1/scheduled_statuses", self._list_scheduled),
+            web.get("/api/v1/scheduled_statuses/{id}", self._get_scheduled),
+            web.delete("/api/v1/scheduled_statuses/{id}", self._delete_scheduled),
+        ]
+        app.add_routes(routes)
+        return app
+
+    @contextlib.asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+        """Run the double on ``host`` (a free port by default) and give its base URL."""
+        self._closing = asyncio.Event()
+        # Cancelling handlers when clients go away keeps held "timeout" requests from outliving tests.
+        runner = web.AppRunner(self.app(), handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, backlog=4096)
+        await site.start()
+        sweeper = asyncio.create_task(self._sweep_forever())
+        try:
+            yield f"http://{host}:{runner.addresses[0][1]}"
+        finally:
+            self._closing.set()
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await runner.cleanup()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.scheduler_interval)
+            self.publish_due()
+
+    @web.middleware
+    async def _middleware(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        self.publish_due()
+        failed = await self._before(request)
+        if failed is not None:
+            return failed
+        try:
+            response = await handler(request)
+        except ApiError as error:
+            response = error.response()
+        response.headers.update(request.get(_HEADERS_KEY, {}))
+        return await self._after(request, response)
+
+    # --- authentication and rate limits --------------------------------------------------------------
+
+    def _token(self, request: web.Request) -> Token:
+        header = request.headers.get("Authorization", "")
+        value = header[7:].strip() if header[:7].lower() == "bearer " else request.query.get("access_token", "")
+        token = self._tokens.get(value)
+        if token is None:
+            raise ApiError(401, INVALID_TOKEN)
+        if token.revoked:
+            raise ApiError(401, REVOKED_TOKEN)
+        return token
+
+    def _authenticate(self, request: web.Request, scope: str, extra: tuple[str, Window] | None = None) -> Account:
+        """Check token, rate limits, scope, then user, in upstream's order; return the caller's account."""
+        token = self._token(request)
+        self._throttle(request, token, extra)
+        if not token.allows(scope):
+            raise ApiError(403, OUT_OF_SCOPE)
+        if token.account is None:
+            raise ApiError(422, USER_REQUIRED)
+        if token.account.disabled:
+            raise ApiError(403, LOGIN_DISABLED)
+        return token.account
+
+    def _throttle(self, request: web.Request, token: Token, extra: tuple[str, Window] | None) -> None:
+        limits = self.rate_limits
+        if not limits.enabled:
+            return
+        now = self._epoch()
+        usages = [self._counters.hit("token", token.value, limits.per_token, now)]
+        subject = token.account.id if token.account is not None else token.value
+        if token.account is not None:
+            usages.append(self._counters.hit("user", subject, limits.per_user, now))
+        if extra is not None:
+            usages.append(self._counters.hit(extra[0], subject, extra[1], now))
+        exceeded = [u for u in usages if u.count > u.window.limit]
+        if exceeded:
+            raise ApiError(429, TOO_MANY_REQUESTS, exceeded[0].headers())
+        request[_HEADERS_KEY] = min(usages, key=lambda u: u.remaining).headers()
+
+    def _statuses_usage(self, account: Account) -> _Usage:
+        return self._counters.peek("statuses", account.id, self.rate_limits.statuses, self._epoch())
+
+    # --- endpoints: instance and account -------------------------------------------------------------
+
+    async def _instance(self, request: web.Request) -> web.Response:
+        return web.json_response(self.instance_json(f"{request.scheme}://{request.host}", request.host))
+
+    def instance_json(self, base: str, domain: str) -> dict[str, Any]:
+        """The ``/api/v2/instance`` document."""
+        return {
+            "domain": domain,
+            "title": "Unisson sandbox",
+            "version": "4.3.0 (compatible; Unisson sandbox)",
+            "source_url": "https://github.com/mastodon/mastodon",
+            "description": "A test double of the Mastodon API.",
+            "languages": ["fr", "en"],
+            "configuration": {
+                "urls": {"streaming": base.replace("http", "ws", 1)},
+                "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
+                "statuses": {
+                    "max_characters": self.max_characters,
+                    "max_media_attachments": self.max_media_attachments,
+                    "characters_reserved_per_url": self.characters_reserved_per_url,
+                },
+                "media_attachments": {
+                    "supported_mime_types": [*STILL_IMAGE_TYPES, *PROCESSED_TYPES],
+                    "description_limit": self.description_limit,
+                    "image_size_limit": self.image_size_limit,
+                    "image_matrix_limit": 33_177_600,
+                    "video_size_limit": self.video_size_limit,
+                    "video_frame_rate_limit": 120,
+                    "video_matrix_limit": 8_294_400,
+                },
+                "polls": {"max_options": 4, "max_characters_per_option": 50},
+                "translation": {"enabled": False},
+            },
+            "registrations": {"enabled": False, "approval_required": False, "message": None},
+        }
+
+    async def _verify_credentials(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "read:accounts")
+        body = _account_json(account, f"{request.scheme}://{request.host}")
+        body["statuses_count"] = len(self.statuses(account.username))
+        body["source"] = {
+            "privacy": "public",
+            "sensitive": False,
+            "language": account.default_language,
+            "note": "",
+            "fields": [],
+        }
+        return web.json_response(body)
+
+    # --- endpoints: statuses -------------------------------------------------------------------------
+
+    async def _post_status(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "write:statuses")
+        if self.rate_limits.enabled:
+            request[_HEADERS_KEY] = self._statuses_usage(account).headers()
+        params = await _read_status_params(request)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        base = f"{request.scheme}://{request.host}"
+        if not key:
+            return web.json_response(await self._create(request, account, params, base, None))
+        async with self._locks.hold((account.id, key)):
+            replay = self._replay(account, key)
+            if replay is not None:
+                return web.json_response(replay)
+            return web.json_response(await self._create(request, account, params, base, key))
+
+    def _replay(self, account: Account, key: str) -> dict[str, Any] | None:
+        """The original answer for a known key, or None; raises 404 if the original is gone."""
+        remembered = self._remembered.get((account.id, key))
+        if remembered is None or remembered.expires_at <= self._epoch():
+            self._remembered.pop((account.id, key), None)
+            return None
+        if remembered.kind == "scheduled":
+            scheduled = self._scheduled.get(remembered.target_id)
+            if scheduled is None or not scheduled.pending:
+                raise ApiError(404, NOT_FOUND)
+            return _scheduled_json(scheduled, self._epoch())
+        status = self._statuses.get(remembered.target_id)
+        if status is None or status.deleted_at is not None:
+            raise ApiError(404, NOT_FOUND)
+        return _status_json(status, self._epoch())
+
+    async def _create(
+        self, request: web.Request, account: Account, params: _StatusParams, base: str, key: str | None
+    ) -> dict[str, Any]:
+        if self.status_create_seconds > 0:
+            await asyncio.sleep(self.status_create_seconds)
+        # From here on nothing awaits: validation and commit are atomic, as in upstream's transaction.
+        media = self._validate_media(account, params.media_ids)
+        scheduled_at = self._scheduled_at(params)
+        if params.text.strip() == "" and params.spoiler_text.strip():
+            params.text, params.spoiler_text = params.spoiler_text, ""
+        if scheduled_at is not None:
+            return self._schedule(account, params, media, scheduled_at, base, key)
+        return self._publish_now(request, account, params, media, base, key)
+
+    def _validate_media(self, account: Account, media_ids: list[str] | None) -> list[MediaAttachment]:
+        if not media_ids:
+            return []
+        if len(media_ids) > self.max_media_attachments:
+            raise ApiError(422, f"Cannot attach more than {self.max_media_attachments} files")
+        media = [self._media.get(i) for i in media_ids]
+        missing = [
+            i for i, m in zip(media_ids, media, strict=True) if m is None or m.account_id != account.id or m.attached
+        ]
+        if missing:
+            raise ApiError(422, f"Media {', '.join(missing)} not found or already attached to another post")
+        found = [m for m in media if m is not None]
+        if len(found) > 1 and any(m.kind in ("video", "audio", "gifv") for m in found):
+            raise ApiError(422, "Cannot attach a video to a post that already contains images")
+        if not all(m.processed(self._epoch()) for m in found):
+            raise ApiError(422, MEDIA_NOT_READY)
+        return found
+
+    def _scheduled_at(self, params: _StatusParams) -> datetime | None:
+        if not params.scheduled_at:
+            return None
+        moment = _parse_instant(params.scheduled_at)
+        return None if moment <= self.now() else moment
+
+    def _status_errors(self, params: _StatusParams, media: list[MediaAttachment]) -> list[str]:
+        errors = []
+        if not params.text.strip() and not media:
+            errors.append("Text can't be blank")
+        length = status_length(params.text, params.spoiler_text, self.characters_reserved_per_url)
+        if length > self.max_characters:
+            errors.append(f"Text character limit of {self.max_characters} exceeded")
+        if params.visibility is not None and params.visibility not in VISIBILITIES:
+            errors.append("Visibility is not included in the list")
+        return errors
+
+    def _language(self, account: Account, requested: str | None) -> str:
+        # Upstream keeps a known ISO 639 code and otherwise falls back to the account's, then "en".
+        if requested and _LANGUAGE_RE.fullmatch(requested):
+            return requested
+        return account.default_language or "en"
+
+    def _publish_now(
+        self,
+        request: web.Request,
+        account: Account,
+        params: _StatusParams,
+        media: list[MediaAttachment],
+        base: str,
+        key: str | None,
+    ) -> dict[str, Any]:
+        errors = self._status_errors(params, media)
+        if errors:
+            raise _invalid(*errors)
+        if self.rate_limits.enabled:
+            usage = self._statuses_usage(account)
+            if usage.count >= usage.window.limit:
+                raise ApiError(429, TOO_MANY_REQUESTS, usage.headers())
+            usage = self._counters.hit("statuses", account.id, self.rate_limits.statuses, self._epoch())
+            request[_HEADERS_KEY] = usage.headers()
+        status = self._commit_status(account, params, media, base, key)
+        self._remember(account, key, "status", status.id)
+        return _status_json(status, self._epoch())
+
+    def _commit_status(
+        self,
+        account: Account,
+        params: _StatusParams,
+        media: list[MediaAttachment],
+        base: str,
+        key: str | None,
+    ) -> Status:
+        status = Status(
+            id=self._new_id(),
+            account=account,
+            text=params.text,
+            spoiler_text=params.spoiler_text,
+            visibility=params.visibility or "public",
+            language=self._language(account, params.language),
+            sensitive=bool(params.sensitive) or bool(params.spoiler_text),
+            media=media,
+            created_at=self.now(),
+            base=base,
+            idempotency_key=key,
+        )
+        for attachment in media:
+            attachment.status_id, attachment.scheduled_status_id = status.id, None
+        self._statuses[status.id] = status
+        self._by_account[account.id].append(status)
+        return status
+
+    def _remember(self, account: Account, key: str | None, kind: Literal["status", "scheduled"], target: str) -> None:
+        if key is not None:
+            self._remembered[(account.id, key)] = _Remembered(kind, target, self._epoch() + self.idempotency_ttl)
+
+    def _schedule(
+        self,
+        account: Account,
+        params: _StatusParams,
+        media: list[MediaAttachment],
+        scheduled_at: datetime,
+        base: str,
+        key: str | None,
+    ) -> dict[str, Any]:
+        if self._status_errors(params, media):
+            # Upstream validates a throw-away status and raises a bare RecordInvalid.
+            raise ApiError(422, "Record invalid")
+        self._check_schedule(account, scheduled_at)
+        language = self._language(account, params.language)
+        scheduled = ScheduledStatus(
+            self._new_id(), account, scheduled_at, params.as_scheduled_params(language), media, base, key
+        )
+        for attachment in media:
+            attachment.scheduled_status_id = scheduled.id
+        self._scheduled[scheduled.id] = scheduled
+        heapq.heappush(self._due, (scheduled_at, scheduled.id))
+        self._remember(account, key, "scheduled", scheduled.id)
+        return _scheduled_json(scheduled, self._epoch())
+
+    def _check_schedule(self, account: Account, scheduled_at: datetime) -> None:
+        errors = []
+        if scheduled_at <= self.now() + timedelta(seconds=self.minimum_schedule_offset):
+            errors.append("Scheduled at must be at least 5 minutes in the future")
+        pending = self.scheduled_statuses(account.username)
+        if len(pending) >= self.scheduled_total_limit:
+            errors.append(f"You have exceeded the limit of {self.scheduled_total_limit} scheduled posts")
+        same_day = [s for s in pending if s.scheduled_at.date() == scheduled_at.date()]
+        if len(same_day) >= self.scheduled_daily_limit:
+            errors.append(f"You have exceeded the limit of {self.scheduled_daily_limit} scheduled posts for today")
+        if errors:
+            raise _invalid(*errors)
+
+    def publish_due(self) -> int:
+        """Publish every scheduled status that is due; return how many were published."""
+        published, now = 0, self.now()
+        while self._due and self._due[0][0] <= now:
+            _, scheduled_id = heapq.heappop(self._due)
+            scheduled = self._scheduled[scheduled_id]
+            if scheduled.pending:
+                self._publish_scheduled(scheduled)
+                published += 1
+        return published
+
+    def _publish_scheduled(self, scheduled: ScheduledStatus) -> None:
+        stored = scheduled.params
+        params = _StatusParams(
+            text=stored["text"],
+            spoiler_text=stored["spoiler_text"] or "",
+            media_ids=stored["media_ids"],
+            language=stored["language"],
+            visibility=stored["visibility"],
+            scheduled_at=None,
+            sensitive=stored["sensitive"],
+        )
+        status = self._commit_status(scheduled.account, params, scheduled.media, scheduled.base, None)
+        status.scheduled_status_id = scheduled.id
+        scheduled.published_status_id = status.id
+
+    def _own_status(self, account: Account, status_id: str) -> Status:
+        status = self._statuses.get(status_id)
+        if status is None or status.deleted_at is not None or status.account.id != account.id:
+            raise ApiError(404, NOT_FOUND)
+        return status
+
+    async def _get_status(self, request: web.Request) -> web.Response:
+        viewer = None
+        if "Authorization" in request.headers or "access_token" in request.query:
+            viewer = self._authenticate(request, "read:statuses")
+        status = self._statuses.get(request.match_info["id"])
+        visible = (
+            status is not None
+            and status.deleted_at is None
+            and (status.visibility in ("public", "unlisted") or (viewer is not None and viewer.id == status.account.id))
+        )
+        if status is None or not visible:
+            raise ApiError(404, NOT_FOUND)
+        return web.json_response(_status_json(status, self._epoch()))
+
+    async def _delete_status(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "write:statuses", ("deletes", self.rate_limits.deletes))
+        status = self._own_status(account, request.match_info["id"])
+        status.deleted_at = self.now()
+        body = _status_json(status, self._epoch())
+        body["text"] = status.text
+        return web.json_response(body)
+
+    # --- endpoints: media ----------------------------------------------------------------------------
+
+    async def _upload_v2(self, request: web.Request) -> web.Response:
+        media = await self._upload(request)
+        processed = media.processed(self._epoch())
+        return web.json_response(_media_json(media, self._epoch()), status=200 if processed else 202)
+
+    async def _upload_v1(self, request: web.Request) -> web.Response:
+        return web.json_response(_media_json(await self._upload(request), self._epoch()))
+
+    async def _upload(self, request: web.Request) -> MediaAttachment:
+        account = self._authenticate(request, "write:media", ("media", self.rate_limits.media))
+        upload = await _read_upload(request)
+        self._check_upload(upload)
+        still = upload.content_type in STILL_IMAGE_TYPES
+        media = MediaAttachment(
+            id=self._new_id(),
+            account_id=account.id,
+            kind=_media_kind(upload.content_type),
+            content_type=upload.content_type,
+            size=upload.size,
+            description=upload.description,
+            focus=upload.focus,
+            ready_at=self._epoch() + (0.0 if still else self.media_processing_seconds),
+            base=f"{request.scheme}://{request.host}",
+        )
+        self._media[media.id] = media
+        return media
+
+    def _check_upload(self, upload: _Upload) -> None:
+        if upload.content_type not in STILL_IMAGE_TYPES + PROCESSED_TYPES:
+            raise _invalid("File content type is invalid", "File is invalid")
+        still = upload.content_type in STILL_IMAGE_TYPES
+        limit = self.image_size_limit if still else self.video_size_limit
+        if upload.size > limit:
+            raise _invalid(f"File file size must be less than {limit // MiB} MB")
+        if upload.description is not None and len(upload.description) > self.description_limit:
+            raise _invalid(f"Description is too long (maximum is {self.description_limit} characters)")
+
+    async def _get_media(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "write:media")
+        media = self._media.get(request.match_info["id"])
+        if media is None or media.account_id != account.id:
+            raise ApiError(404, NOT_FOUND)
+        processed = media.processed(self._epoch())
+        return web.json_response(_media_json(media, self._epoch()), status=200 if processed else 206)
+
+    # --- endpoints: scheduled statuses ---------------------------------------------------------------
+
+    def _own_scheduled(self, account: Account, scheduled_id: str) -> ScheduledStatus:
+        scheduled = self._scheduled.get(scheduled_id)
+        if scheduled is None or not scheduled.pending or scheduled.account.id != account.id:
+            raise ApiError(404, NOT_FOUND)
+        return scheduled
+
+    async def _list_scheduled(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "read:statuses")
+        pending = sorted(self.scheduled_statuses(account.username), key=lambda s: s.id, reverse=True)
+        return web.json_response([_scheduled_json(s, self._epoch()) for s in pending])
+
+    async def _get_scheduled(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "read:statuses")
+        scheduled = self._own_scheduled(account, request.match_info["id"])
+        return web.json_response(_scheduled_json(scheduled, self._epoch()))
+
+    async def _delete_scheduled(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "write:statuses")
+        scheduled = self._own_scheduled(account, request.match_info["id"])
+        scheduled.cancelled = True
+        for attachment in scheduled.media:
+            attachment.scheduled_status_id = None
+        return web.json_response({})
+
+
+# --- running it alone ------------------------------------------------------------------------------
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.mastodon", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    parser.add_argument("--max-characters", type=int, default=500)
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="NAME[:TOKEN]",
+        help="create an account and a read+write token (random unless given); repeatable",
+    )
+    return parser.parse_args(argv)
+
+
+async def _run(args: argparse.Namespace) -> None:
+    double = MastodonDouble(max_characters=args.max_characters)
+    tokens = {}
+    for spec in args.account:
+        name, _, value = spec.partition(":")
+        double.add_account(name)
+        tokens[name] = double.issue_token(name, value=value or None)
+    async with double.serve(args.host, args.port) as base_url:
+        print(json.dumps({"base_url": base_url, "tokens": tokens}), flush=True)
+        await asyncio.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the double alone until interrupted; print its base URL and tokens as one JSON line."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(_parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
