@@ -17,6 +17,8 @@ from hub.settings import Settings
 from hub.store import Store, migrate
 from sandbox.postgres import run_postgres
 
+pytest_plugins = ["tests.integration.pds_fixture"]
+
 ADMIN = "@admin:unisson.test"
 _databases = itertools.count(1)
 
