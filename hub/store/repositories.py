@@ -698,6 +698,14 @@ class DeliveryRepository(_Repository):
         )
         return [_delivery(row) for row in await self.session.scalars(query)]
 
+    async def set_remote_key(self, delivery_id: int, key: str) -> None:
+        await self.session.execute(
+            sa.update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(remote_key=key, updated_at=_now())
+        )
+
+    async def remote_key(self, delivery_id: int) -> str | None:
+        return await self.session.scalar(sa.select(DeliveryRow.remote_key).where(DeliveryRow.id == delivery_id))
+
     async def delete_pending(self, announcement_id: int) -> int:
         result = await self.session.execute(
             sa.delete(DeliveryRow).where(

@@ -1,0 +1,117 @@
+"""The one small interface every network's publisher implements.
+
+A publisher publishes a frozen delivery (→ remote id and public URL), deletes a post, verifies an account, and
+prepares a post ahead of time (uploads) so that at the agreed minute publishing is a single request. It turns its
+library's failures into our :class:`TransientPublishError` (try again later) or :class:`PermanentPublishError`
+(stop, a person must act) at its boundary. A new network is one new module implementing :class:`Publisher`.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from hub.domain.model import Account, Platform
+from hub.errors import UnissonError
+
+
+class PublishError(UnissonError):
+    """A publication step failed; ``detail`` is what the server said (never a secret)."""
+
+    key = "publish.error"
+
+
+class TransientPublishError(PublishError):
+    """Worth retrying: network trouble, a timeout, a 5xx, or a rate limit (then ``retry_at`` says when)."""
+
+    key = "publish.transient"
+
+    def __init__(self, key: str | None = None, /, retry_at: datetime | None = None, **params: object) -> None:
+        super().__init__(key, **params)
+        self.retry_at = retry_at
+
+
+class PermanentPublishError(PublishError):
+    """Retrying will not help: bad credentials, a refused post. ``reconnect`` asks the town to re-link."""
+
+    key = "publish.permanent"
+
+    def __init__(self, key: str | None = None, /, reconnect: bool = False, **params: object) -> None:
+        super().__init__(key, **params)
+        self.reconnect = reconnect
+
+
+@dataclass(frozen=True, slots=True)
+class PostImage:
+    data: bytes
+    mime: str
+    alt: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostJob:
+    """One delivery to publish, as frozen at lock time."""
+
+    delivery_id: int
+    account: Account
+    text: str
+    language: str
+    idempotency_key: str
+    images: tuple[PostImage, ...] = ()
+    #: The post's own key chosen at an earlier attempt (Bluesky: the rkey), if any.
+    remote_key: str | None = None
+    #: What :meth:`Publisher.prepare` uploaded ahead of time (JSON-serialisable), if anything.
+    prepared: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    remote_id: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCheck:
+    """The result of verifying an account: who it is on the server, and the server's limits."""
+
+    identifier: str
+    limits: dict[str, Any] = field(default_factory=dict)
+
+
+class Gateway(Protocol):
+    """What a publisher needs from the hub: secrets, its session, and a place to note the post's key."""
+
+    async def secret(self, account_id: int) -> str: ...
+
+    async def session(self, account_id: int) -> str | None: ...
+
+    async def save_session(self, account_id: int, session: str | None) -> None: ...
+
+    async def remember_remote_key(self, delivery_id: int, key: str) -> None: ...
+
+
+class Publisher(abc.ABC):
+    platform: ClassVar[Platform]
+
+    @abc.abstractmethod
+    async def verify(self, account: Account) -> AccountCheck:
+        """Checks credentials and reads the server's limits; raises a publish error otherwise."""
+
+    @abc.abstractmethod
+    async def prepare(self, job: PostJob) -> dict[str, Any]:
+        """Does ahead of time what can be (session refresh, uploads); returns what :meth:`publish` reuses."""
+
+    @abc.abstractmethod
+    async def publish(self, job: PostJob) -> Published:
+        """Publishes exactly once, however often it is called for the same job."""
+
+    @abc.abstractmethod
+    async def delete(self, account: Account, remote_id: str) -> None:
+        """Deletes a post; a post already gone is not an error."""
+
+    async def close(self) -> None:  # noqa: B027 - optional: most publishers hold one HTTP session
+        """Releases connections."""
