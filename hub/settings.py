@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     default_timezone: str = "Europe/Paris"
     log_level: str = "INFO"
 
+    #: Where did:plc identities are resolved (Bluesky accounts are not all on bsky.social).
+    bluesky_plc_url: str = "https://plc.directory"
+    #: Seconds to wait for a network's answer before trying again later.
+    publish_timeout: float = 10.0
+    #: Mastodon visibility of the towns' posts: public, unlisted, private.
+    mastodon_visibility: str = "public"
+
     @field_validator("admins", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:

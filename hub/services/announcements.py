@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from hub.domain import lifecycle, permissions
 from hub.domain.lifecycle import Action
@@ -16,6 +17,7 @@ from hub.domain.model import (
     Announcement,
     AnnouncementState,
     Coalition,
+    ImageRef,
     Platform,
     SignOn,
     SignOnState,
@@ -24,7 +26,15 @@ from hub.domain.model import (
     Wording,
 )
 from hub.domain.schedule import parse_instant
-from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TextDoesNotFit, UnissonError
+from hub.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProblemList,
+    TextDoesNotFit,
+    UnissonError,
+)
 from hub.i18n import LANGUAGES
 from hub.media import inspect_image
 from hub.services.coalitions import get_coalition
@@ -197,9 +207,7 @@ class AnnouncementService:
                 raise InvalidInput("error.image.too_many", max=MAX_IMAGES)
             return replace(wording, images=(*wording.images, image))
 
-        async with self.hub.store.unit() as uow:
-            await uow.media.put(image, data)
-        return await self._new_version(actor_id, announcement_id, change)
+        return await self._new_version(actor_id, announcement_id, change, media=(image, data))
 
     async def set_alt(self, actor_id: str, announcement_id: int, position: int, alt: str) -> NewVersion:
         """Changes the alt text of image number ``position`` (counted from 1)."""
@@ -236,7 +244,7 @@ class AnnouncementService:
             lifecycle.apply(Action.SCHEDULE, announcement.state)
             now = self.hub.clock()
             instant = parse_instant(publish_at, zone=announcement.timezone, now=now, lang=lang)
-            limit = parse_instant(deadline, zone=announcement.timezone, now=now, lang=lang) if deadline else None
+            limit = _parse_deadline(deadline, announcement.timezone, now, lang) if deadline else None
             if limit is not None and limit >= instant:
                 raise InvalidInput("error.schedule.deadline_after_publication")
             await uow.announcements.update(announcement.id, publish_at=instant, deadline=limit)
@@ -264,9 +272,8 @@ class AnnouncementService:
             if not signed:
                 raise InvalidInput("error.lock.nobody_signed")
             accounts = await uow.accounts.of_towns(s.town.id for s in signed)
-            deliveries, problems, without = _deliveries(announcement, signed, accounts)
-            if problems:
-                raise TextDoesNotFit(problems=problems)
+            deliveries, missing, too_long, without = _deliveries(announcement, signed, accounts)
+            _raise_problems(missing, too_long)
             await uow.deliveries.create_many(announcement.id, deliveries)
             await self._transition(
                 uow,
@@ -301,8 +308,9 @@ class AnnouncementService:
             if override is not None:
                 if not announcement.allow_overrides:
                     raise PermissionDenied("error.signon.override_forbidden")
-                accounts = await uow.accounts.of_town(town.id)
-                _raise_problems(_fit_problems(town, override, None, accounts))
+                check_template(override)
+                texts, missing = _renderings(town, override, None, await uow.accounts.of_town(town.id))
+                _raise_problems(missing, _too_long(town, texts))
             number = _number(announcement)
             await uow.signons.record(
                 announcement.id,
@@ -365,7 +373,9 @@ class AnnouncementService:
 
     # --- shared steps -------------------------------------------------------------------------------------
 
-    async def _new_version(self, actor_id: str, announcement_id: int, change: _Change) -> NewVersion:
+    async def _new_version(
+        self, actor_id: str, announcement_id: int, change: _Change, media: tuple[ImageRef, bytes] | None = None
+    ) -> NewVersion:
         async with self.hub.store.unit() as uow:
             announcement = await self._coordinated_announcement(uow, actor_id, announcement_id, for_update=True)
             lifecycle.apply(Action.EDIT, announcement.state)
@@ -374,6 +384,8 @@ class AnnouncementService:
             if announcement.current_version and digest == announcement.current_version.content_hash:
                 raise Conflict("error.announcement.same_wording")
             await self._check_wording(uow, announcement.coalition_id, wording)
+            if media is not None:
+                await uow.media.put(*media)
             version = await uow.announcements.add_version(announcement.id, wording, digest, actor_id)
             reset_ids = await uow.signons.reset_signed(announcement.id)
             await uow.audit.append(
@@ -457,10 +469,13 @@ class AnnouncementService:
             check_template(text)
         towns = await uow.towns.list(coalition_id)
         accounts = await uow.accounts.of_towns(t.id for t in towns)
-        problems: builtins.list[UnissonError] = []
+        missing: builtins.list[UnissonError] = []
+        too_long: builtins.list[UnissonError] = []
         for town in towns:
-            problems += _fit_problems(town, None, wording, accounts.get(town.id, []))
-        _raise_problems(problems)
+            texts, unrendered = _renderings(town, None, wording, accounts.get(town.id, []))
+            missing += unrendered
+            too_long += _too_long(town, texts)
+        _raise_problems(missing, too_long)
 
 
 def _targets(accounts: Sequence[Account]) -> list[tuple[Platform, Limits]]:
@@ -479,55 +494,83 @@ def _limits(account: Account | None) -> Limits:
     )
 
 
-def _fit_problems(
+def _renderings(
     town: Town, override: str | None, wording: Wording | None, accounts: Sequence[Account]
-) -> list[UnissonError]:
-    problems: list[UnissonError] = []
+) -> tuple[list[tuple[Platform, Limits, str]], list[UnissonError]]:
+    """The town's text on each platform it posts to; a template is rendered once, its failure reported once."""
+    rendered: dict[str, str | UnissonError] = {}
+    texts: list[tuple[Platform, Limits, str]] = []
     for platform, limits in _targets(accounts):
         template = override or (wording.for_platform(platform) if wording else "")
+        if template not in rendered:
+            try:
+                rendered[template] = render(template, town)
+            except UnissonError as problem:
+                rendered[template] = problem
+        text = rendered[template]
+        if isinstance(text, str):
+            texts.append((platform, limits, text))
+    return texts, [p for p in rendered.values() if isinstance(p, UnissonError)]
+
+
+def _too_long(town: Town, texts: Sequence[tuple[Platform, Limits, str]]) -> list[UnissonError]:
+    problems: list[UnissonError] = []
+    for platform, limits, text in texts:
         try:
-            check_fit(render(template, town), platform, limits, town.name)
+            check_fit(text, platform, limits, town.name)
         except UnissonError as problem:
             problems.append(problem)
     return problems
 
 
-def _raise_problems(problems: list[UnissonError]) -> None:
-    if problems:
-        raise TextDoesNotFit(problems=problems)
+def _raise_problems(missing: list[UnissonError], too_long: list[UnissonError]) -> None:
+    """Empty fields first (shortening would not help), then texts that are too long."""
+    if missing:
+        raise ProblemList("error.template.heading", problems=missing)
+    if too_long:
+        raise TextDoesNotFit(problems=too_long)
 
 
 def _deliveries(
     announcement: Announcement, signed: list[SignOn], accounts: dict[int, list[Account]]
-) -> tuple[list[NewDelivery], list[UnissonError], list[Town]]:
+) -> tuple[list[NewDelivery], list[UnissonError], list[UnissonError], list[Town]]:
     wording, version = _wording(announcement), announcement.current_version
     assert announcement.publish_at is not None and version is not None
-    deliveries, problems, without = [], [], []
+    deliveries: list[NewDelivery] = []
+    missing: list[UnissonError] = []
+    too_long: list[UnissonError] = []
+    without: list[Town] = []
     for signon in signed:
         linked = accounts.get(signon.town.id, [])
         if not linked:
             without.append(signon.town)
+            continue
         override = signon.override_text if announcement.allow_overrides else None
-        for account in linked:
-            template = override or wording.for_platform(account.platform)
-            try:
-                text = render(template, signon.town)
-                check_fit(text, account.platform, _limits(account), signon.town.name)
-            except UnissonError as problem:
-                problems.append(problem)
-                continue
+        texts, unrendered = _renderings(signon.town, override, wording, linked)
+        missing += unrendered
+        too_long += _too_long(signon.town, texts)
+        by_platform = {a.platform: a for a in linked}
+        for platform, _, text in texts:
+            account = by_platform[platform]
             deliveries.append(
                 NewDelivery(
                     signon.town.id,
                     account.id,
-                    account.platform,
+                    platform,
                     version.number,
                     text,
                     uuid.uuid4().hex,
                     announcement.publish_at,
                 )
             )
-    return deliveries, problems, without
+    return deliveries, missing, too_long, without
+
+
+def _parse_deadline(text: str, zone: str, now: datetime, lang: str) -> datetime:
+    try:
+        return parse_instant(text, zone=zone, now=now, lang=lang)
+    except InvalidInput as problem:
+        raise InvalidInput("error.schedule.deadline_invalid", detail=problem.message(lang)) from problem
 
 
 def _check_alt(alt: str) -> str:

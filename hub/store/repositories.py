@@ -613,7 +613,9 @@ class SignOnRepository(_Repository):
 
     async def erase_for_town(self, town_id: int) -> None:
         await self.session.execute(
-            sa.update(SignOnRow).where(SignOnRow.town_id == town_id).values(by_user=None, override_text=None)
+            sa.update(SignOnRow)
+            .where(SignOnRow.town_id == town_id)
+            .values(by_user=None, override_text=None, reason=None)
         )
 
 

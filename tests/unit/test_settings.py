@@ -26,3 +26,9 @@ def test_embedded_default_is_sqlite_in_the_data_folder(tmp_path: Path) -> None:
 def test_unknown_language_is_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(default_language="de", _env_file=None)  # type: ignore[call-arg]
+
+
+def test_every_setting_is_documented_in_the_example_file() -> None:
+    example = (Path(__file__).resolve().parents[2] / "config" / "unisson.example.env").read_text("utf-8")
+    documented = {line.split("=", 1)[0] for line in example.splitlines() if line.startswith("UNISSON_")}
+    assert documented == {f"UNISSON_{name.upper()}" for name in Settings.model_fields}
