@@ -52,6 +52,13 @@ Points reproduced
 7. ``DELETE /api/v1/statuses/:id``: 200 with the status plus its source ``text``; missing, deleted or not
    yours: 404 ``{"error": "Record not found"}``. ``GET /api/v1/statuses/:id`` (token optional; private
    statuses only to their author).
+   ``GET /api/v1/accounts/:id/statuses`` (token optional): newest first; ``limit`` 20 by default, at most
+   40; ``max_id`` (older than), ``since_id`` (newer than), ``min_id`` (the oldest ones just after it, still
+   listed newest first); ``only_media``; ``pinned=true`` gives nothing (no pins here); ``exclude_replies`` and
+   ``exclude_reblogs`` are accepted (there are no replies or boosts here). The author sees every visibility,
+   anyone else public and unlisted only; deleted statuses never. A ``Link`` header gives the ``next`` (older)
+   and ``prev`` (newer) pages. A token is only checked when given: app-only tokens and disabled logins may
+   read, as upstream's ``authorize_if_got_token!`` allows. Unknown account: 404. ``tagged`` is not reproduced.
 8. Auth: missing or unknown token 401 ``The access token is invalid``; revoked 401 ``The access token was
    revoked``; missing scope 403 ``This action is outside the authorized scopes`` (``write`` covers
    ``write:statuses``...); app-only token on a user endpoint 422 ``This method requires an authenticated
@@ -667,6 +674,46 @@ def _params_from(source: Mapping[str, Any], media_ids: list[str] | None) -> _Sta
     )
 
 
+def _limit_param(value: str | None, *, default: int) -> int:
+    """Upstream's ``limit_param``: the default when absent, else ``|to_i|`` capped at twice the default."""
+    if value is None:
+        return default
+    digits = regex.match(r"\s*[+-]?\d+", value)
+    return min(abs(int(digits.group())) if digits else 0, default * 2)
+
+
+def _id_param(query: Mapping[str, str], name: str) -> int | None:
+    value = query.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def _paginate_by_id(statuses: list[Status], query: Mapping[str, str], limit: int) -> list[Status]:
+    """Upstream's ``to_a_paginated_by_id``: newest first, or the oldest after ``min_id`` (shown newest first)."""
+    max_id, since_id, min_id = (_id_param(query, name) for name in ("max_id", "since_id", "min_id"))
+    chosen = [
+        s
+        for s in statuses
+        if (max_id is None or int(s.id) < max_id)
+        and (since_id is None or int(s.id) > since_id)
+        and (min_id is None or int(s.id) > min_id)
+    ]
+    chosen.sort(key=lambda s: int(s.id))
+    page = chosen[:limit] if min_id is not None else chosen[max(0, len(chosen) - limit) :]
+    return page[::-1]
+
+
+def _pagination_links(request: web.Request, page: list[Status], limit: int) -> dict[str, str]:
+    """The ``Link`` header: ``next`` (older) when the page is full, ``prev`` (newer) when it is not empty."""
+    if not page:
+        return {}
+    base = f"{request.scheme}://{request.host}{request.path}"
+    links = []
+    if len(page) == limit:
+        links.append(f'<{base}?limit={limit}&max_id={page[-1].id}>; rel="next"')
+    links.append(f'<{base}?limit={limit}&min_id={page[0].id}>; rel="prev"')
+    return {"Link": ", ".join(links)}
+
+
 def _parse_instant(value: str) -> datetime:
     """Read ``scheduled_at`` leniently; an offset-less time is UTC, as Ruby's ``to_datetime`` reads it."""
     try:
@@ -897,11 +944,14 @@ class MastodonDouble:
         """Remove every injected fault."""
         self.faults.clear()
 
-    def _fire(self, request: web.Request, kinds: Callable[[str], bool]) -> Fault | None:
+    def _fire(self, request: web.Request, kinds: Callable[[str], bool], spent: set[int] | None = None) -> Fault | None:
+        """The first fault that applies to ``request``; one in ``spent`` (already applied to it) is skipped."""
         route = request.match_info.route.resource
         key = f"{request.method} {route.canonical if route is not None else request.path}"
         for fault in self.faults:
             if not kinds(fault.kind) or (fault.on is not None and fault.on != key):
+                continue
+            if spent is not None and id(fault) in spent:
                 continue
             if fault.count is not None and fault.count <= 0:
                 continue
@@ -919,9 +969,12 @@ class MastodonDouble:
         return _reset_connection(request)
 
     async def _before(self, request: web.Request) -> web.Response | None:
-        while (fault := self._fire(request, lambda kind: kind in _PRE_COMMIT)) is not None:
+        # Each latency fault delays a request once; an unlimited one (count None) must not loop forever.
+        spent: set[int] = set()
+        while (fault := self._fire(request, lambda kind: kind in _PRE_COMMIT, spent)) is not None:
             if fault.kind != "latency":
                 return await self._pre_commit_answer(request, fault)
+            spent.add(id(fault))
             await asyncio.sleep(fault.seconds)
         return None
 
@@ -957,6 +1010,7 @@ class MastodonDouble:
         routes = [
             web.get("/api/v2/instance", self._instance),
             web.get("/api/v1/accounts/verify_credentials", self._verify_credentials),
+            web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
             web.post("/api/v1/statuses", self._post_status),
             web.get("/api/v1/statuses/{id}", self._get_status),
             web.delete("/api/v1/statuses/{id}", self._delete_status),
@@ -1333,6 +1387,34 @@ class MastodonDouble:
         body = _status_json(status, self._epoch())
         body["text"] = status.text
         return web.json_response(body)
+
+    async def _account_statuses(self, request: web.Request) -> web.Response:
+        viewer = self._optional_viewer(request, "read:statuses")
+        account = next((a for a in self._accounts.values() if a.id == request.match_info["id"]), None)
+        if account is None:
+            raise ApiError(404, NOT_FOUND)
+        query = request.query
+        limit = _limit_param(query.get("limit"), default=20)
+        visible = [
+            s
+            for s in self._by_account[account.id]
+            if s.deleted_at is None
+            and (s.visibility in ("public", "unlisted") or (viewer is not None and viewer.id == account.id))
+            and (not _truthy(query.get("only_media")) or s.media)
+        ]
+        page = [] if _truthy(query.get("pinned")) else _paginate_by_id(visible, query, limit)
+        headers = _pagination_links(request, page, limit)
+        return web.json_response([_status_json(s, self._epoch()) for s in page], headers=headers)
+
+    def _optional_viewer(self, request: web.Request, scope: str) -> Account | None:
+        """Upstream's ``authorize_if_got_token!``: a token, when given, must be valid and hold ``scope``."""
+        if "Authorization" not in request.headers and "access_token" not in request.query:
+            return None
+        token = self._token(request)
+        self._throttle(request, token, None)
+        if not token.allows(scope):
+            raise ApiError(403, OUT_OF_SCOPE)
+        return token.account
 
     # --- endpoints: media ----------------------------------------------------------------------------
 

@@ -91,7 +91,9 @@ class Gateway(Protocol):
 
     async def save_session(self, account_id: int, session: str | None) -> None: ...
 
-    async def remember_remote_key(self, delivery_id: int, key: str) -> None: ...
+    async def remember_remote_key(self, delivery_id: int, key: str) -> str:
+        """Stores ``key`` unless the delivery already has one; returns the key that is stored (use it)."""
+        ...
 
 
 class Publisher(abc.ABC):

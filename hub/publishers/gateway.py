@@ -18,7 +18,8 @@ class StoreGateway:
     async def save_session(self, account_id: int, session: str | None) -> None:
         await self.hub.accounts.save_session(account_id, session)
 
-    async def remember_remote_key(self, delivery_id: int, key: str) -> None:
-        """Stored (and committed) before the request that uses it is sent."""
+    async def remember_remote_key(self, delivery_id: int, key: str) -> str:
+        """Stored (and committed) before the request that uses it is sent; a key stored earlier wins, so a
+        stale job can never replace the first attempt's key."""
         async with self.hub.store.unit() as uow:
-            await uow.deliveries.set_remote_key(delivery_id, key)
+            return await uow.deliveries.keep_first_remote_key(delivery_id, key)

@@ -700,10 +700,18 @@ class DeliveryRepository(_Repository):
         )
         return [_delivery(row) for row in await self.session.scalars(query)]
 
-    async def set_remote_key(self, delivery_id: int, key: str) -> None:
+    async def keep_first_remote_key(self, delivery_id: int, key: str) -> str:
+        """Sets the delivery's remote key only if it has none (one statement, so concurrent attempts agree);
+        returns the key now stored."""
         await self.session.execute(
-            sa.update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(remote_key=key, updated_at=_now())
+            sa.update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.remote_key.is_(None))
+            .values(remote_key=key, updated_at=_now())
         )
+        stored = await self.remote_key(delivery_id)
+        if stored is None:
+            raise LookupError(f"delivery {delivery_id} does not exist")
+        return stored
 
     async def remote_key(self, delivery_id: int) -> str | None:
         return await self.session.scalar(sa.select(DeliveryRow.remote_key).where(DeliveryRow.id == delivery_id))

@@ -217,6 +217,68 @@ async def test_get_status_hides_private_ones_from_others(server: Server) -> None
     assert (await server.call("GET", f"/api/v1/statuses/{private.body['id']}", server.alice)).status == 200
 
 
+async def _alice_statuses(server: Server, token: str | None = None, **query: Any) -> Reply:
+    account_id = server.double.account("alice").id
+    return await server.call("GET", f"/api/v1/accounts/{account_id}/statuses", token, params=query)
+
+
+async def test_account_statuses_are_listed_newest_first_and_paged_by_id(server: Server) -> None:
+    ids = [(await server.post(f"n°{n}")).body["id"] for n in range(45)]
+    first = await _alice_statuses(server, server.alice)
+    assert [s["id"] for s in first.body] == ids[::-1][:20]
+    widest = await _alice_statuses(server, server.alice, limit="100")
+    assert [s["id"] for s in widest.body] == ids[::-1][:40]
+    older = await _alice_statuses(server, server.alice, limit="5", max_id=ids[10])
+    assert [s["id"] for s in older.body] == ids[5:10][::-1]
+    newer = await _alice_statuses(server, server.alice, limit="5", since_id=ids[10])
+    assert [s["id"] for s in newer.body] == ids[40:45][::-1]
+    just_after = await _alice_statuses(server, server.alice, limit="5", min_id=ids[10])
+    assert [s["id"] for s in just_after.body] == ids[11:16][::-1]
+
+
+async def test_account_statuses_link_to_the_next_and_previous_pages(server: Server) -> None:
+    ids = [(await server.post(f"n°{n}")).body["id"] for n in range(3)]
+    full = await _alice_statuses(server, server.alice, limit="2")
+    assert f'max_id={ids[1]}>; rel="next"' in full.headers["Link"]
+    assert f'min_id={ids[2]}>; rel="prev"' in full.headers["Link"]
+    last = await _alice_statuses(server, server.alice, limit="2", max_id=ids[1])
+    assert "next" not in last.headers["Link"]
+    assert "Link" not in (await _alice_statuses(server, server.alice, max_id=ids[0])).headers
+
+
+async def test_account_statuses_hide_private_and_deleted_ones_from_others(server: Server) -> None:
+    public = await server.post("public")
+    private = await server.post("privé", visibility="private")
+    deleted = await server.post("supprimé")
+    await server.call("DELETE", f"/api/v1/statuses/{deleted.body['id']}", server.alice)
+    own = [s["id"] for s in (await _alice_statuses(server, server.alice)).body]
+    assert own == [private.body["id"], public.body["id"]]
+    for viewer in (server.bob, None):
+        assert [s["id"] for s in (await _alice_statuses(server, viewer)).body] == [public.body["id"]]
+
+
+async def test_account_statuses_check_a_given_token_but_need_no_user(server: Server) -> None:
+    await server.post("public")
+    server.double.disable_account("alice")
+    assert (await _alice_statuses(server, server.alice)).status == 200
+    app = server.double.issue_app_token()
+    assert (await _alice_statuses(server, app)).status == 200
+    assert (await _alice_statuses(server, "inconnu")).status == 401
+    no_read = server.double.issue_token("bob", scopes=("write",))
+    assert (await _alice_statuses(server, no_read)).status == 403
+    reply = await server.call("GET", "/api/v1/accounts/999/statuses", server.bob)
+    assert (reply.status, reply.body) == (404, {"error": "Record not found"})
+
+
+async def test_account_statuses_filter_media_and_pins(server: Server) -> None:
+    media = await server.upload(PNG, "image/png")
+    with_media = await server.post("", media_ids=[media.body["id"]])
+    await server.post("texte seul")
+    only_media = await _alice_statuses(server, server.alice, only_media="true")
+    assert [s["id"] for s in only_media.body] == [with_media.body["id"]]
+    assert (await _alice_statuses(server, server.alice, pinned="true")).body == []
+
+
 # --- idempotency -------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,540 @@
+"""Publishing to Mastodon through its HTTP API, with aiohttp.
+
+Exactly once, however often a delivery is retried:
+
+1. every ``POST /api/v1/statuses`` carries the delivery's ``Idempotency-Key``: a server that already created the
+   status answers with it instead of creating another. Mastodon remembers keys for one hour only, so
+2. before the first request we record the time of the first attempt in the hub (:meth:`Gateway.remember_remote_key`,
+   it comes back as :attr:`PostJob.remote_key`), and a retry whose first attempt is older than
+   :data:`KEY_TRUSTED_FOR` first looks for the post among the account's own recent statuses.
+
+Every answer's ``X-RateLimit-*`` headers are kept per account (and per host, for pacing); a request the server
+would refuse for the rate limit is not sent. HTTP failures become our transient or permanent publish errors in
+one place, :func:`_failure`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from hub.domain.model import Account, Platform
+from hub.publishers.base import (
+    AccountCheck,
+    Gateway,
+    PermanentPublishError,
+    PostImage,
+    PostJob,
+    Published,
+    Publisher,
+    PublishError,
+    TransientPublishError,
+)
+
+log = logging.getLogger(__name__)
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+#: Mastodon forgets an Idempotency-Key an hour after the create; past this age we no longer rely on it.
+KEY_TRUSTED_FOR = timedelta(minutes=50)
+#: Our clock and the server's may disagree: the look-up also accepts statuses this much "older" than our record.
+CLOCK_SKEW = timedelta(minutes=5)
+#: The look-up reads at most this many pages of 40 statuses (a town rarely posts 400 times in an outage).
+LOOKUP_PAGES = 10
+PAGE_SIZE = 40
+#: Polling of media still processing: first delay, growth and cap (seconds).
+POLL_FIRST, POLL_GROWTH, POLL_CAP = 0.25, 2.0, 5.0
+#: What a server that publishes no limits is assumed to allow (stock Mastodon's values).
+DEFAULT_LIMITS: dict[str, Any] = {
+    "max_characters": 500,
+    "max_media_attachments": 4,
+    "characters_reserved_per_url": 23,
+    "description_limit": 1500,
+    "image_size_limit": 16 * 1024 * 1024,
+}
+_DETAIL_LENGTH = 300
+
+#: Mastodon counts separate rate-limit windows for these families of requests.
+RequestKind = Literal["statuses", "media", "deletes", "other"]
+
+
+def utc_now() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """The last ``X-RateLimit-*`` headers seen: ``remaining`` requests of ``limit`` until ``reset``."""
+
+    limit: int
+    remaining: int
+    reset: datetime
+
+    def blocks(self, now: datetime) -> bool:
+        """True while the window is used up: a request now would get a 429."""
+        return self.remaining <= 0 and self.reset > now
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    body: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _Instance:
+    domain: str
+    limits: dict[str, Any]
+    expires_at: float
+
+
+class MastodonPublisher(Publisher):
+    """Publishes deliveries to Mastodon accounts; one instance serves every account of every server."""
+
+    platform: ClassVar[Platform] = Platform.MASTODON
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        visibility: str = "public",
+        timeout: float = 10.0,
+        media_timeout: float = 60.0,
+        http: aiohttp.ClientSession | None = None,
+        instance_ttl: float = 3600.0,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        """``http`` is used as given (and not closed) if passed; ``clock`` dates our record of attempts."""
+        if visibility not in VISIBILITIES:
+            raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
+        self.gateway = gateway
+        self.visibility = visibility
+        self.timeout = timeout
+        self.media_timeout = media_timeout
+        self.instance_ttl = instance_ttl
+        self.clock = clock
+        self._http = http
+        self._owns_http = http is None
+        self._instances: dict[str, _Instance] = {}
+        self._instance_locks: dict[str, asyncio.Lock] = {}
+        self._remote_ids: dict[tuple[int, str, str], str] = {}
+        self._limits: dict[tuple[int, RequestKind], RateLimit] = {}
+        self._host_limits: dict[str, RateLimit] = {}
+
+    # --- the Publisher interface ---------------------------------------------------------------------
+
+    async def verify(self, account: Account) -> AccountCheck:
+        """Checks the token (``verify_credentials``) and reads the server's limits (cached per server)."""
+        token = await self.gateway.secret(account.id)
+        me = await self._me(account, token)
+        instance = await self._instance(account)
+        return AccountCheck(f"@{me['username']}@{instance.domain}", dict(instance.limits))
+
+    async def prepare(self, job: PostJob) -> dict[str, Any]:
+        """Uploads the images (waiting for their processing); :meth:`publish` reuses the returned ids."""
+        if not job.images:
+            return {}
+        token = await self.gateway.secret(job.account.id)
+        return {"media_ids": await self._upload_all(job, token)}
+
+    async def publish(self, job: PostJob) -> Published:
+        """Publishes once: Idempotency-Key, and our own record once the key may have expired."""
+        token = await self.gateway.secret(job.account.id)
+        first_attempt = await self._first_attempt(job)
+        if self.clock() - first_attempt >= KEY_TRUSTED_FOR:
+            found = await self._find_published(job, token, first_attempt)
+            if found is not None:
+                log.info("delivery %s: found already published as %s", job.delivery_id, found.remote_id)
+                return found
+        media_ids = await self._media_ids(job, token)
+        return await self._create_status(job, token, media_ids)
+
+    async def delete(self, account: Account, remote_id: str) -> None:
+        """Deletes a status; one already gone (404) is fine."""
+        token = await self.gateway.secret(account.id)
+        await self._call(account, "DELETE", f"/api/v1/statuses/{remote_id}", token, kind="deletes", accept=(404,))
+
+    async def close(self) -> None:
+        """Closes the HTTP session if this publisher opened it."""
+        if self._owns_http and self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    # --- rate limits ---------------------------------------------------------------------------------
+
+    def rate_limit(self, account: Account, kind: RequestKind = "statuses") -> RateLimit | None:
+        """The account's last known rate-limit state for ``kind`` requests (None before any answer)."""
+        return self._limits.get((account.id, kind))
+
+    def host_rate_limit(self, server: str) -> RateLimit | None:
+        """The last rate-limit state any account of ``server`` (a base URL) was given."""
+        return self._host_limits.get(_host(server))
+
+    def _check_pace(self, account: Account, kind: RequestKind) -> None:
+        # The account's own windows only: the headers do not say which window they describe, so one
+        # account using up its token's window must not hold back the other accounts of its server.
+        now = self.clock()
+        kinds: tuple[RequestKind, ...] = (kind,) if kind == "other" else (kind, "other")
+        blocking = [s for k in kinds if (s := self._limits.get((account.id, k))) is not None and s.blocks(now)]
+        if blocking:
+            retry_at = max(s.reset for s in blocking)
+            raise _transient("publish.mastodon.rate_limited", account, retry_at=retry_at)
+
+    def _note_pace(self, account: Account, kind: RequestKind, headers: Mapping[str, str]) -> None:
+        state = _rate_limit(headers)
+        if state is not None:
+            self._limits[(account.id, kind)] = state
+            self._host_limits[_host(account.server)] = state
+
+    # --- exactly once ------------------------------------------------------------------------------------
+
+    async def _first_attempt(self, job: PostJob) -> datetime:
+        """When this delivery was first attempted, recorded in the hub before anything is sent.
+
+        The hub keeps the first key it was given, so a stale job cannot move the first attempt later.
+        """
+        stored = job.remote_key or await self.gateway.remember_remote_key(job.delivery_id, self.clock().isoformat())
+        try:
+            moment = datetime.fromisoformat(stored)
+        except ValueError:
+            # Not ours: treat the delivery as attempted long ago, so the look-up runs before posting.
+            return datetime.fromtimestamp(0, UTC)
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+    async def _find_published(self, job: PostJob, token: str, since: datetime) -> Published | None:
+        """The status this delivery already made, among the account's statuses since its first attempt."""
+        account = job.account
+        path = f"/api/v1/accounts/{await self._remote_id(account, token)}/statuses"
+        wanted, cutoff = comparable_text(job.text), since - CLOCK_SKEW
+        params = {"limit": str(PAGE_SIZE), "exclude_reblogs": "true"}
+        for _ in range(LOOKUP_PAGES):
+            page = await self._call(account, "GET", path, token, params=params)
+            statuses = _list(page, account)
+            for status in statuses:
+                if _created_at(status) < cutoff:
+                    return None
+                if _same_post(status, wanted, len(job.images)):
+                    return _published(status, account)
+            if len(statuses) < PAGE_SIZE:
+                return None
+            params["max_id"] = str(statuses[-1]["id"])
+        return None
+
+    async def _remote_id(self, account: Account, token: str) -> str:
+        """The account's id on its server (the look-up lists statuses by it)."""
+        known = self._remote_ids.get(_remote_key(account))
+        return known if known is not None else str((await self._me(account, token))["id"])
+
+    async def _me(self, account: Account, token: str) -> dict[str, Any]:
+        answer = await self._call(account, "GET", "/api/v1/accounts/verify_credentials", token)
+        me = _object(answer, account, "id", "username")
+        self._remote_ids[_remote_key(account)] = str(me["id"])
+        return me
+
+    async def _create_status(self, job: PostJob, token: str, media_ids: list[str]) -> Published:
+        account = job.account
+        form = [("status", job.text), ("language", job.language), ("visibility", self.visibility)]
+        form += [("media_ids[]", media_id) for media_id in media_ids]
+        headers = {"Idempotency-Key": job.idempotency_key}
+        answer = await self._call(
+            account, "POST", "/api/v1/statuses", token, kind="statuses", data=form, headers=headers, accept=(404,)
+        )
+        if answer.status == 404:
+            # The key's replay found its status deleted: it was published, then removed by someone.
+            raise _permanent("publish.mastodon.deleted_since", account)
+        return _published(_object(answer, account, "id"), account)
+
+    # --- media -------------------------------------------------------------------------------------------
+
+    async def _media_ids(self, job: PostJob, token: str) -> list[str]:
+        """The ids :meth:`prepare` gave, else the images uploaded now."""
+        prepared = (job.prepared or {}).get("media_ids")
+        if isinstance(prepared, list) and len(prepared) == len(job.images):
+            return [str(media_id) for media_id in prepared]
+        return await self._upload_all(job, token)
+
+    async def _upload_all(self, job: PostJob, token: str) -> list[str]:
+        # One after the other: Mastodon allows only 30 uploads per 30 minutes, nothing is gained in parallel.
+        return [await self._upload(job.account, token, image) for image in job.images]
+
+    async def _upload(self, account: Account, token: str, image: PostImage) -> str:
+        form = aiohttp.FormData()
+        extension = image.mime.split("/")[-1]
+        form.add_field("file", image.data, filename=f"image.{extension}", content_type=image.mime)
+        form.add_field("description", image.alt)
+        answer = await self._call(
+            account, "POST", "/api/v2/media", token, kind="media", data=form, time_limit=self.media_timeout
+        )
+        media = _object(answer, account, "id")
+        if answer.status == 202 or media.get("url") is None:
+            await self._wait_processed(account, token, str(media["id"]))
+        return str(media["id"])
+
+    async def _wait_processed(self, account: Account, token: str, media_id: str) -> None:
+        """Polls a media still processing (206) until it has a URL, with a growing delay, within a bound."""
+        loop = asyncio.get_running_loop()
+        deadline, delay = loop.time() + self.media_timeout, POLL_FIRST
+        while loop.time() + delay <= deadline:
+            await asyncio.sleep(delay)
+            answer = await self._call(account, "GET", f"/api/v1/media/{media_id}", token)
+            if answer.status == 200 and _object(answer, account).get("url") is not None:
+                return
+            delay = min(delay * POLL_GROWTH, POLL_CAP)
+        seconds = round(self.media_timeout)
+        raise _transient("publish.mastodon.media_processing", account, seconds=seconds)
+
+    # --- instance ----------------------------------------------------------------------------------------
+
+    async def _instance(self, account: Account) -> _Instance:
+        """The server's domain and limits, read once per ``instance_ttl`` for all its accounts."""
+        server = account.server
+        lock = self._instance_locks.setdefault(server, asyncio.Lock())
+        async with lock:
+            loop = asyncio.get_running_loop()
+            cached = self._instances.get(server)
+            if cached is not None and cached.expires_at > loop.time():
+                return cached
+            answer = await self._call(account, "GET", "/api/v2/instance", None, accept=(404,))
+            if answer.status == 404:  # Mastodon before 4.0 only has the first version
+                answer = await self._call(account, "GET", "/api/v1/instance", None)
+            body = _object(answer, account)
+            domain = str(body.get("domain") or body.get("uri") or _host(server))
+            cached = _Instance(domain, _limits(body), loop.time() + self.instance_ttl)
+            self._instances[server] = cached
+            return cached
+
+    # --- HTTP ----------------------------------------------------------------------------------------
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            # Created on first use: the publisher may be built before the event loop runs.
+            self._http = aiohttp.ClientSession(headers={"User-Agent": "Unisson"})
+        return self._http
+
+    async def _call(
+        self,
+        account: Account,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        kind: RequestKind = "other",
+        accept: tuple[int, ...] = (),
+        time_limit: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> _Answer:
+        """One request; a failing answer (other than those in ``accept``) raises a publish error."""
+        if token is not None:
+            self._check_pace(account, kind)
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        limit = aiohttp.ClientTimeout(total=time_limit or self.timeout)
+        url = account.server + path
+        try:
+            async with self._session().request(method, url, headers=sent, timeout=limit, **options) as response:
+                text = await response.text(errors="replace")  # a proxy page may not be UTF-8
+                status, response_headers = response.status, response.headers
+        except (aiohttp.ClientError, TimeoutError) as error:
+            detail = str(error) or type(error).__name__
+            raise _transient("publish.mastodon.unreachable", account, detail=detail) from error
+        if token is not None:
+            self._note_pace(account, kind, response_headers)
+        body = _json(text)
+        if status >= 400 and status not in accept:
+            raise _failure(status, body, account, _rate_limit(response_headers))
+        return _Answer(status, body)
+
+
+# --- error mapping: the one place where HTTP answers become our errors --------------------------------------
+
+_OUT_OF_SCOPE = "outside the authorized scopes"
+_USER_REQUIRED = "requires an authenticated user"
+
+
+def _failure(status: int, body: Any, account: Account, pace: RateLimit | None) -> PublishError:
+    """The publish error for a failing HTTP answer (``body`` parsed JSON, or the raw text)."""
+    detail = _detail(status, body)
+    if status == 429:
+        retry_at = pace.reset if pace is not None else None
+        return _transient("publish.mastodon.rate_limited", account, retry_at=retry_at)
+    if status >= 500 or status == 408:
+        return _transient("publish.mastodon.server_error", account, status=status)
+    if status == 401:
+        return _permanent("publish.mastodon.token_invalid", account, reconnect=True, detail=detail)
+    if status == 403 and _OUT_OF_SCOPE in detail:
+        return _permanent("publish.mastodon.scope", account, reconnect=True, detail=detail)
+    if status == 403:
+        return _permanent("publish.mastodon.forbidden", account, detail=detail)
+    if status == 410:  # the account is gone from its server
+        return _permanent("publish.mastodon.forbidden", account, detail=detail)
+    if status == 422 and _USER_REQUIRED in detail:
+        return _permanent("publish.mastodon.app_token", account, reconnect=True, detail=detail)
+    if status in (413, 422):  # the post itself: too long, an image too large, a refused attachment...
+        return _permanent("publish.mastodon.refused", account, detail=detail)
+    if status == 404:
+        return _permanent("publish.mastodon.not_found", account, detail=detail)
+    return _permanent("publish.mastodon.unexpected", account, status=status, detail=detail)
+
+
+def _transient(
+    key: str, account: Account, *, retry_at: datetime | None = None, **params: object
+) -> TransientPublishError:
+    """Every message names the account and its server (never a secret)."""
+    return TransientPublishError(
+        key, retry_at=retry_at, identifier=account.identifier, host=_host(account.server), **params
+    )
+
+
+def _permanent(key: str, account: Account, *, reconnect: bool = False, **params: object) -> PermanentPublishError:
+    return PermanentPublishError(
+        key, reconnect=reconnect, identifier=account.identifier, host=_host(account.server), **params
+    )
+
+
+def _detail(status: int, body: Any) -> str:
+    """The server's own words (``{"error": ...}``), else the HTTP status; proxies answer HTML pages."""
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return str(body["error"])[:_DETAIL_LENGTH]
+    return f"HTTP {status}"
+
+
+def _bad_answer(account: Account, detail: str) -> TransientPublishError:
+    return _transient("publish.mastodon.bad_answer", account, detail=detail)
+
+
+# --- reading answers -----------------------------------------------------------------------------------------
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _object(answer: _Answer, account: Account, *required: str) -> dict[str, Any]:
+    """The answer's JSON object, which must hold the ``required`` fields."""
+    if not isinstance(answer.body, dict) or any(name not in answer.body for name in required):
+        raise _bad_answer(account, f"HTTP {answer.status}")
+    return answer.body
+
+
+def _list(answer: _Answer, account: Account) -> list[dict[str, Any]]:
+    if not isinstance(answer.body, list) or not all(isinstance(s, dict) and "id" in s for s in answer.body):
+        raise _bad_answer(account, f"HTTP {answer.status}")
+    return answer.body
+
+
+def _published(status: dict[str, Any], account: Account) -> Published:
+    url = status.get("url") or status.get("uri")
+    if not isinstance(url, str):
+        raise _bad_answer(account, "status without url")
+    return Published(remote_id=str(status["id"]), url=url)
+
+
+def _created_at(status: dict[str, Any]) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(status.get("created_at")))
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # undated: never a reason to stop looking
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _limits(instance: dict[str, Any]) -> dict[str, Any]:
+    """The limits the hub keeps, from ``/api/v2/instance`` (or v1), with stock defaults for what is missing."""
+    configuration = instance.get("configuration") or {}
+    statuses = configuration.get("statuses") or {}
+    media = configuration.get("media_attachments") or {}
+    limits = dict(DEFAULT_LIMITS)
+    limits.update({k: v for k, v in statuses.items() if k in DEFAULT_LIMITS and isinstance(v, int)})
+    wanted = ("description_limit", "image_size_limit", "image_matrix_limit", "video_size_limit")
+    limits.update({k: v for k, v in media.items() if k in wanted and isinstance(v, int)})
+    if isinstance(media.get("supported_mime_types"), list):
+        limits["supported_mime_types"] = [str(t) for t in media["supported_mime_types"]]
+    return limits
+
+
+def _rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
+    """The ``X-RateLimit-*`` headers; Reset is ISO 8601 on Mastodon, seconds since the epoch on some forks."""
+    try:
+        limit = int(headers["X-RateLimit-Limit"])
+        remaining = int(headers["X-RateLimit-Remaining"])
+        reset_text = headers["X-RateLimit-Reset"].strip()
+        if reset_text.isdigit():
+            reset = datetime.fromtimestamp(int(reset_text), UTC)
+        else:
+            reset = datetime.fromisoformat(reset_text)
+            reset = reset if reset.tzinfo is not None else reset.replace(tzinfo=UTC)
+    except (KeyError, ValueError):
+        return None
+    return RateLimit(limit, remaining, reset)
+
+
+def _host(server: str) -> str:
+    return urlsplit(server).netloc or server
+
+
+def _remote_key(account: Account) -> tuple[int, str, str]:
+    # A re-link may point the same hub account at another Mastodon account: never reuse a stale id.
+    return (account.id, account.server, account.identifier)
+
+
+# --- comparing texts -----------------------------------------------------------------------------------------
+
+_REMOTE_MENTION = re.compile(r"(?<![\w/=])@(\w+(?:[.\-]+\w+)*)@[\w.\-]+\w", re.UNICODE)
+
+
+class _TextOfHtml(HTMLParser):
+    """The visible text of a status's HTML ``content``; paragraphs and line breaks become whitespace."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "p"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def comparable_text(text: str) -> str:
+    """``text`` reduced to what survives Mastodon's rendering: NFC, ``@user`` for ``@user@server``, one space."""
+    text = _REMOTE_MENTION.sub(r"@\1", unicodedata.normalize("NFC", text))
+    return " ".join(text.split())
+
+
+def status_plain_text(status: Mapping[str, Any]) -> str:
+    """A status's text as we sent it, comparable with :func:`comparable_text`: its source ``text`` when given,
+    else its HTML ``content`` without tags (links, mentions and hashtags keep their visible text)."""
+    source = status.get("text")
+    if isinstance(source, str) and source:
+        return comparable_text(source)
+    parser = _TextOfHtml()
+    parser.feed(str(status.get("content") or ""))
+    parser.close()
+    return comparable_text("".join(parser.parts))
+
+
+def _same_post(status: dict[str, Any], wanted: str, images: int) -> bool:
+    attachments = status.get("media_attachments")
+    count = len(attachments) if isinstance(attachments, list) else 0
+    return count == images and status_plain_text(status) == wanted
