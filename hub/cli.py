@@ -260,6 +260,45 @@ async def towns_erase(env: Env, town: str, remove: bool, yes: bool) -> None:
     env.say("cli.erase.done", name=await with_hub(env, work))
 
 
+# --- accounts ---------------------------------------------------------------------------------------------
+
+
+@main.group()
+def accounts() -> None:
+    """Comptes Bluesky et Mastodon des villes."""
+
+
+@accounts.command("verify")
+@click.argument("town", required=False)
+@pass_env
+@run_async
+async def accounts_verify(env: Env, town: str | None) -> None:
+    """Vérifie chaque compte relié (identifiants, limites, serveur joignable) ; TOWN : une seule ville."""
+
+    async def work(hub: Hub) -> Any:
+        town_id = (await hub.towns.find(town)).id if town else None
+        return await hub.accounts.verify_all(town_id)
+
+    results = await with_hub(env, work)
+    if not results:
+        env.say("cli.accounts.none")
+    for health in results:
+        values = {
+            "town": health.town.name,
+            "platform": health.account.platform.value.capitalize(),
+            "identifier": health.account.identifier,
+        }
+        if health.problem is None:
+            limit = health.account.limits.get("max_characters") or health.account.limits.get("graphemes") or "?"
+            env.say("cli.accounts.ok", limit=limit, **values)
+        else:
+            env.say("cli.accounts.failed", error=health.problem.message(env.lang), **values)
+    failed = sum(1 for h in results if h.problem is not None)
+    env.say("cli.accounts.summary", ok=len(results) - failed, failed=failed)
+    if failed:
+        sys.exit(1)
+
+
 # --- announcements ----------------------------------------------------------------------------------------
 
 

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from hub.domain import permissions
 from hub.domain.identifiers import check_web_url, normalize_bluesky_handle, normalize_mastodon_handle
 from hub.domain.model import Account, Platform, Town
-from hub.errors import InvalidInput, NotFound
+from hub.errors import InvalidInput, NotFound, UnissonError
 from hub.services.coalitions import get_town
 from hub.services.context import Hub
 from hub.store.repositories import EncryptedSecrets
 
 DEFAULT_BLUESKY_SERVICE = "https://bsky.social"
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """An account after a check: ``problem`` is None when it can publish."""
+
+    town: Town
+    account: Account
+    problem: UnissonError | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,39 @@ class AccountService:
                 details={"platform": platform.value, "identifier": identifier, "server": server},
             )
             return account
+
+    async def connect(
+        self, actor_id: str, town_id: int, platform: Platform, identifier: str, secret: str, server: str | None = None
+    ) -> Health:
+        """Links an account and checks it at once (credentials, limits, server reachable)."""
+        account = await self.link(actor_id, town_id, platform, identifier, secret, server)
+        return await self.verify(account.id)
+
+    async def verify(self, account_id: int) -> Health:
+        """Asks the network whether the account can publish; records the answer and the server's limits."""
+        async with self.hub.store.unit() as uow:
+            account = await uow.accounts.get(account_id)
+            town = await uow.towns.get(account.town_id) if account else None
+        if account is None or town is None:
+            raise NotFound("error.account.unknown", id=str(account_id))
+        problem: UnissonError | None = None
+        limits = None
+        try:
+            check = await self.hub.publisher(account.platform).verify(account)
+            limits = check.limits
+        except UnissonError as error:  # publish errors and our own refusals alike are reported, not raised
+            problem = error
+        async with self.hub.store.unit() as uow:
+            await uow.accounts.record_health(
+                account.id, error=problem.message("fr") if problem else None, limits=limits
+            )
+            account = await uow.accounts.get(account.id) or account
+        return Health(town, account, problem)
+
+    async def verify_all(self, town_id: int | None = None) -> list[Health]:
+        """Checks every linked account (of one town, or all), one network call each, concurrently."""
+        accounts = [a for _, a in await self.all() if town_id is None or a.town_id == town_id]
+        return list(await asyncio.gather(*(self.verify(a.id) for a in accounts)))
 
     async def of_town(self, town_id: int) -> list[Account]:
         async with self.hub.store.unit() as uow:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from hub.crypto import SecretBox, load_or_create_key_file, parse_keys
+from hub.domain.model import Platform
 from hub.domain.permissions import Actor
 from hub.settings import Settings
 from hub.store import Store, UnitOfWork
 
 if TYPE_CHECKING:
+    from hub.publishers.base import Publisher
     from hub.services.accounts import AccountService
     from hub.services.announcements import AnnouncementService
     from hub.services.audit import AuditService
@@ -36,6 +38,8 @@ class Hub:
     box: SecretBox
     settings: Settings
     clock: Callable[[], datetime] = field(default=utc_now)
+    #: One publisher per network; built from the settings on first use unless given (tests, benchmarks).
+    publishers: Mapping[Platform, Publisher] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Hub:
@@ -87,5 +91,15 @@ class Hub:
         async with self.store.unit() as uow:
             return await uow.events.first_time(event_id)
 
+    def publisher(self, platform: Platform) -> Publisher:
+        if self.publishers is None:
+            from hub.publishers.gateway import StoreGateway
+            from hub.publishers.registry import build_publishers
+
+            self.publishers = build_publishers(StoreGateway(self), self.settings)
+        return self.publishers[platform]
+
     async def close(self) -> None:
+        for publisher in (self.publishers or {}).values():
+            await publisher.close()
         await self.store.close()

@@ -87,3 +87,33 @@ def test_erase_asks_for_confirmation(unisson: CliRunner) -> None:
     assert "Rien n'a été effacé" in out
     assert "Données de Pantin effacées" in run(unisson, "towns", "erase", "93055", "--yes")
     assert "Aucune annonce." in run(unisson, "announcements", "list")
+
+
+def test_accounts_verify_prints_a_table_and_fails_when_an_account_cannot_publish(
+    unisson: CliRunner, tmp_path: Path
+) -> None:
+    import asyncio
+
+    from hub.domain.model import Platform
+    from hub.services.context import OPERATOR, Hub
+    from hub.settings import Settings
+
+    assert "Aucun compte relié." in run(unisson, "accounts", "verify")
+    run(unisson, "towns", "import", str(CONFIG / "towns.example.csv"))
+
+    async def link() -> None:
+        hub = Hub.from_settings(Settings())
+        try:
+            pantin = await hub.towns.find("Pantin")
+            await hub.accounts.link(
+                OPERATOR, pantin.id, Platform.MASTODON, "@mairie@social.pantin.test", "jeton", "http://127.0.0.1:9"
+            )
+        finally:
+            await hub.close()
+
+    asyncio.run(link())
+    out = run(unisson, "accounts", "verify", code=1)
+    assert "Pantin\tMastodon\t@mairie@social.pantin.test\tÉCHEC" in out
+    assert "0 compte(s) en état de publier, 1 en échec." in out
+    assert "jeton" not in out
+    assert "Pantin" in run(unisson, "accounts", "verify", "93055", code=1)

@@ -1,0 +1,540 @@
+"""Publishing to Bluesky (AT Protocol) with an app password.
+
+XRPC calls go through the atproto SDK's generated client and models (``AsyncClientRaw``), driven with an
+explicit ``Authorization`` header on each call, never with ``Client.login()`` (which logs in per client and
+asks an AppView for the profile). The SDK's own transport uses httpx; :class:`_Transport` gives it our aiohttp
+session instead, so that every request shares one connection pool and one timeout, and so that every
+failure reaches :func:`_publish_error`, the single place where failures become our transient or permanent
+publish errors.
+
+Sessions: one ``createSession`` per account, then ``refreshSession`` when the access token expires, and a new
+``createSession`` only when the refresh fails. A lock per account makes concurrent jobs refresh once. The
+session (tokens and the account's PDS, read from the DID document) is kept encrypted by the hub.
+
+Idempotency: the post's record key (a TID) is chosen and stored through the gateway before the first
+``createRecord``; an attempt that finds a stored key first asks ``getRecord`` whether the post exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+import aiohttp
+from atproto_client import models
+from atproto_client.client.async_raw import AsyncClientRaw
+from atproto_client.models.utils import get_model_as_dict
+from atproto_client.request import AsyncRequest, RequestBase, Response
+from atproto_core.did_doc import DidDocument
+from atproto_core.exceptions import AtProtocolError
+
+from hub.domain.model import Account, Platform
+from hub.publishers import bluesky_content as content
+from hub.publishers.base import (
+    AccountCheck,
+    Gateway,
+    PermanentPublishError,
+    PostJob,
+    Published,
+    Publisher,
+    PublishError,
+    TransientPublishError,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+POST = "app.bsky.feed.post"
+LIMITS: dict[str, Any] = {"graphemes": 300, "bytes": 3000, "max_images": 4, "image_bytes": content.IMAGE_BYTES}
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+# Refresh ahead of time when the access token has less than this left, so that publishing needs no refresh.
+_FRESH_SECONDS = 15 * 60
+# What the server says when the access token is no longer good: refresh, then try once more.
+_STALE_TOKEN = {"ExpiredToken", "InvalidToken"}
+# What a person must fix by linking the account again.
+_RECONNECT = {
+    "AuthFactorTokenRequired": "publish.bluesky.auth_factor",
+    "AccountTakedown": "publish.bluesky.takedown",
+    "AccountDeactivated": "publish.bluesky.deactivated",
+}
+
+
+class XrpcFailure(Exception):
+    """A non-2xx XRPC answer: the status, the XRPC error name and message, and the headers."""
+
+    def __init__(self, status: int, error: str, message: str, headers: dict[str, str]) -> None:
+        super().__init__(f"{status} {error}: {message}")
+        self.status = status
+        self.error = error
+        self.message = message
+        self.headers = headers
+
+    @property
+    def stale_token(self) -> bool:
+        return self.status == 401 or self.error in _STALE_TOKEN
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    did: str
+    handle: str
+    access_jwt: str
+    refresh_jwt: str
+    pds: str
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def load(cls, stored: str | None) -> _Session | None:
+        if not stored:
+            return None
+        try:
+            return cls(**json.loads(stored))
+        except (TypeError, ValueError):
+            return None  # an older or foreign format: log in again
+
+    def expires_soon(self) -> bool:
+        return _jwt_expiry(self.access_jwt) < time.time() + _FRESH_SECONDS
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_jwt}"}
+
+
+class _Transport(AsyncRequest):  # type: ignore[misc, unused-ignore]
+    """The SDK's request interface over an aiohttp session; non-2xx answers raise :class:`XrpcFailure`."""
+
+    def __init__(self, http: aiohttp.ClientSession, timeout: float) -> None:
+        # AsyncRequest's own constructor opens an httpx client, which we do not use.
+        RequestBase.__init__(self)
+        self._http = http
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Response:
+        return await self._send("GET", **kwargs)
+
+    async def post(self, *args: Any, **kwargs: Any) -> Response:
+        return await self._send("POST", **kwargs)
+
+    async def close(self) -> None:
+        """The aiohttp session belongs to the publisher, which closes it."""
+
+    async def _send(self, verb: str, **kwargs: Any) -> Response:
+        headers = self.get_headers(kwargs.get("headers"))
+        body = kwargs.get("content", kwargs.get("data"))
+        params = {k: str(v).lower() if isinstance(v, bool) else v for k, v in (kwargs.get("params") or {}).items()}
+        request = self._http.request(
+            verb, kwargs["url"], headers=headers, params=params, data=body, timeout=self._timeout
+        )
+        async with request as answer:
+            raw = await answer.read()
+            headers = {k.lower(): v for k, v in answer.headers.items()}
+        # Some answers are JSON without saying so (deleteRecord's "{}").
+        parsed = _json(raw) if raw[:1] == b"{" else None
+        if not 200 <= answer.status < 300:
+            detail = parsed if isinstance(parsed, dict) else {}
+            raise XrpcFailure(answer.status, str(detail.get("error", "")), str(detail.get("message", "")), headers)
+        return Response(
+            success=True, status_code=answer.status, content=raw if parsed is None else parsed, headers=headers
+        )
+
+
+class BlueskyPublisher(Publisher):
+    """Publishes posts to the PDS of each town's account; see the module's documentation."""
+
+    platform: ClassVar[Platform] = Platform.BLUESKY
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        plc_url: str = "https://plc.directory",
+        timeout: float = 10.0,
+        http: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.plc_url = plc_url
+        self.timeout = timeout
+        self._own_http = http is None
+        self._http = http or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+        self._transport = _Transport(self._http, timeout)
+        self._clients: dict[str, Any] = {}
+        self._sessions: dict[int, _Session] = {}
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        #: Per account, an image limit lower than the lexicon's that the server has stated.
+        self._image_bytes: dict[int, int] = {}
+
+    # --- the Publisher interface --------------------------------------------------------------------------
+
+    async def verify(self, account: Account) -> AccountCheck:
+        """Opens or refreshes the session and checks it with ``getSession``."""
+
+        async def check(s: _Session) -> str:
+            answer = await self._xrpc(s.pds).com.atproto.server.get_session(headers=s.auth())
+            handle: str = answer.handle
+            return handle
+
+        async with _boundary():
+            return AccountCheck(identifier=await self._authed(account, check), limits=dict(LIMITS))
+
+    async def prepare(self, job: PostJob) -> dict[str, Any]:
+        """Refreshes the session if it is near expiry, uploads images or the card's thumbnail, finds facets."""
+        async with _boundary():
+            return await self._prepare(job)
+
+    async def publish(self, job: PostJob) -> Published:
+        """One ``createRecord`` with a stored rkey; a stored rkey whose post exists is returned as it is."""
+        async with _boundary():
+            rkey, fresh = job.remote_key, False
+            if rkey is None:
+                proposed = new_tid()
+                # The store keeps the first key it was given: a stale job gets the earlier attempt's key back.
+                rkey = await self.gateway.remember_remote_key(job.delivery_id, proposed)
+                fresh = rkey == proposed
+            if not fresh:
+                found = await self._existing(job.account, rkey)
+                if found is not None:
+                    return found
+            return await self._create(job, rkey)
+
+    async def delete(self, account: Account, remote_id: str) -> None:
+        """``deleteRecord``; the PDS answers success for a record already gone."""
+        repo, collection, rkey = _parse_at_uri(remote_id)
+        data = models.ComAtprotoRepoDeleteRecord.Data(repo=repo, collection=collection, rkey=rkey)
+        async with _boundary():
+            await self._authed(
+                account, lambda s: self._xrpc(s.pds).com.atproto.repo.delete_record(data, headers=s.auth())
+            )
+
+    async def close(self) -> None:
+        """Closes the HTTP session if this publisher opened it."""
+        if self._own_http:
+            await self._http.close()
+
+    # --- posting ------------------------------------------------------------------------------------------
+
+    async def _create(self, job: PostJob, rkey: str) -> Published:
+        prepared = job.prepared if job.prepared and "facets" in job.prepared else await self._prepare(job)
+        try:
+            return await self._create_record(job, rkey, prepared)
+        except XrpcFailure as failure:
+            if not self._blobs_refused(job.account, failure):
+                raise
+        # The uploads were refused (too large for this server, or gone after a long wait): once more, afresh.
+        return await self._create_record(job, rkey, await self._prepare(job))
+
+    async def _create_record(self, job: PostJob, rkey: str, prepared: dict[str, Any]) -> Published:
+        record: dict[str, Any] = {
+            "$type": POST,
+            "text": job.text,
+            "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "langs": [job.language],
+        }
+        if prepared.get("facets"):
+            record["facets"] = prepared["facets"]
+        if prepared.get("embed"):
+            record["embed"] = prepared["embed"]
+
+        async def create(s: _Session) -> Published:
+            data = models.ComAtprotoRepoCreateRecord.Data(repo=s.did, collection=POST, rkey=rkey, record=record)
+            await self._xrpc(s.pds).com.atproto.repo.create_record(data, headers=s.auth())
+            return _published(s, rkey)
+
+        return await self._authed(job.account, create)
+
+    async def _existing(self, account: Account, rkey: str) -> Published | None:
+        async def get(s: _Session) -> Published | None:
+            params = models.ComAtprotoRepoGetRecord.Params(repo=s.did, collection=POST, rkey=rkey)
+            try:
+                await self._xrpc(s.pds).com.atproto.repo.get_record(params, headers=s.auth())
+            except XrpcFailure as failure:
+                if failure.error == "RecordNotFound":
+                    return None
+                raise
+            return _published(s, rkey)
+
+        return await self._authed(account, get)
+
+    def _blobs_refused(self, account: Account, failure: XrpcFailure) -> bool:
+        if failure.error == "BlobTooLarge" or failure.status == 413:
+            limit = content.stated_limit(failure.message)
+            self._image_bytes[account.id] = limit or self._image_limit(account) * 3 // 4
+            return True
+        return failure.status == 400 and "blob" in failure.message.lower() and "not found" in failure.message.lower()
+
+    # --- preparing ----------------------------------------------------------------------------------------
+
+    async def _prepare(self, job: PostJob) -> dict[str, Any]:
+        session = await self._fresh_session(job.account)
+        embed: dict[str, Any] | None = None
+        if job.images:
+            embed = await self._images_embed(job)
+        elif (link := content.first_link(job.text)) is not None:
+            embed = await self._card_embed(job.account, link)
+
+        async def resolve(handle: str) -> str | None:
+            return await self._resolve_handle(session.pds, handle)
+
+        return {"embed": embed, "facets": await content.facets(job.text, resolve)}
+
+    async def _images_embed(self, job: PostJob) -> dict[str, Any]:
+        images = []
+        for image in job.images[: LIMITS["max_images"]]:
+            blob, fitted = await self._upload(job.account, image.data)
+            ratio = models.AppBskyEmbedDefs.AspectRatio(width=fitted.width, height=fitted.height)
+            images.append(models.AppBskyEmbedImages.Image(alt=image.alt, image=blob, aspect_ratio=ratio))
+        return _as_json(models.AppBskyEmbedImages.Main(images=images))
+
+    async def _card_embed(self, account: Account, link: str) -> dict[str, Any] | None:
+        card, picture = None, None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.timeout):
+                card = await content.read_card(self._http, link)
+                if card is not None and card.image_url:
+                    picture = await content.read_image(self._http, card.image_url)
+        if card is None:
+            return None
+        thumb = None
+        if picture is not None:
+            with contextlib.suppress(ValueError, OSError):  # an unreadable image: a card without a picture
+                thumb, _ = await self._upload(account, picture)
+        external = models.AppBskyEmbedExternal.External(
+            uri=card.uri, title=card.title, description=card.description, thumb=thumb
+        )
+        return _as_json(models.AppBskyEmbedExternal.Main(external=external))
+
+    async def _upload(self, account: Account, data: bytes) -> tuple[Any, content.FittedImage]:
+        """Uploads an image fitted to the server's limit; a stated lower limit gets one more try."""
+        try:
+            return await self._upload_once(account, data)
+        except XrpcFailure as failure:
+            if not self._blobs_refused(account, failure):
+                raise
+        return await self._upload_once(account, data)
+
+    async def _upload_once(self, account: Account, data: bytes) -> tuple[Any, content.FittedImage]:
+        fitted = await content.fit_image(data, self._image_limit(account))
+
+        async def upload(s: _Session) -> Any:
+            headers = {**s.auth(), "Content-Type": fitted.mime}
+            answer = await self._xrpc(s.pds).com.atproto.repo.upload_blob(fitted.data, headers=headers)
+            return answer.blob
+
+        return await self._authed(account, upload), fitted
+
+    def _image_limit(self, account: Account) -> int:
+        return self._image_bytes.get(account.id, content.IMAGE_BYTES)
+
+    async def _resolve_handle(self, pds: str, handle: str) -> str | None:
+        """A mention's DID, or ``None``: an unknown handle stays plain text rather than failing the post."""
+        params = models.ComAtprotoIdentityResolveHandle.Params(handle=handle)
+        try:
+            answer = await self._xrpc(pds).com.atproto.identity.resolve_handle(params)
+        except (XrpcFailure, aiohttp.ClientError, TimeoutError):
+            return None
+        did: str = answer.did
+        return did
+
+    # --- sessions -----------------------------------------------------------------------------------------
+
+    async def _authed(self, account: Account, call: Callable[[_Session], Awaitable[T]]) -> T:
+        """Runs ``call`` with the account's session, refreshing it once if the server says it is stale."""
+        session = await self._session(account)
+        try:
+            return await call(session)
+        except XrpcFailure as failure:
+            if not failure.stale_token:
+                raise
+        return await call(await self._renew(account, session))
+
+    async def _session(self, account: Account) -> _Session:
+        async with self._locks[account.id]:
+            session = self._sessions.get(account.id) or _Session.load(await self.gateway.session(account.id))
+            if session is None:
+                session = await self._login(account)
+            self._sessions[account.id] = session
+            return session
+
+    async def _fresh_session(self, account: Account) -> _Session:
+        session = await self._session(account)
+        return await self._renew(account, session) if session.expires_soon() else session
+
+    async def _renew(self, account: Account, stale: _Session) -> _Session:
+        """Refreshes ``stale`` (unless another job already did), logging in again only if that fails."""
+        async with self._locks[account.id]:
+            current = self._sessions.get(account.id)
+            if current is not None and current.access_jwt != stale.access_jwt:
+                return current
+            stored = _Session.load(await self.gateway.session(account.id))
+            if stored is not None and stored.access_jwt != stale.access_jwt:
+                session = stored  # another process refreshed it
+            else:
+                session = await self._refresh(account, stale)
+            self._sessions[account.id] = session
+            return session
+
+    async def _refresh(self, account: Account, stale: _Session) -> _Session:
+        try:
+            headers = {"Authorization": f"Bearer {stale.refresh_jwt}"}
+            answer = await self._xrpc(stale.pds).com.atproto.server.refresh_session(headers=headers)
+        except XrpcFailure as failure:
+            if failure.status not in (400, 401):
+                raise
+            log.info("Bluesky session of account %s could not be refreshed (%s): logging in", account.id, failure.error)
+            return await self._login(account)
+        session = await self._session_from(answer, stale.pds)
+        await self.gateway.save_session(account.id, session.dump())
+        return session
+
+    async def _login(self, account: Account) -> _Session:
+        """``createSession`` with the app password, on the server the account was linked with."""
+        data = models.ComAtprotoServerCreateSession.Data(
+            identifier=account.identifier, password=await self.gateway.secret(account.id)
+        )
+        answer = await self._xrpc(account.server).com.atproto.server.create_session(data)
+        log.info("Bluesky session opened for account %s", account.id)
+        session = await self._session_from(answer, None)
+        await self.gateway.save_session(account.id, session.dump())
+        return session
+
+    async def _session_from(self, answer: Any, known_pds: str | None) -> _Session:
+        did: str = answer.did
+        pds = _pds_of(answer.did_doc) or known_pds or await self._pds_from_plc(did)
+        handle: str = answer.handle
+        return _Session(did, handle, answer.access_jwt, answer.refresh_jwt, pds.rstrip("/"))
+
+    async def _pds_from_plc(self, did: str) -> str:
+        """The PDS named in the account's DID document (``did:plc`` from the PLC directory, or ``did:web``).
+
+        The document is read with our HTTP session and parsed by the SDK's ``DidDocument``: the SDK's own
+        ``AsyncDidResolver`` opens an httpx client that it offers no way to close.
+        """
+        if did.startswith("did:web:"):
+            url = f"https://{did.removeprefix('did:web:')}/.well-known/did.json"
+        else:
+            url = f"{self.plc_url.rstrip('/')}/{did}"
+        async with self._http.get(url, timeout=aiohttp.ClientTimeout(total=self.timeout)) as answer:
+            if answer.status == 404:
+                raise PermanentPublishError("publish.bluesky.no_pds", reconnect=True, did=did)
+            answer.raise_for_status()
+            document = await answer.json(content_type=None)
+        endpoint = _pds_of(document)
+        if not endpoint:
+            raise PermanentPublishError("publish.bluesky.no_pds", reconnect=True, did=did)
+        return endpoint
+
+    def _xrpc(self, base: str) -> Any:
+        client = self._clients.get(base)
+        if client is None:
+            client = self._clients[base] = AsyncClientRaw(base_url=base, request=self._transport)
+        return client
+
+
+# --- the boundary: every failure becomes a transient or permanent publish error here ----------------------
+
+
+@contextlib.asynccontextmanager
+async def _boundary() -> AsyncIterator[None]:
+    try:
+        yield
+    except PublishError:
+        raise
+    except Exception as exc:
+        error = _publish_error(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _publish_error(exc: Exception) -> PublishError | None:
+    """Our error for a library or server failure, or ``None`` for a bug (which must surface as it is)."""
+    if isinstance(exc, XrpcFailure):
+        return _from_xrpc(exc)
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | ConnectionError):
+        return TransientPublishError("publish.bluesky.network", detail=type(exc).__name__)
+    if isinstance(exc, AtProtocolError):  # the SDK could not read an answer: a server having a bad moment
+        return TransientPublishError("publish.bluesky.unreadable", detail=type(exc).__name__)
+    return None
+
+
+def _from_xrpc(failure: XrpcFailure) -> PublishError:
+    detail = failure.message or failure.error or str(failure.status)
+    if failure.status == 429:
+        return TransientPublishError("publish.bluesky.rate_limited", retry_at=_reset_at(failure.headers))
+    if failure.status >= 500:
+        return TransientPublishError("publish.bluesky.server", status=str(failure.status), detail=detail)
+    if failure.error in _RECONNECT:
+        return PermanentPublishError(_RECONNECT[failure.error], reconnect=True, detail=detail)
+    if failure.status in (401, 403) or failure.error in {"AuthenticationRequired", *_STALE_TOKEN}:
+        return PermanentPublishError("publish.bluesky.credentials", reconnect=True, detail=detail)
+    return PermanentPublishError("publish.bluesky.refused", detail=detail)
+
+
+def _reset_at(headers: dict[str, str]) -> datetime | None:
+    with contextlib.suppress(KeyError, ValueError, OverflowError, OSError):
+        return datetime.fromtimestamp(int(headers["ratelimit-reset"]), UTC)
+    return None
+
+
+# --- small helpers --------------------------------------------------------------------------------------
+
+
+def new_tid() -> str:
+    """A fresh record key in the TID format: 53 bits of microseconds since 1970, then a 10-bit clock id."""
+    value = (time.time_ns() // 1000) << 10 | secrets.randbelow(1024)
+    return "".join(_TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
+
+
+def _published(session: _Session, rkey: str) -> Published:
+    return Published(
+        remote_id=f"at://{session.did}/{POST}/{rkey}",
+        url=f"https://bsky.app/profile/{session.handle}/post/{rkey}",
+    )
+
+
+def _parse_at_uri(uri: str) -> tuple[str, str, str]:
+    parts = uri.removeprefix("at://").split("/")
+    if not uri.startswith("at://") or len(parts) != 3 or not all(parts):
+        raise PermanentPublishError("publish.bluesky.bad_uri", uri=uri)
+    return parts[0], parts[1], parts[2]
+
+
+def _pds_of(did_doc: Any) -> str | None:
+    if not did_doc:
+        return None
+    with contextlib.suppress(Exception):  # a malformed document: fall back to the PLC directory
+        endpoint: str | None = DidDocument.from_dict(did_doc).get_pds_endpoint()
+        return endpoint
+    return None
+
+
+def _jwt_expiry(token: str) -> float:
+    """The ``exp`` claim of a JWT (read, not verified: it only decides when to refresh), 0 if unreadable."""
+    with contextlib.suppress(IndexError, KeyError, ValueError, TypeError):
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"])
+    return 0.0
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _as_json(model: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = get_model_as_dict(model)
+    return dumped
