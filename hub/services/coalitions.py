@@ -31,7 +31,9 @@ class CoalitionService:
         name, room_id = name.strip(), room_id.strip()
         if not name:
             raise InvalidInput("error.coalition.name_required")
-        if not room_id.startswith("!") or ":" not in room_id:
+        # Room versions up to 11 have ids "!opaque:server"; version 12 (Synapse's and Element's default now)
+        # drops the server part.
+        if not room_id.startswith("!") or len(room_id) < 2 or " " in room_id:
             raise InvalidInput("error.coalition.room_id", room_id=room_id)
         if language not in LANGUAGES:
             raise InvalidInput("error.language", language=language, allowed=", ".join(LANGUAGES))
@@ -57,6 +59,19 @@ class CoalitionService:
                 CoalitionSummary(c, counts.get(c.id, 0), await uow.roles.holders(Role.COORDINATOR, coalition_id=c.id))
                 for c in await uow.coalitions.list()
             ]
+
+    async def set_language(self, actor_id: str, coalition_id: int, language: str) -> Coalition:
+        """The language the bot speaks in the coalition's room (its coordinators)."""
+        if language not in LANGUAGES:
+            raise InvalidInput("error.language", language=language, allowed=", ".join(LANGUAGES))
+        async with self.hub.store.unit() as uow:
+            coalition = await get_coalition(uow, coalition_id)
+            permissions.require_coordinator(await self.hub.actor(uow, actor_id), coalition.id, coalition.name)
+            await uow.coalitions.set_language(coalition.id, language)
+            await uow.audit.append(
+                actor_id, "coalition.language", coalition_id=coalition.id, details={"language": language}
+            )
+            return Coalition(coalition.id, coalition.name, coalition.room_id, language)
 
     async def by_room(self, room_id: str) -> Coalition | None:
         async with self.hub.store.unit() as uow:

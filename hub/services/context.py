@@ -56,6 +56,11 @@ class Hub:
         grants = [(g.role, g.coalition_id, g.town_id) for g in await uow.roles.of_user(user_id)]
         return Actor.build(user_id, self.settings.admins, grants)
 
+    async def whois(self, user_id: str) -> Actor:
+        """The roles ``user_id`` holds (for a front end that adapts what it shows)."""
+        async with self.store.unit() as uow:
+            return await self.actor(uow, user_id)
+
     @cached_property
     def coalitions(self) -> CoalitionService:
         from hub.services.coalitions import CoalitionService

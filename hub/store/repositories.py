@@ -72,6 +72,11 @@ class CoalitionRepository(_Repository):
         row = await self.session.get(CoalitionRow, coalition_id)
         return _coalition(row) if row else None
 
+    async def set_language(self, coalition_id: int, language: str) -> None:
+        await self.session.execute(
+            sa.update(CoalitionRow).where(CoalitionRow.id == coalition_id).values(language=language)
+        )
+
     async def by_room(self, room_id: str) -> Coalition | None:
         row = await self.session.scalar(sa.select(CoalitionRow).where(CoalitionRow.room_id == room_id))
         return _coalition(row) if row else None

@@ -1,0 +1,11 @@
+"""Command families, one module each; :func:`default_registry` gathers them."""
+
+from __future__ import annotations
+
+from bot.commands import basic
+from bot.registry import Registry
+
+
+def default_registry() -> Registry:
+    """Every command the bot answers to."""
+    return Registry.from_modules(basic)
