@@ -191,3 +191,15 @@ class AuditEntry:
     town_id: int | None = None
     version_number: int | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementMessage:
+    """A front end's message about an announcement; ``channel`` and ``message_id`` are opaque to the hub."""
+
+    announcement_id: int
+    channel: str
+    message_id: str
+    purpose: str
+    author: str | None = None
+    town_id: int | None = None

@@ -15,6 +15,7 @@ from hub.domain.lifecycle import Action
 from hub.domain.model import (
     Account,
     Announcement,
+    AnnouncementMessage,
     AnnouncementState,
     Coalition,
     ImageRef,
@@ -127,6 +128,26 @@ class AnnouncementService:
             for platform, limits in _targets(accounts.get(town.id, [])):
                 lines.append(preview_line(override or wording.for_platform(platform), town, platform, limits))
         return lines
+
+    # --- the front ends' messages (cards, reactions, reminders) -------------------------------------------
+
+    async def remember_message(self, message: AnnouncementMessage) -> bool:
+        """Notes a front end's message about an announcement; False if it was already noted for that purpose."""
+        async with self.hub.store.unit() as uow:
+            await _get(uow, message.announcement_id)
+            return await uow.messages.add(message)
+
+    async def find_message(self, message_id: str) -> builtins.list[AnnouncementMessage]:
+        async with self.hub.store.unit() as uow:
+            return await uow.messages.find(message_id)
+
+    async def messages(self, announcement_id: int, purpose: str | None = None) -> builtins.list[AnnouncementMessage]:
+        async with self.hub.store.unit() as uow:
+            return await uow.messages.of(announcement_id, purpose)
+
+    async def forget_message(self, message_id: str, purpose: str) -> bool:
+        async with self.hub.store.unit() as uow:
+            return await uow.messages.remove(message_id, purpose)
 
     # --- the coordinator's decisions ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from hub.store.repositories import (
     DeliveryRepository,
     EventRepository,
     MediaRepository,
+    MessageRepository,
     RoleRepository,
     SignOnRepository,
     TownRepository,
@@ -55,6 +56,7 @@ class UnitOfWork:
         self.deliveries = DeliveryRepository(session)
         self.audit = AuditRepository(session)
         self.events = EventRepository(session)
+        self.messages = MessageRepository(session)
 
 
 class Store:

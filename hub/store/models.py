@@ -211,6 +211,22 @@ class AuditRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class AnnouncementMessageRow(Base):
+    """A front end's message about an announcement (a card to keep current, a reaction, a reminder sent),
+    so that it can be found again after a restart. The hub does not interpret ``channel`` or ``message_id``."""
+
+    __tablename__ = "announcement_messages"
+    __table_args__ = (sa.UniqueConstraint("message_id", "purpose"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(sa.ForeignKey("announcements.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(255))
+    message_id: Mapped[str] = mapped_column(sa.String(255))
+    purpose: Mapped[str] = mapped_column(sa.String(64))
+    author: Mapped[str | None] = mapped_column(sa.String(255))
+    town_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
 class ProcessedEventRow(Base):
     __tablename__ = "processed_events"
     event_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.domain.model import (
     Account,
     Announcement,
+    AnnouncementMessage,
     AnnouncementState,
     AuditEntry,
     Coalition,
@@ -31,6 +32,7 @@ from hub.domain.model import (
 )
 from hub.store.models import (
     AccountRow,
+    AnnouncementMessageRow,
     AnnouncementRow,
     AuditRow,
     CoalitionRow,
@@ -803,6 +805,58 @@ class AuditRepository(_Repository):
         await self.session.execute(
             sa.update(AuditRow).where(AuditRow.town_id == town_id).values(actor=replacement, details={})
         )
+
+
+# --- front ends' messages about announcements -----------------------------------------------------------
+
+
+def _message(row: AnnouncementMessageRow) -> AnnouncementMessage:
+    return AnnouncementMessage(row.announcement_id, row.channel, row.message_id, row.purpose, row.author, row.town_id)
+
+
+class MessageRepository(_Repository):
+    async def add(self, message: AnnouncementMessage) -> bool:
+        """Records a message; False when the same message was already recorded for that purpose."""
+        query = sa.select(AnnouncementMessageRow.id).where(
+            AnnouncementMessageRow.message_id == message.message_id,
+            AnnouncementMessageRow.purpose == message.purpose,
+        )
+        if await self.session.scalar(query) is not None:
+            return False
+        self.session.add(
+            AnnouncementMessageRow(
+                announcement_id=message.announcement_id,
+                channel=message.channel,
+                message_id=message.message_id,
+                purpose=message.purpose,
+                author=message.author,
+                town_id=message.town_id,
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def find(self, message_id: str) -> list[AnnouncementMessage]:
+        query = (
+            sa.select(AnnouncementMessageRow)
+            .where(AnnouncementMessageRow.message_id == message_id)
+            .order_by(AnnouncementMessageRow.id)
+        )
+        return [_message(row) for row in await self.session.scalars(query)]
+
+    async def of(self, announcement_id: int, purpose: str | None = None) -> list[AnnouncementMessage]:
+        query = sa.select(AnnouncementMessageRow).where(AnnouncementMessageRow.announcement_id == announcement_id)
+        if purpose is not None:
+            query = query.where(AnnouncementMessageRow.purpose == purpose)
+        return [_message(row) for row in await self.session.scalars(query.order_by(AnnouncementMessageRow.id))]
+
+    async def remove(self, message_id: str, purpose: str) -> bool:
+        result = await self.session.execute(
+            sa.delete(AnnouncementMessageRow).where(
+                AnnouncementMessageRow.message_id == message_id, AnnouncementMessageRow.purpose == purpose
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
 
 
 # --- processed inbound events -----------------------------------------------------------------------------
