@@ -167,7 +167,11 @@ class BlueskyPublisher(Publisher):
         self.plc_url = plc_url
         self.timeout = timeout
         self._own_http = http is None
-        self._http = http or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+        # No connection cap here: the dispatcher bounds concurrency per host; a cap of 100 would make 1,600 towns
+        # queue behind each other on one PDS.
+        self._http = http or aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout), connector=aiohttp.TCPConnector(limit=0)
+        )
         self._transport = _Transport(self._http, timeout)
         self._clients: dict[str, Any] = {}
         self._sessions: dict[int, _Session] = {}
@@ -270,6 +274,8 @@ class BlueskyPublisher(Publisher):
         if failure.error == "BlobTooLarge" or failure.status == 413:
             limit = content.stated_limit(failure.message)
             self._image_bytes[account.id] = limit or self._image_limit(account) * 3 // 4
+            return True
+        if failure.error == "BlobNotFound":  # the PDS forgot an upload nothing pointed to yet
             return True
         return failure.status == 400 and "blob" in failure.message.lower() and "not found" in failure.message.lower()
 

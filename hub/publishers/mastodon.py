@@ -319,7 +319,10 @@ class MastodonPublisher(Publisher):
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
             # Created on first use: the publisher may be built before the event loop runs.
-            self._http = aiohttp.ClientSession(headers={"User-Agent": "Unisson"})
+            # No connection cap here: the dispatcher bounds concurrency per host.
+            self._http = aiohttp.ClientSession(
+                headers={"User-Agent": "Unisson"}, connector=aiohttp.TCPConnector(limit=0)
+            )
         return self._http
 
     async def _call(
