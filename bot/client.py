@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +35,8 @@ from nio import (
     MatrixInvitedRoom,
     MatrixRoom,
     MegolmEvent,
+    ReactionEvent,
+    RedactionEvent,
     RoomLeaveResponse,
     RoomMessageText,
     RoomSendResponse,
@@ -42,9 +45,14 @@ from nio import (
     WhoamiResponse,
 )
 
+from bot import secrets
+from bot.attachments import replied_image
+from bot.card import edit_content
 from bot.commands import default_registry
 from bot.context import Preferences, Request, audience_of, choose_language
+from bot.reactions import SignOnReactions, decision_of
 from bot.registry import Command, Registry, UsageError
+from bot.reminders import Reminders
 from bot.render import Reply, notice_content
 from bot.settings import BotSettings
 from hub.domain.model import Coalition
@@ -99,6 +107,9 @@ class Bot:
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._sync_task: asyncio.Task[None] | None = None
         self._failures = 0
+        self.reactions = SignOnReactions(hub, self, self.preferences, settings.command_prefix)
+        self.reminders = Reminders(hub, self.send, settings)
+        self._reminder_task: asyncio.Task[None] | None = None
 
     @property
     def user_id(self) -> str:
@@ -115,6 +126,7 @@ class Bot:
 
     async def start(self) -> None:
         """Logs in (or restores the saved session), skips old history on a first start, starts syncing."""
+        secrets.silence_verbatim_logs()
         try:
             await asyncio.to_thread(_make_private_folder, self.settings.store_path)
             await self._log_in()
@@ -126,12 +138,19 @@ class Bot:
         self.client.add_event_callback(self._on_message, RoomMessageText)
         self.client.add_event_callback(self._on_invite, InviteMemberEvent)
         self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
+        self.client.add_event_callback(self._on_reaction, ReactionEvent)
+        self.client.add_event_callback(self._on_redaction, RedactionEvent)
         self.client.add_response_callback(self._on_sync_response, (SyncResponse, SyncError))
         self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
+        self._reminder_task = asyncio.create_task(self.reminders.run(), name="reminders")
         log.info("Matrix bot %s started (device %s)", self.user_id, self.client.device_id)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stops syncing, lets running handlers finish for up to ``grace`` seconds, then closes the client."""
+        if self._reminder_task is not None:
+            self._reminder_task.cancel()
+            await asyncio.gather(self._reminder_task, return_exceptions=True)
+            self._reminder_task = None
         if self._sync_task is not None:
             self._sync_task.cancel()
             await asyncio.gather(self._sync_task, return_exceptions=True)
@@ -145,7 +164,18 @@ class Bot:
 
     async def send(self, room_id: str, reply: Reply, *, in_reply_to: str | None = None, to: str | None = None) -> str:
         """Sends ``reply`` as an ``m.notice`` (a reply to ``in_reply_to``, mentioning ``to``); returns its id."""
-        content = notice_content(reply, in_reply_to=in_reply_to, also_mention=to)
+        return await self.send_content(room_id, notice_content(reply, in_reply_to=in_reply_to, also_mention=to))
+
+    async def edit(self, room_id: str, event_id: str, reply: Reply) -> str:
+        """Replaces the text of the bot's message ``event_id`` with ``reply`` (``m.replace``); returns the edit's id."""
+        return await self.send_content(room_id, edit_content(reply, event_id))
+
+    async def replied_image(self, room_id: str, event_id: str) -> bytes:
+        """The bytes of the image that message ``event_id`` replies to."""
+        return await replied_image(self.client, room_id, event_id)
+
+    async def send_content(self, room_id: str, content: dict[str, Any]) -> str:
+        """Sends an ``m.room.message`` with ``content`` (encrypted where the room is); returns its id."""
         room = self.client.rooms.get(room_id)
         if room is not None and room.encrypted and self.client.should_query_keys:
             # A member's new device must be known before the room key is shared, or it cannot read the reply.
@@ -242,19 +272,48 @@ class Bot:
         content = event.source.get("content", {})
         if event.sender == self.user_id or content.get("msgtype") != "m.text":
             return
+        text = strip_reply_fallback(str(event.body)).strip()
+        if secrets.looks_like_secret(text, self.settings.command_prefix):
+            # Edits too: a secret added by an edit is as exposed as one in a new message.
+            self._spawn(self._guard(room, str(event.event_id), str(event.sender), text), f"guard {event.event_id}")
+            return
         if content.get("m.relates_to", {}).get("rel_type") == "m.replace":
             return  # an edit: the original was already handled
-        body = strip_reply_fallback(str(event.body)).strip()
-        if not body.startswith(self.settings.command_prefix):
+        if not text.startswith(self.settings.command_prefix):
             return
-        work = self._handle(room.room_id, str(event.event_id), str(event.sender), body)
+        work = self._handle(room.room_id, str(event.event_id), str(event.sender), text)
         self._spawn(work, f"command {event.event_id}")
+
+    async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
+        if event.sender == self.user_id or decision_of(event.key) is None:
+            return
+        args = (room.room_id, str(event.event_id), str(event.sender), str(event.reacts_to), str(event.key))
+        work = functools.partial(self.reactions.reacted, *args)
+        self._spawn(self._once(room.room_id, str(event.event_id), work), f"reaction {event.event_id}")
+
+    async def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
+        if event.sender == self.user_id:
+            return
+        work = functools.partial(self.reactions.redacted, room.room_id, str(event.sender), str(event.redacts))
+        self._spawn(self._once(room.room_id, str(event.event_id), work), f"redaction {event.event_id}")
+
+    async def _once(self, room_id: str, event_id: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Runs ``work`` for an event seen for the first time, after the room's earlier events; never raises."""
+        async with self._room_locks.setdefault(room_id, asyncio.Lock()):
+            try:
+                if await self.hub.first_time(event_id):
+                    await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Handling event %s in %s failed", event_id, room_id)
 
     async def _on_invite(self, room: MatrixInvitedRoom, event: InviteMemberEvent) -> None:
         # The callback fires for every member event of the invite; only our own invitation matters.
         if event.state_key != self.user_id or event.membership != "invite":
             return
-        self._spawn(self._consider_invite(room.room_id, str(event.sender)), f"invite {room.room_id}")
+        direct = bool(event.content.get("is_direct"))
+        self._spawn(self._consider_invite(room.room_id, str(event.sender), direct), f"invite {room.room_id}")
 
     async def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
         log.warning(
@@ -276,11 +335,12 @@ class Bot:
 
     # -- work -----------------------------------------------------------------------------------------
 
-    async def _consider_invite(self, room_id: str, inviter: str | None) -> None:
-        """Joins rooms bound to a coalition and rooms an admin invites us to; declines the others."""
+    async def _consider_invite(self, room_id: str, inviter: str | None, direct: bool = False) -> None:
+        """Joins rooms bound to a coalition, rooms an admin invites us to, and direct conversations with
+        people who hold a role (officers link their accounts there); declines the others."""
         try:
             known = await self.hub.coalitions.by_room(room_id) is not None
-            if known or inviter in self.hub.settings.admins:
+            if known or inviter in self.hub.settings.admins or (direct and inviter and await self._has_role(inviter)):
                 joined = await self.client.join(room_id)
                 if not isinstance(joined, JoinResponse):
                     log.error("Could not join %s (invited by %s): %s", room_id, inviter, joined)
@@ -294,7 +354,29 @@ class Bot:
         except Exception:
             log.exception("Failed to handle the invite of %s to %s", inviter, room_id)
 
-    async def _handle(self, room_id: str, event_id: str, sender: str, body: str) -> None:
+    async def _has_role(self, user_id: str) -> bool:
+        actor = await self.hub.whois(user_id)
+        return bool(actor.is_admin or actor.coordinator_of or actor.officer_of)
+
+    async def _guard(self, room: MatrixRoom, event_id: str, sender: str, text: str) -> None:
+        """A secret-looking message: a command in a private conversation, else redacted and its sender told."""
+        prefix = self.settings.command_prefix
+        try:
+            if await secrets.is_private(self.hub, room, self.user_id, sender):
+                if text.startswith(prefix):
+                    await self._handle(room.room_id, event_id, sender, text, private=True)
+                return
+            if not await self.hub.first_time(event_id):
+                return
+            coalition = await self.hub.coalitions.by_room(room.room_id)
+            lang = self.preferences.language(sender) or (coalition.language if coalition else None)
+            await secrets.protect(self, room.room_id, event_id, sender, lang or self.hub.settings.default_language)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Could not protect the secret-looking event %s in %s", event_id, room.room_id)
+
+    async def _handle(self, room_id: str, event_id: str, sender: str, body: str, *, private: bool = False) -> None:
         lock = self._room_locks.setdefault(room_id, asyncio.Lock())
         async with lock:
             lang = self.preferences.language(sender) or self.hub.settings.default_language
@@ -316,12 +398,13 @@ class Bot:
                 if declared is None:
                     reply = self._unknown(word, lang)
                 else:
-                    where = Where(room_id, event_id, sender, coalition, lang)
+                    where = Where(room_id, event_id, sender, coalition, lang, private)
                     reply = await self._execute(declared, rest, where)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("Command %r from %s in %s (event %s) failed", body[:80], sender, room_id, event_id)
+                shown = secrets.masked(body, self.settings.command_prefix)[:80]
+                log.exception("Command %r from %s in %s (event %s) failed", shown, sender, room_id, event_id)
                 reply = Reply.text(translate("bot.error.unexpected", lang))
             try:
                 await self.send(room_id, reply, in_reply_to=event_id, to=sender)
@@ -349,6 +432,8 @@ class Bot:
             lang=where.lang,
             prefix=prefix,
             audience=audience_of(actor, where.coalition),
+            messenger=self,
+            private=where.private,
         )
         try:
             return await declared.handler(request, args)
@@ -375,6 +460,7 @@ class Where:
     sender: str
     coalition: Coalition | None
     lang: str
+    private: bool = False
 
 
 def split_command(body: str, prefix: str) -> tuple[str, str]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.registry import Audience, Command, Registry
+from bot.render import Reply
 from hub.domain.model import Coalition
 from hub.domain.permissions import Actor
 from hub.i18n import LANGUAGES
@@ -26,6 +28,22 @@ class Preferences:
         self._languages[user_id] = lang
 
 
+class Messenger(Protocol):
+    """What a handler may do in Matrix besides answering: post a message, edit one in place, read an image."""
+
+    async def send(self, room_id: str, reply: Reply, *, in_reply_to: str | None = None, to: str | None = None) -> str:
+        """Posts ``reply`` as a notice; returns its event id."""
+        ...
+
+    async def edit(self, room_id: str, event_id: str, reply: Reply) -> str:
+        """Replaces the text of the bot's own message ``event_id``; returns the edit's event id."""
+        ...
+
+    async def replied_image(self, room_id: str, event_id: str) -> bytes:
+        """The bytes of the image that message ``event_id`` replies to (an expected error if there is none)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Request:
     """One command invocation, as handlers see it; they never see the Matrix event itself."""
@@ -40,6 +58,17 @@ class Request:
     lang: str
     prefix: str
     audience: Audience
+    #: The bot itself, for handlers that post or edit more than their answer (announcement cards).
+    messenger: Messenger | None = None
+    #: A direct conversation between the sender and the bot (see :func:`bot.secrets.is_private`): the only
+    #: place where a secret may be sent.
+    private: bool = False
+
+    def matrix(self) -> Messenger:
+        """The messenger; a handler that needs one is only ever run by the bot, which always gives it."""
+        if self.messenger is None:
+            raise RuntimeError("this command needs the Matrix bot's messenger")
+        return self.messenger
 
 
 def choose_language(

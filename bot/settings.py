@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_OFFSET = re.compile(r"(?:(\d+)[dj])?(?:(\d+)h)?(?:(\d+)m(?:in)?)?")
 
 
 class BotSettings(BaseSettings):
@@ -30,11 +34,27 @@ class BotSettings(BaseSettings):
     store_passphrase: SecretStr = SecretStr("")
     command_prefix: str = "!"
     device_name: str = "Unisson"
+    #: How long before a sign-on deadline the towns that have not answered are reminded, e.g. ``48h,24h,2h``
+    #: (units: ``d`` or ``j`` days, ``h`` hours, ``m`` minutes). Empty: no reminders.
+    reminders: Annotated[tuple[timedelta, ...], NoDecode] = (
+        timedelta(hours=48),
+        timedelta(hours=24),
+        timedelta(hours=2),
+    )
+    #: How often (seconds) the reminders look for a deadline coming up.
+    reminder_check_seconds: float = 60.0
 
     @field_validator("homeserver")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("reminders", mode="before")
+    @classmethod
+    def _parse_reminders(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_offsets(value)
+        return value
 
     @model_validator(mode="after")
     def _credentials(self) -> Self:
@@ -43,3 +63,21 @@ class BotSettings(BaseSettings):
         if not self.command_prefix.strip():
             raise ValueError("UNISSON_MATRIX_COMMAND_PREFIX must not be blank")
         return self
+
+
+def parse_offsets(text: str) -> tuple[timedelta, ...]:
+    """``"48h, 24h, 2h"`` → the three durations, longest first; ``""`` → none."""
+    offsets = set()
+    for part in text.replace(";", ",").split(","):
+        word = part.strip().lower().replace(" ", "")
+        if not word:
+            continue
+        match = _OFFSET.fullmatch(word)
+        if match is None or not any(match.groups()):
+            raise ValueError(f"UNISSON_MATRIX_REMINDERS: {part.strip()!r} is not a duration like 48h, 2d or 90m")
+        days, hours, minutes = (int(g or 0) for g in match.groups())
+        offset = timedelta(days=days, hours=hours, minutes=minutes)
+        if offset <= timedelta(0):
+            raise ValueError(f"UNISSON_MATRIX_REMINDERS: {part.strip()!r} must be longer than zero")
+        offsets.add(offset)
+    return tuple(sorted(offsets, reverse=True))

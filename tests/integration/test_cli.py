@@ -31,7 +31,9 @@ def run(runner: CliRunner, *args: str, code: int = 0, stdin: str | None = None) 
 
 
 def test_first_run_creates_database_and_key_then_imports_example_towns(unisson: CliRunner, tmp_path: Path) -> None:
-    assert "Base de données à jour (révision 0001)" in run(unisson, "db", "upgrade")
+    from hub.store.migrate import head_revision
+
+    assert f"Base de données à jour (révision {head_revision()})" in run(unisson, "db", "upgrade")
     key_file = tmp_path / "data" / "secret.key"
     assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
 

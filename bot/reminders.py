@@ -1,0 +1,143 @@
+"""Reminding the towns that have not answered an announcement before its sign-on deadline.
+
+At each configured offset before the deadline (``UNISSON_MATRIX_REMINDERS=48h,24h,2h``) the bot posts one
+message in the coalition's room that mentions the officers of every town still pending. Each reminder is
+claimed in the hub (:meth:`AnnouncementService.remember_message`, purpose ``reminder:24h``) *before* it is
+sent, so a restart never sends it twice; a failed send gives the claim back, to be tried again at the next
+check. When the bot was down through several offsets, only the latest one due is sent: two reminders at once
+would say the same thing twice.
+
+The time comes from the hub's clock, so tests move it by hand; :meth:`Reminders.poke` runs a check at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+
+from babel.dates import format_timedelta
+
+from bot.render import Reply, Rich
+from bot.settings import BotSettings
+from hub.domain.model import Announcement, AnnouncementMessage, AnnouncementState, SignOnState
+from hub.i18n import format_instant, translate
+from hub.services.announcements import Board
+from hub.services.context import Hub
+
+log = logging.getLogger(__name__)
+
+#: ``send(room_id, reply, in_reply_to=...)`` → the event id (``Bot.send``).
+Send = Callable[..., Awaitable[str]]
+#: The purpose under which the front ends note an announcement's card (a reminder answers it).
+CARD_PURPOSE = "card"
+
+
+def label(offset: timedelta) -> str:
+    """``timedelta(hours=24)`` → ``"24h"``; ``timedelta(minutes=90)`` → ``"90m"`` (stable, for the claims)."""
+    minutes = int(offset.total_seconds() // 60)
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def purpose(offset: timedelta) -> str:
+    return f"reminder:{label(offset)}"
+
+
+def due_offset(deadline: datetime, now: datetime, offsets: Sequence[timedelta]) -> timedelta | None:
+    """The shortest offset whose moment has come, if the deadline has not passed yet."""
+    if now >= deadline:
+        return None
+    due = [o for o in offsets if deadline - o <= now]
+    return min(due) if due else None
+
+
+class Reminders:
+    """The background task that sends the reminders; one per bot."""
+
+    def __init__(self, hub: Hub, send: Send, settings: BotSettings) -> None:
+        self.hub = hub
+        self.send = send
+        self.offsets = tuple(sorted(settings.reminders, reverse=True))
+        self.interval = settings.reminder_check_seconds
+        self.prefix = settings.command_prefix
+        self._wake = asyncio.Event()
+
+    def poke(self) -> None:
+        """Runs a check now rather than at the next interval (after the clock moved, in tests)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Checks every ``interval`` seconds until cancelled; a failed check is logged and the loop goes on."""
+        if not self.offsets:
+            return
+        while True:
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("The reminder check failed; trying again in %s s", self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+
+    async def check(self) -> int:
+        """Sends the reminders that are due now; returns how many were sent."""
+        now = self.hub.clock()
+        sent = 0
+        for announcement in await self.hub.announcements.list(states=[AnnouncementState.OPEN]):
+            if announcement.deadline is None:
+                continue
+            offset = due_offset(announcement.deadline, now, self.offsets)
+            if offset is not None and await self._remind(announcement, offset):
+                sent += 1
+        return sent
+
+    async def _remind(self, announcement: Announcement, offset: timedelta) -> bool:
+        board = await self.hub.announcements.board(announcement.id)
+        pending = board.with_state(SignOnState.PENDING)
+        if not pending:
+            return False
+        claim = AnnouncementMessage(
+            announcement.id, board.coalition.room_id, f"reminder:{announcement.id}:{label(offset)}", purpose(offset)
+        )
+        if not await self.hub.announcements.remember_message(claim):
+            return False  # sent before (possibly by this bot before a restart)
+        cards = await self.hub.announcements.messages(announcement.id, CARD_PURPOSE)
+        try:
+            await self.send(
+                board.coalition.room_id,
+                self.message(board, offset),
+                in_reply_to=cards[-1].message_id if cards else None,
+            )
+        except Exception:  # not CancelledError: cancelled mid-send, the claim stays (better missed than twice)
+            log.exception("Could not send the %s reminder of announcement %s", label(offset), announcement.id)
+            await self.hub.announcements.forget_message(claim.message_id, claim.purpose)
+            return False
+        return True
+
+    def message(self, board: Board, offset: timedelta) -> Reply:
+        """The reminder: what is due when, then each pending town with its officers mentioned."""
+        lang = board.coalition.language
+        announcement = board.announcement
+        assert announcement.deadline is not None
+        head = translate(
+            "bot.remind.heading",
+            lang,
+            title=announcement.title,
+            left=format_timedelta(offset, locale=lang, threshold=2),
+            deadline=format_instant(announcement.deadline, announcement.timezone, lang),
+        )
+        lines = []
+        for signon in board.with_state(SignOnState.PENDING):
+            line = Rich().strong(signon.town.name).text(" — ")
+            officers = board.officers.get(signon.town.id, [])
+            for position, officer in enumerate(officers):
+                line.text(", " if position else "").mention(officer)
+            if not officers:
+                line.text(translate("bot.remind.no_officer", lang, prefix=self.prefix))
+            lines.append(line)
+        rich = Rich().strong(head).items(lines)
+        return rich.text(translate("bot.remind.how", lang, prefix=self.prefix)).build()
