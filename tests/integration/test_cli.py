@@ -119,3 +119,13 @@ def test_accounts_verify_prints_a_table_and_fails_when_an_account_cannot_publish
     assert "0 compte(s) en état de publier, 1 en échec." in out
     assert "jeton" not in out
     assert "Pantin" in run(unisson, "accounts", "verify", "93055", code=1)
+
+
+def test_bot_without_settings_says_which_are_missing(unisson: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli import main as full
+
+    for name in ("HOMESERVER", "USER_ID", "ACCESS_TOKEN", "PASSWORD"):
+        monkeypatch.delenv(f"UNISSON_MATRIX_{name}", raising=False)
+    result = unisson.invoke(full, ["bot"])
+    assert result.exit_code == 1
+    assert "UNISSON_MATRIX_HOMESERVER" in result.output and "Traceback" not in result.output

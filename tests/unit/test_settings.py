@@ -31,4 +31,8 @@ def test_unknown_language_is_refused() -> None:
 def test_every_setting_is_documented_in_the_example_file() -> None:
     example = (Path(__file__).resolve().parents[2] / "config" / "unisson.example.env").read_text("utf-8")
     documented = {line.split("=", 1)[0] for line in example.splitlines() if line.startswith("UNISSON_")}
-    assert documented == {f"UNISSON_{name.upper()}" for name in Settings.model_fields}
+    from bot.settings import BotSettings
+
+    expected = {f"UNISSON_{name.upper()}" for name in Settings.model_fields}
+    expected |= {f"UNISSON_MATRIX_{name.upper()}" for name in BotSettings.model_fields}
+    assert documented == expected
