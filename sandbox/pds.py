@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Mapping
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import aiohttp
+
+from sandbox.process import log_tail, stop, wait_until_ok
 
 PDS_DIR = Path(__file__).resolve().parent / "pds"
 """Where the Node package of the sandbox PDS lives."""
@@ -171,7 +172,7 @@ async def run_pds(
         process = await asyncio.create_subprocess_exec(
             _require_tool("node"), "start.mjs", cwd=path, stdout=asyncio.subprocess.PIPE, stderr=log
         )
-        stack.push_async_callback(_stop, process)
+        stack.push_async_callback(stop, process, _STOP_GRACE_SECONDS)
         deadline = asyncio.get_running_loop().time() + start_timeout
         ready = await _read_ready_line(process, log, log_path, deadline)
         # Anything the process prints later goes to the log, so a full pipe can never block it.
@@ -179,7 +180,8 @@ async def run_pds(
         stack.push_async_callback(_stop_then_drain, process, drain)
         http = await stack.enter_async_context(aiohttp.ClientSession())
         pds = RunningPds(url=ready["pds"], plc_url=ready["plc"], log_path=log_path, http=http)
-        await _wait_healthy(pds, deadline)
+        if (problem := await wait_until_ok(http, pds.xrpc_url("_health"), process, deadline)) is not None:
+            raise _start_failure(problem, log_path)
         yield pds
 
 
@@ -215,36 +217,12 @@ async def _copy_to_log(process: asyncio.subprocess.Process, log: IO[bytes]) -> N
         log.write(line)
 
 
-async def _wait_healthy(pds: RunningPds, deadline: float) -> None:
-    loop = asyncio.get_running_loop()
-    while True:
-        with contextlib.suppress(aiohttp.ClientError):
-            async with pds.http.get(pds.xrpc_url("_health")) as response:
-                if response.status == 200:
-                    return
-        if loop.time() > deadline:
-            raise _start_failure("never answered GET /xrpc/_health", pds.log_path)
-        await asyncio.sleep(0.1)
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM, then SIGKILL if the process has not exited after a grace period."""
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
-        except TimeoutError:
-            process.kill()
-    await process.wait()
-
-
 async def _stop_then_drain(process: asyncio.subprocess.Process, drain: asyncio.Task[None]) -> None:
     # The copy ends by itself when the process closes its stdout, which it does when it exits.
-    await _stop(process)
+    await stop(process, _STOP_GRACE_SECONDS)
     await drain
 
 
 def _start_failure(reason: str, log_path: Path) -> SandboxError:
-    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    tail = "\n".join(lines[-_LOG_TAIL_LINES:])
+    tail = log_tail(log_path, _LOG_TAIL_LINES)
     return SandboxError(f"The sandbox PDS {reason}; its log is {log_path}. Last lines:\n{tail}")

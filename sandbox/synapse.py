@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import hmac
 import secrets
-import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from sandbox.postgres import free_port
+from sandbox.process import log_tail, stop, wait_until_ok
 
 SERVER_NAME = "unisson.test"
 """The tests' users are ``@name:unisson.test``, like the ids the other test tiers use."""
@@ -189,40 +189,15 @@ async def run_synapse(
             stdout=log,
             stderr=log,
         )
-        stack.push_async_callback(_stop, process)
+        stack.push_async_callback(stop, process, _STOP_GRACE_SECONDS)
         http = await stack.enter_async_context(aiohttp.ClientSession())
         hs = RunningSynapse(f"http://127.0.0.1:{port}", server_name, log_path, shared_secret, http)
-        await _wait_ready(hs, process, start_timeout)
+        deadline = asyncio.get_running_loop().time() + start_timeout
+        if (problem := await wait_until_ok(http, f"{hs.url}/_matrix/client/versions", process, deadline)) is not None:
+            raise _start_failure(problem, log_path)
         yield hs
 
 
-async def _wait_ready(hs: RunningSynapse, process: asyncio.subprocess.Process, within: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        if process.returncode is not None:
-            raise _start_failure(f"exited with status {process.returncode}", hs.log_path)
-        with contextlib.suppress(aiohttp.ClientError):
-            async with hs.http.get(f"{hs.url}/_matrix/client/versions") as response:
-                if response.status == 200:
-                    return
-        if loop.time() > deadline:
-            raise _start_failure("never answered GET /_matrix/client/versions", hs.log_path)
-        await asyncio.sleep(0.1)
-
-
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    """SIGTERM, then SIGKILL if the process has not exited after a grace period."""
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), _STOP_GRACE_SECONDS)
-        except TimeoutError:
-            process.kill()
-    await process.wait()
-
-
 def _start_failure(reason: str, log_path: Path) -> SynapseError:
-    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    tail = "\n".join(lines[-_LOG_TAIL_LINES:])
+    tail = log_tail(log_path, _LOG_TAIL_LINES)
     return SynapseError(f"The sandbox Synapse {reason}; its log is {log_path}. Last lines:\n{tail}")
