@@ -37,7 +37,9 @@ from nio import (
     MegolmEvent,
     ReactionEvent,
     RedactionEvent,
+    RoomEncryptedImage,
     RoomLeaveResponse,
+    RoomMessageImage,
     RoomMessageText,
     RoomSendResponse,
     SyncError,
@@ -46,10 +48,13 @@ from nio import (
 )
 
 from bot import secrets
-from bot.attachments import replied_image
+from bot.attachments import image_bytes, replied_image, replied_to
 from bot.card import edit_content
 from bot.commands import default_registry
 from bot.context import Preferences, Request, audience_of, choose_language
+from bot.images import CardImages
+from bot.mentions import command_text
+from bot.publication import PublicationReports
 from bot.reactions import SignOnReactions, decision_of
 from bot.registry import Command, Registry, UsageError
 from bot.reminders import Reminders
@@ -95,7 +100,7 @@ class Bot:
         self.hub = hub
         self.settings = settings
         self.registry = registry or default_registry()
-        self.preferences = preferences or Preferences()
+        self.preferences = preferences or Preferences(hub)
         self.client = AsyncClient(
             settings.homeserver,
             settings.user_id,
@@ -108,8 +113,13 @@ class Bot:
         self._sync_task: asyncio.Task[None] | None = None
         self._failures = 0
         self.reactions = SignOnReactions(hub, self, self.preferences, settings.command_prefix)
+        self.card_images = CardImages(hub, self, self.preferences, settings.command_prefix)
         self.reminders = Reminders(hub, self.send, settings)
-        self._reminder_task: asyncio.Task[None] | None = None
+        self.publication = PublicationReports(hub, self, settings.command_prefix)
+        #: Reminders and publication reports, running while the bot runs.
+        self._background: list[asyncio.Task[None]] = []
+        #: Set once a sync has told the client which rooms it is in (nio cannot send to a room before that).
+        self._synced = asyncio.Event()
 
     @property
     def user_id(self) -> str:
@@ -136,21 +146,25 @@ class Bot:
             await self.client.close()
             raise
         self.client.add_event_callback(self._on_message, RoomMessageText)
+        self.client.add_event_callback(self._on_image, (RoomMessageImage, RoomEncryptedImage))
         self.client.add_event_callback(self._on_invite, InviteMemberEvent)
         self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
         self.client.add_event_callback(self._on_reaction, ReactionEvent)
         self.client.add_event_callback(self._on_redaction, RedactionEvent)
         self.client.add_response_callback(self._on_sync_response, (SyncResponse, SyncError))
         self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
-        self._reminder_task = asyncio.create_task(self.reminders.run(), name="reminders")
+        self._background = [
+            asyncio.create_task(self.reminders.run(), name="reminders"),
+            asyncio.create_task(self._report_publications(), name="publication-reports"),
+        ]
         log.info("Matrix bot %s started (device %s)", self.user_id, self.client.device_id)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stops syncing, lets running handlers finish for up to ``grace`` seconds, then closes the client."""
-        if self._reminder_task is not None:
-            self._reminder_task.cancel()
-            await asyncio.gather(self._reminder_task, return_exceptions=True)
-            self._reminder_task = None
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background = []
         if self._sync_task is not None:
             self._sync_task.cancel()
             await asyncio.gather(self._sync_task, return_exceptions=True)
@@ -162,9 +176,21 @@ class Bot:
             await asyncio.gather(*late, return_exceptions=True)
         await self.client.close()
 
-    async def send(self, room_id: str, reply: Reply, *, in_reply_to: str | None = None, to: str | None = None) -> str:
-        """Sends ``reply`` as an ``m.notice`` (a reply to ``in_reply_to``, mentioning ``to``); returns its id."""
-        return await self.send_content(room_id, notice_content(reply, in_reply_to=in_reply_to, also_mention=to))
+    async def send(
+        self,
+        room_id: str,
+        reply: Reply,
+        *,
+        in_reply_to: str | None = None,
+        to: str | None = None,
+        tx_id: str | None = None,
+    ) -> str:
+        """Sends ``reply`` as an ``m.notice`` (a reply to ``in_reply_to``, mentioning ``to``); returns its id.
+
+        A message sent again with the same ``tx_id`` is not posted twice: the homeserver answers with the first.
+        """
+        content = notice_content(reply, in_reply_to=in_reply_to, also_mention=to)
+        return await self.send_content(room_id, content, tx_id=tx_id)
 
     async def edit(self, room_id: str, event_id: str, reply: Reply) -> str:
         """Replaces the text of the bot's message ``event_id`` with ``reply`` (``m.replace``); returns the edit's id."""
@@ -174,14 +200,16 @@ class Bot:
         """The bytes of the image that message ``event_id`` replies to."""
         return await replied_image(self.client, room_id, event_id)
 
-    async def send_content(self, room_id: str, content: dict[str, Any]) -> str:
+    async def send_content(self, room_id: str, content: dict[str, Any], *, tx_id: str | None = None) -> str:
         """Sends an ``m.room.message`` with ``content`` (encrypted where the room is); returns its id."""
         room = self.client.rooms.get(room_id)
         if room is not None and room.encrypted and self.client.should_query_keys:
             # A member's new device must be known before the room key is shared, or it cannot read the reply.
             with contextlib.suppress(LocalProtocolError):
                 await self.client.keys_query()
-        response = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
+        response = await self.client.room_send(
+            room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=True
+        )
         if not isinstance(response, RoomSendResponse):
             raise BotError(f"could not send to {room_id}: {response}")
         return str(response.event_id)
@@ -251,10 +279,16 @@ class Bot:
         """Runs inside nio's loop after each sync: backs off while the homeserver answers with errors."""
         if isinstance(response, SyncResponse):
             self._failures = 0
+            self._synced.set()
             return
         delay = self._next_delay()
         log.warning("Matrix sync refused (%s); retrying in %s s", response, delay)
         await asyncio.sleep(delay)
+
+    async def _report_publications(self) -> None:
+        """Tells the rooms how publications go, from the first sync on (the rooms must be known to send)."""
+        await self._synced.wait()
+        await self.publication.run()
 
     def _next_delay(self) -> float:
         delay = _RETRY_SECONDS[min(self._failures, len(_RETRY_SECONDS) - 1)]
@@ -273,6 +307,9 @@ class Bot:
         if event.sender == self.user_id or content.get("msgtype") != "m.text":
             return
         text = strip_reply_fallback(str(event.body)).strip()
+        if text.startswith(self.settings.command_prefix):
+            # A pill leaves only a display name in the plain body: commands are given the Matrix id.
+            text = command_text(text, content, functools.partial(_display_name, room))
         if secrets.looks_like_secret(text, self.settings.command_prefix):
             # Edits too: a secret added by an edit is as exposed as one in a new message.
             self._spawn(self._guard(room, str(event.event_id), str(event.sender), text), f"guard {event.event_id}")
@@ -283,6 +320,15 @@ class Bot:
             return
         work = self._handle(room.room_id, str(event.event_id), str(event.sender), text)
         self._spawn(work, f"command {event.event_id}")
+
+    async def _on_image(self, room: MatrixRoom, event: RoomMessageImage | RoomEncryptedImage) -> None:
+        target = replied_to(event.source.get("content", {}))
+        if event.sender == self.user_id or target is None:
+            return
+        fetch = functools.partial(image_bytes, self.client, event)
+        args = (room.room_id, str(event.event_id), str(event.sender), target, fetch)
+        work = functools.partial(self.card_images.posted, *args)
+        self._spawn(self._once(room.room_id, str(event.event_id), work), f"image {event.event_id}")
 
     async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
         if event.sender == self.user_id or decision_of(event.key) is None:
@@ -355,8 +401,7 @@ class Bot:
             log.exception("Failed to handle the invite of %s to %s", inviter, room_id)
 
     async def _has_role(self, user_id: str) -> bool:
-        actor = await self.hub.whois(user_id)
-        return bool(actor.is_admin or actor.coordinator_of or actor.officer_of)
+        return (await self.hub.whois(user_id)).holds_any_role
 
     async def _guard(self, room: MatrixRoom, event_id: str, sender: str, text: str) -> None:
         """A secret-looking message: a command in a private conversation, else redacted and its sender told."""
@@ -368,9 +413,8 @@ class Bot:
                 return
             if not await self.hub.first_time(event_id):
                 return
-            coalition = await self.hub.coalitions.by_room(room.room_id)
-            lang = self.preferences.language(sender) or (coalition.language if coalition else None)
-            await secrets.protect(self, room.room_id, event_id, sender, lang or self.hub.settings.default_language)
+            lang = await self.preferences.language_in(sender, room.room_id)
+            await secrets.protect(self, room.room_id, event_id, sender, lang)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -379,17 +423,19 @@ class Bot:
     async def _handle(self, room_id: str, event_id: str, sender: str, body: str, *, private: bool = False) -> None:
         lock = self._room_locks.setdefault(room_id, asyncio.Lock())
         async with lock:
-            lang = self.preferences.language(sender) or self.hub.settings.default_language
+            lang = self.hub.settings.default_language
             try:
                 if not await self.hub.first_time(event_id):
                     return
+                chosen = await self.preferences.language(sender)
+                lang = chosen or lang
                 coalition = await self.hub.coalitions.by_room(room_id)
                 word, rest = split_command(body, self.settings.command_prefix)
                 if not word:
                     return
                 declared = self.registry.find(word)
                 lang = choose_language(
-                    chosen=self.preferences.language(sender),
+                    chosen=chosen,
                     invoked=word,
                     command=declared,
                     room=coalition.language if coalition else None,
@@ -469,6 +515,11 @@ def split_command(body: str, prefix: str) -> tuple[str, str]:
     if not parts:
         return "", ""
     return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def _display_name(room: MatrixRoom, user_id: str) -> str | None:
+    user = room.users.get(user_id)
+    return user.display_name if user is not None else None
 
 
 def strip_reply_fallback(body: str) -> str:

@@ -9,30 +9,48 @@ from bot.registry import Audience, Command, Registry
 from bot.render import Reply
 from hub.domain.model import Coalition
 from hub.domain.permissions import Actor
-from hub.i18n import LANGUAGES
 from hub.services.context import Hub
 
 
 class Preferences:
-    """Each user's chosen language, kept in memory: it lasts until the bot restarts."""
+    """Each user's chosen language, as the hub stores it (so it outlives the bot), remembered once read."""
 
-    def __init__(self) -> None:
-        self._languages: dict[str, str] = {}
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._languages: dict[str, str | None] = {}
 
-    def language(self, user_id: str) -> str | None:
-        return self._languages.get(user_id)
+    async def language(self, user_id: str) -> str | None:
+        if user_id not in self._languages:
+            self._languages[user_id] = await self.hub.preferences.language(user_id)
+        return self._languages[user_id]
 
-    def set_language(self, user_id: str, lang: str) -> None:
-        if lang not in LANGUAGES:
-            raise ValueError(f"unknown language {lang!r}")
-        self._languages[user_id] = lang
+    async def set_language(self, user_id: str, lang: str) -> str:
+        """Records the choice in the hub (which checks it); returns the language now in force."""
+        chosen = await self.hub.preferences.set_language(user_id, lang)
+        self._languages[user_id] = chosen
+        return chosen
+
+    async def language_in(self, user_id: str, room_id: str) -> str:
+        """The language to address ``user_id`` in outside a command: theirs, else the room's, else the default."""
+        if chosen := await self.language(user_id):
+            return chosen
+        coalition = await self.hub.coalitions.by_room(room_id)
+        return coalition.language if coalition else self.hub.settings.default_language
 
 
 class Messenger(Protocol):
     """What a handler may do in Matrix besides answering: post a message, edit one in place, read an image."""
 
-    async def send(self, room_id: str, reply: Reply, *, in_reply_to: str | None = None, to: str | None = None) -> str:
-        """Posts ``reply`` as a notice; returns its event id."""
+    async def send(
+        self,
+        room_id: str,
+        reply: Reply,
+        *,
+        in_reply_to: str | None = None,
+        to: str | None = None,
+        tx_id: str | None = None,
+    ) -> str:
+        """Posts ``reply`` as a notice; returns its event id. The same ``tx_id`` again does not post it twice."""
         ...
 
     async def edit(self, room_id: str, event_id: str, reply: Reply) -> str:

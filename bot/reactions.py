@@ -110,13 +110,7 @@ class SignOnReactions:
         self, room_id: str, target: str | None, sender: str, announcement_id: int, error: UnissonError, key: str
     ) -> None:
         """Tells ``sender`` (mentioned, in reply to the card) why their reaction did not count and what to do."""
-        lang = await self._language(sender, room_id)
+        lang = await self.preferences.language_in(sender, room_id)
         text = translate(key, lang, reason=error.message(lang), prefix=self.prefix, id=str(announcement_id))
         reply = Rich().mention(sender).text(" " + text).build()
         await self.messenger.send(room_id, reply, in_reply_to=target)
-
-    async def _language(self, sender: str, room_id: str) -> str:
-        if chosen := self.preferences.language(sender):
-            return chosen
-        coalition = await self.hub.coalitions.by_room(room_id)
-        return coalition.language if coalition else self.hub.settings.default_language

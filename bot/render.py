@@ -8,12 +8,17 @@ town name or a user's input can never inject markup. :func:`notice_content` turn
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 HTML_FORMAT = "org.matrix.custom.html"
+#: The most a message's content may weigh, as JSON with every non-ASCII character escaped. Matrix refuses
+#: events over 65,536 bytes, and an encrypted event carries its content base64-encoded (a third more) inside
+#: an envelope: 40,000 bytes of content stay under the limit either way.
+MAX_CONTENT_BYTES = 40_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,12 @@ class Rich:
             self._mentions.append(user_id)
         return self
 
+    def link(self, href: str, label: str) -> Rich:
+        """A link showing ``label`` (the plain text shows ``label`` then the address)."""
+        self._plain.append(f"{label} {href}")
+        self._html.append(f'<a href="{html.escape(href, quote=True)}">{_escape(label)}</a>')
+        return self
+
     def line(self) -> Rich:
         """A line break."""
         self._plain.append("\n")
@@ -89,6 +100,10 @@ class Rich:
         for item in built:
             self._mentions.extend(m for m in item.mentions if m not in self._mentions)
         return self
+
+    def ends_with_list(self) -> bool:
+        """Whether the last thing added is a bulleted list (which already ends its line)."""
+        return bool(self._html) and self._html[-1].endswith("</ul>")
 
     def build(self) -> Reply:
         return Reply("".join(self._plain).rstrip("\n"), "".join(self._html), tuple(self._mentions))
@@ -113,3 +128,56 @@ def notice_content(reply: Reply, *, in_reply_to: str | None = None, also_mention
     if in_reply_to:
         content["m.relates_to"] = {"m.in_reply_to": {"event_id": in_reply_to}}
     return content
+
+
+def weight(reply: Reply) -> int:
+    """How many bytes ``reply`` adds to a message's content (see :data:`MAX_CONTENT_BYTES`)."""
+    return len(json.dumps([reply.plain, reply.html, list(reply.mentions)]))
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A titled bulleted list in a long message; the title is repeated when the list goes on in the next one."""
+
+    title: str
+    items: Sequence[Rich]
+
+
+def paginate(
+    head: Rich, sections: Iterable[Section], continued: Callable[[], Rich], limit: int = MAX_CONTENT_BYTES
+) -> list[Reply]:
+    """``head`` then the ``sections``, over as many messages as needed for each to stay under ``limit`` bytes.
+
+    Every message after the first starts with a fresh ``continued()`` heading. An item is never cut in two.
+    """
+    pages: list[Reply] = []
+    page, used, filled = head, weight(head.build()), False
+    for section in sections:
+        batch: list[Rich] = []
+        title = weight(Rich().strong(section.title).build())
+        for item in section.items:
+            size = weight(item.build()) + _ITEM_OVERHEAD
+            extra = 0 if batch else title
+            if filled and used + extra + size > limit:
+                _close(page, section.title, batch)
+                pages.append(page.build())
+                page, used, filled, batch = continued(), weight(continued().build()), False, []
+                extra = title
+            batch.append(item)
+            used += extra + size
+            filled = True
+        _close(page, section.title, batch)
+    pages.append(page.build())
+    return pages
+
+
+#: What a list item costs besides its own text: ``<li></li>``, the bullet and line break of the plain text.
+_ITEM_OVERHEAD = 16
+
+
+def _close(page: Rich, title: str, batch: list[Rich]) -> None:
+    if not batch:
+        return
+    if not page.ends_with_list():
+        page.line()
+    page.strong(title).items(batch)

@@ -32,6 +32,19 @@ class Settings(BaseSettings):
     #: Mastodon visibility of the towns' posts: public, unlisted, private.
     mastodon_visibility: str = "public"
 
+    #: Minutes before the instant when accounts are checked and images uploaded.
+    preflight_minutes: float = Field(default=15.0, ge=0)
+    #: Minutes after the instant beyond which a publication that could not start waits for the coordinator.
+    late_window_minutes: float = Field(default=30.0, gt=0)
+    #: Minutes after the instant during which failed posts are tried again.
+    retry_minutes: float = Field(default=120.0, gt=0)
+    retry_initial_seconds: float = Field(default=2.0, gt=0)
+    retry_max_seconds: float = Field(default=300.0, gt=0)
+    #: Posts sent at once to one server.
+    per_host_concurrency: int = Field(default=32, ge=1)
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_timeout_seconds: float = Field(default=30.0, gt=0)
+
     @field_validator("admins", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:

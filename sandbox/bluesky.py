@@ -91,10 +91,7 @@ import contextlib
 import hashlib
 import json
 import math
-import random
 import secrets
-import socket
-import struct
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -106,6 +103,10 @@ import jwt
 import libipld
 import regex
 from aiohttp import web
+
+from sandbox.faults import Fault as Fault
+from sandbox.faults import FaultInjection
+from sandbox.faults import FaultKind as FaultKind
 
 POST = "app.bsky.feed.post"
 CREATE_SESSION = "com.atproto.server.createSession"
@@ -253,39 +254,6 @@ class RateLimits:
 #: Points of each write, as upstream counts them.
 WRITE_POINTS = {CREATE_RECORD: 3, DELETE_RECORD: 1}
 
-FaultKind = Literal[
-    "latency",
-    "server_error",
-    "timeout",
-    "rate_limit",
-    "commit_then_reset",
-    "commit_then_502",
-    "commit_then_timeout",
-]
-_PRE_COMMIT: frozenset[str] = frozenset({"latency", "server_error", "timeout", "rate_limit"})
-
-
-@dataclass
-class Fault:
-    """One injected fault; the double applies the first matching fault of each phase.
-
-    ``count`` is how many more times it fires (None: no bound); each matching request is hit with
-    probability ``fraction``; ``on`` restricts it to one XRPC method (an NSID such as :data:`CREATE_RECORD`,
-    or :data:`DID_DOCUMENT`), None to every request. ``seconds`` is the added delay of ``latency`` and how long
-    a ``timeout`` holds the request before dropping the connection. ``status`` is the 5xx of
-    ``server_error``. The ``commit_then_*`` kinds let the request succeed on the server, then answer with a
-    connection reset, a 502, or a hold-then-drop.
-    """
-
-    kind: FaultKind
-    count: int | None = 1
-    fraction: float = 1.0
-    on: str | None = None
-    seconds: float = 30.0
-    status: int = 503
-    fired: int = 0
-
-
 # --- rate limiting -------------------------------------------------------------------------------------
 
 
@@ -373,18 +341,6 @@ def _sniff(head: bytes, declared: str | None) -> str:
 def _js(value: object) -> str:
     """A value as JavaScript's template strings print it in upstream's messages."""
     return "undefined" if value is None else str(value)
-
-
-def _reset_connection(request: web.Request) -> web.Response:
-    """Close the connection with a TCP reset; the returned response never reaches the client."""
-    transport = request.transport
-    if transport is not None:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            # SO_LINGER 0 turns the close into a reset, like a crashed proxy.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-    return web.Response(status=502)
 
 
 async def _json_body(request: web.Request, *required: str) -> dict[str, Any]:
@@ -501,7 +457,7 @@ def _check_blob_size(blob: Any, where: str) -> None:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class BlueskyDouble:
+class BlueskyDouble(FaultInjection):
     """An in-memory PDS (the publisher's XRPC methods) and PLC directory (see the module docstring).
 
     Create accounts with :meth:`add_account`, start it with ``async with double.serve() as base_url``, read
@@ -534,10 +490,9 @@ class BlueskyDouble:
         #: The PDS endpoint the DID documents name; None: the URL the request came to.
         self.public_url = public_url
         self.service_did = service_did
-        self.faults: list[Fault] = []
+        super().__init__(seed)
         #: Requests received per XRPC method (and :data:`DID_DOCUMENT`), faulty ones included.
         self.calls: Counter[str] = Counter()
-        self._random = random.Random(seed)
         self._secret = secrets.token_bytes(32)
         self._offset = 0.0
         self._last_tid = 0
@@ -549,7 +504,6 @@ class BlueskyDouble:
         self._history: dict[str, list[Record]] = {}
         self._blobs: dict[str, dict[str, Blob]] = {}
         self._limiter = _Limiter()
-        self._closing = asyncio.Event()
         self._routes: dict[tuple[str, str], Handler] = {
             ("GET", "_health"): self._health,
             ("POST", CREATE_SESSION): self._create_session,
@@ -644,77 +598,15 @@ class BlueskyDouble:
 
     # --- faults --------------------------------------------------------------------------------------
 
-    def inject(
-        self,
-        kind: FaultKind,
-        *,
-        count: int | None = 1,
-        fraction: float = 1.0,
-        on: str | None = None,
-        seconds: float = 30.0,
-        status: int = 503,
-    ) -> Fault:
-        """Add a fault (see :class:`Fault`) and return it; ``fault.fired`` counts its hits."""
-        fault = Fault(kind, count, fraction, on, seconds, status)
-        self.faults.append(fault)
-        return fault
+    def _server_error(self, status: int) -> web.Response:
+        error, message = _SERVER_ERRORS.get(status, ("InternalServerError", "Internal Server Error"))
+        return XrpcError(status, error, message).response()
 
-    def clear_faults(self) -> None:
-        """Remove every injected fault."""
-        self.faults.clear()
-
-    def _fire(self, method: str, kinds: Callable[[str], bool], spent: set[int] | None = None) -> Fault | None:
-        """The first fault that applies to ``method``; one in ``spent`` (already applied) is skipped."""
-        for fault in self.faults:
-            if not kinds(fault.kind) or (fault.on is not None and fault.on != method):
-                continue
-            if (spent is not None and id(fault) in spent) or (fault.count is not None and fault.count <= 0):
-                continue
-            if fault.fraction < 1.0 and self._random.random() >= fault.fraction:
-                continue
-            if fault.count is not None:
-                fault.count -= 1
-            fault.fired += 1
-            return fault
-        return None
-
-    async def _before(self, request: web.Request, method: str) -> web.StreamResponse | None:
-        # Each latency fault delays a request once; an unlimited one (count None) must not loop forever.
-        spent: set[int] = set()
-        while (fault := self._fire(method, lambda kind: kind in _PRE_COMMIT, spent)) is not None:
-            if fault.kind != "latency":
-                return await self._pre_commit_answer(request, method, fault)
-            spent.add(id(fault))
-            await asyncio.sleep(fault.seconds)
-        return None
-
-    async def _pre_commit_answer(self, request: web.Request, method: str, fault: Fault) -> web.StreamResponse:
-        if fault.kind == "server_error":
-            error, message = _SERVER_ERRORS.get(fault.status, ("InternalServerError", "Internal Server Error"))
-            return XrpcError(fault.status, error, message).response()
-        if fault.kind == "timeout":
-            return await self._hold_then_drop(request, fault.seconds)
-        windows = self.rate_limits.sessions if method == CREATE_SESSION else self.rate_limits.writes
+    def _rate_limited(self, key: str) -> web.Response:
+        windows = self.rate_limits.sessions if key == CREATE_SESSION else self.rate_limits.writes
         window = windows[0] if windows else Window(3000, 300)
         usage = _Usage(window, window.points + 1, self._epoch() + window.seconds)
         return XrpcError(429, "RateLimitExceeded", "Rate Limit Exceeded", usage.headers()).response()
-
-    async def _hold_then_drop(self, request: web.Request, seconds: float) -> web.StreamResponse:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-        return _reset_connection(request)
-
-    async def _after(self, request: web.Request, method: str, response: web.StreamResponse) -> web.StreamResponse:
-        if response.status >= 300:
-            return response
-        fault = self._fire(method, lambda kind: kind not in _PRE_COMMIT)
-        if fault is None:
-            return response
-        if fault.kind == "commit_then_502":
-            return XrpcError(502, *_SERVER_ERRORS[502]).response()
-        if fault.kind == "commit_then_timeout":
-            return await self._hold_then_drop(request, fault.seconds)
-        return _reset_connection(request)
 
     # --- serving -------------------------------------------------------------------------------------
 
@@ -732,17 +624,8 @@ class BlueskyDouble:
     @contextlib.asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
         """Run the double on ``host`` (a free port by default) and give its base URL."""
-        self._closing = asyncio.Event()
-        # Cancelling handlers when clients go away keeps held "timeout" requests from outliving tests.
-        runner = web.AppRunner(self.app(), handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=4096)
-        await site.start()
-        try:
-            yield f"http://{host}:{runner.addresses[0][1]}"
-        finally:
-            self._closing.set()
-            await runner.cleanup()
+        async with self._serving(self.app(), host, port) as base_url:
+            yield base_url
 
     async def _xrpc(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["nsid"]

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import struct
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +28,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from sandbox.faults import reset_connection
 
 # Hop-by-hop headers and those aiohttp recomputes itself; forwarding them would corrupt the exchange.
 _SKIPPED_HEADERS = {"host", "content-length", "transfer-encoding", "connection", "content-encoding", "keep-alive"}
@@ -111,7 +111,7 @@ class FaultProxy:
             return web.json_response(forced.body, status=forced.status, headers=forced.headers)
         status, headers, body = await self._forward(request)
         if self._take_drop(method):
-            _reset(request)
+            reset_connection(request)
             # Nothing reaches the client: its connection is already gone.
             return web.Response(status=status)
         body = self._rewrite(method, status, headers, body)
@@ -163,14 +163,3 @@ class FaultProxy:
 
 def _method_of(path: str) -> str:
     return path.removeprefix("/xrpc/") if path.startswith("/xrpc/") else path
-
-
-def _reset(request: web.Request) -> None:
-    """Close the client's connection with a TCP reset (SO_LINGER 0), as a crashed middlebox would."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()

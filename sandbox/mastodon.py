@@ -86,10 +86,7 @@ import contextlib
 import heapq
 import html
 import json
-import random
 import secrets
-import socket
-import struct
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -99,6 +96,10 @@ from typing import Any, Literal
 import regex
 from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
+
+from sandbox.faults import Fault as Fault
+from sandbox.faults import FaultInjection
+from sandbox.faults import FaultKind as FaultKind
 
 # --- length counting ---------------------------------------------------------------------------------
 
@@ -333,42 +334,9 @@ class RateLimits:
     enabled: bool = True
 
 
-FaultKind = Literal[
-    "latency",
-    "server_error",
-    "timeout",
-    "rate_limit",
-    "commit_then_reset",
-    "commit_then_502",
-    "commit_then_timeout",
-]
 CREATE_STATUS = "POST /api/v1/statuses"
 DELETE_STATUS = "DELETE /api/v1/statuses/{id}"
 UPLOAD_MEDIA = "POST /api/v2/media"
-
-
-@dataclass
-class Fault:
-    """One injected fault; the double applies the first matching fault of each phase.
-
-    ``count`` is how many more times it fires (None: no bound); each matching request is hit with
-    probability ``fraction``; ``on`` restricts it to one route (``"POST /api/v1/statuses"``, see
-    :data:`CREATE_STATUS`), None to every request. ``seconds`` is the added delay for ``latency`` and how long
-    a ``timeout`` holds the request before dropping the connection. ``status`` is the 5xx of
-    ``server_error``. The ``commit_then_*`` kinds let the request succeed on the server, then answer with a
-    connection reset, a 502, or a hold-then-drop.
-    """
-
-    kind: FaultKind
-    count: int | None = 1
-    fraction: float = 1.0
-    on: str | None = None
-    seconds: float = 30.0
-    status: int = 503
-    fired: int = 0
-
-
-_PRE_COMMIT: frozenset[str] = frozenset({"latency", "server_error", "timeout", "rate_limit"})
 
 
 # --- errors and rendering ----------------------------------------------------------------------------
@@ -525,18 +493,6 @@ def _proxy_page(status: int) -> web.Response:
     )
 
 
-def _reset_connection(request: web.Request) -> web.Response:
-    """Close the connection with a TCP reset; the returned response never reaches the client."""
-    transport = request.transport
-    if transport is not None:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            # SO_LINGER 0 turns the close into a reset, like a crashed proxy.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()
-    return web.Response(status=502)
-
-
 # --- rate limiting -----------------------------------------------------------------------------------
 
 
@@ -630,6 +586,12 @@ class _StatusParams:
 
 
 _HEADERS_KEY = web.RequestKey("rate_limit_headers", dict)
+
+
+def _route_key(request: web.Request) -> str:
+    """What a fault's ``on`` names: the method and the route, ``"POST /api/v1/statuses"``."""
+    route = request.match_info.route.resource
+    return f"{request.method} {route.canonical if route is not None else request.path}"
 
 
 def _truthy(value: object) -> bool | None:
@@ -788,7 +750,7 @@ async def _read_upload(request: web.Request) -> _Upload:
 # --- the double --------------------------------------------------------------------------------------
 
 
-class MastodonDouble:
+class MastodonDouble(FaultInjection):
     """An in-memory Mastodon API server for tests, benchmarks and the demo (see the module docstring).
 
     Create accounts and tokens with :meth:`add_account` and :meth:`issue_token`, start it with ``async with
@@ -831,8 +793,7 @@ class MastodonDouble:
         self.scheduled_total_limit = scheduled_total_limit
         self.minimum_schedule_offset = minimum_schedule_offset
         self.scheduler_interval = scheduler_interval
-        self.faults: list[Fault] = []
-        self._random = random.Random(seed)
+        super().__init__(seed)
         self._offset = 0.0
         self._last_id = 0
         self._accounts: dict[str, Account] = {}
@@ -845,7 +806,6 @@ class MastodonDouble:
         self._remembered: dict[tuple[str, str], _Remembered] = {}
         self._locks = _KeyedLocks()
         self._counters = _Counters()
-        self._closing = asyncio.Event()
 
     # --- clock and ids -------------------------------------------------------------------------------
 
@@ -925,82 +885,16 @@ class MastodonDouble:
 
     # --- faults --------------------------------------------------------------------------------------
 
-    def inject(
-        self,
-        kind: FaultKind,
-        *,
-        count: int | None = 1,
-        fraction: float = 1.0,
-        on: str | None = None,
-        seconds: float = 30.0,
-        status: int = 503,
-    ) -> Fault:
-        """Add a fault (see :class:`Fault`) and return it; ``fault.fired`` counts its hits."""
-        fault = Fault(kind, count, fraction, on, seconds, status)
-        self.faults.append(fault)
-        return fault
+    def _server_error(self, status: int) -> web.Response:
+        return _proxy_page(status)
 
-    def clear_faults(self) -> None:
-        """Remove every injected fault."""
-        self.faults.clear()
-
-    def _fire(self, request: web.Request, kinds: Callable[[str], bool], spent: set[int] | None = None) -> Fault | None:
-        """The first fault that applies to ``request``; one in ``spent`` (already applied to it) is skipped."""
-        route = request.match_info.route.resource
-        key = f"{request.method} {route.canonical if route is not None else request.path}"
-        for fault in self.faults:
-            if not kinds(fault.kind) or (fault.on is not None and fault.on != key):
-                continue
-            if spent is not None and id(fault) in spent:
-                continue
-            if fault.count is not None and fault.count <= 0:
-                continue
-            if self._random.random() >= fault.fraction:
-                continue
-            if fault.count is not None:
-                fault.count -= 1
-            fault.fired += 1
-            return fault
-        return None
-
-    async def _hold_then_drop(self, request: web.Request, seconds: float) -> web.Response:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), seconds)
-        return _reset_connection(request)
-
-    async def _before(self, request: web.Request) -> web.Response | None:
-        # Each latency fault delays a request once; an unlimited one (count None) must not loop forever.
-        spent: set[int] = set()
-        while (fault := self._fire(request, lambda kind: kind in _PRE_COMMIT, spent)) is not None:
-            if fault.kind != "latency":
-                return await self._pre_commit_answer(request, fault)
-            spent.add(id(fault))
-            await asyncio.sleep(fault.seconds)
-        return None
-
-    async def _pre_commit_answer(self, request: web.Request, fault: Fault) -> web.Response:
-        if fault.kind == "server_error":
-            return _proxy_page(fault.status)
-        if fault.kind == "timeout":
-            return await self._hold_then_drop(request, fault.seconds)
+    def _rate_limited(self, key: str) -> web.Response:
         usage = _Usage(self.rate_limits.per_token, self.rate_limits.per_token.limit, self._window_end())
         return ApiError(429, TOO_MANY_REQUESTS, usage.headers()).response()
 
     def _window_end(self) -> float:
         period = self.rate_limits.per_token.period
         return (int(self._epoch() // period) + 1) * period
-
-    async def _after(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-        if response.status >= 300:
-            return response
-        fault = self._fire(request, lambda kind: kind not in _PRE_COMMIT)
-        if fault is None:
-            return response
-        if fault.kind == "commit_then_502":
-            return _proxy_page(502)
-        if fault.kind == "commit_then_timeout":
-            return await self._hold_then_drop(request, fault.seconds)
-        return _reset_connection(request)
 
     # --- serving -------------------------------------------------------------------------------------
 
@@ -1027,21 +921,14 @@ class MastodonDouble:
     @contextlib.asynccontextmanager
     async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
         """Run the double on ``host`` (a free port by default) and give its base URL."""
-        self._closing = asyncio.Event()
-        # Cancelling handlers when clients go away keeps held "timeout" requests from outliving tests.
-        runner = web.AppRunner(self.app(), handler_cancellation=True, shutdown_timeout=1.0, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, backlog=4096)
-        await site.start()
-        sweeper = asyncio.create_task(self._sweep_forever())
-        try:
-            yield f"http://{host}:{runner.addresses[0][1]}"
-        finally:
-            self._closing.set()
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            await runner.cleanup()
+        async with self._serving(self.app(), host, port) as base_url:
+            sweeper = asyncio.create_task(self._sweep_forever())
+            try:
+                yield base_url
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -1053,7 +940,8 @@ class MastodonDouble:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         self.publish_due()
-        failed = await self._before(request)
+        key = _route_key(request)
+        failed = await self._before(request, key)
         if failed is not None:
             return failed
         try:
@@ -1061,7 +949,7 @@ class MastodonDouble:
         except ApiError as error:
             response = error.response()
         response.headers.update(request.get(_HEADERS_KEY, {}))
-        return await self._after(request, response)
+        return await self._after(request, key, response)
 
     # --- authentication and rate limits --------------------------------------------------------------
 

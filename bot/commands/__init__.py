@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.commands import accounts, admin, announcements, basic
+from bot.commands import accounts, admin, announcements, basic, publication
 from bot.registry import Registry
 
 
 def default_registry() -> Registry:
     """Every command the bot answers to."""
-    return Registry.from_modules(basic, announcements, admin, accounts)
+    return Registry.from_modules(basic, announcements, publication, admin, accounts)

@@ -23,7 +23,7 @@ from hub.domain.lifecycle import Action
 from hub.domain.model import Announcement, AnnouncementMessage, Coalition, Platform, SignOn, SignOnState, Town
 from hub.errors import InvalidInput, NotFound
 from hub.i18n import format_instant, translate
-from hub.services.announcements import NewVersion
+from hub.services.announcements import HeldImage, NewVersion
 from hub.text.fit import PreviewLine
 
 NUMBER = Argument("announce.number", number=True)
@@ -136,9 +136,10 @@ async def image(request: Request, args: Arguments) -> Reply:
     arguments=(NUMBER, Argument("announce.position", number=True), Argument("announce.alt", rest=True)),
     audience=Audience.COORDINATOR,
     summary=_help("alt"),
+    details="bot.announce.help.alt.details",
 )
 async def alt(request: Request, args: Arguments) -> Reply:
-    """Changes the alt text of one image."""
+    """Changes the alt text of one image, or gives it to an image posted in reply to the card (attaching it)."""
     announcement = await _announcement(request, args)
     position, text = args.number("announce.position"), args.text("announce.alt")
     result = await request.hub.announcements.set_alt(request.sender, announcement.id, position, text)
@@ -153,10 +154,13 @@ async def alt(request: Request, args: Arguments) -> Reply:
     summary=_help("retirer-image"),
 )
 async def remove_image(request: Request, args: Arguments) -> Reply:
+    """Removes an attached image (a new version), or drops one still waiting for its alt text."""
     announcement = await _announcement(request, args)
     result = await request.hub.announcements.remove_image(
         request.sender, announcement.id, args.number("announce.position")
     )
+    if isinstance(result, HeldImage):
+        return _say(request, "bot.announce.held.dropped", announcement, position=result.position)
     return await _new_version(request, result)
 
 

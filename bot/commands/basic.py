@@ -42,5 +42,5 @@ async def language(request: Request, args: Arguments) -> Reply:
     if lang is None:
         current = translate(f"bot.language.{request.lang}", request.lang)
         return Reply.text(translate("bot.language.current", request.lang, language=current, prefix=request.prefix))
-    request.preferences.set_language(request.sender, lang)
+    lang = await request.preferences.set_language(request.sender, lang)
     return Reply.text(translate("bot.language.set", lang, language=translate(f"bot.language.{lang}", lang)))

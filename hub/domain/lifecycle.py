@@ -1,7 +1,8 @@
 """The announcement lifecycle as a table: which action is allowed in which state, and where it leads.
 
 draft → open (for sign-on) → locked (deliveries frozen) → publishing → published | partially_failed;
-cancel before publishing; retract after.
+cancel before publishing; retract after. A locked announcement whose instant passed during an outage is
+held (overdue) until the coordinator confirms a late publication, re-opens or cancels it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class Action(enum.StrEnum):
     LOCK = "lock"
     UNLOCK = "unlock"
     CANCEL = "cancel"
+    HOLD = "hold"
+    CONFIRM_LATE = "confirm_late"
     START_PUBLISHING = "start_publishing"
     FINISH_PUBLISHED = "finish_published"
     FINISH_PARTIAL = "finish_partial"
@@ -41,12 +44,14 @@ RULES: dict[Action, Rule] = {
     Action.SCHEDULE: Rule(frozenset({S.DRAFT, S.OPEN}), None),
     Action.SIGN: Rule(frozenset({S.OPEN}), None),
     Action.LOCK: Rule(frozenset({S.OPEN}), S.LOCKED),
-    Action.UNLOCK: Rule(frozenset({S.LOCKED}), S.OPEN),
-    Action.CANCEL: Rule(frozenset({S.DRAFT, S.OPEN, S.LOCKED}), S.CANCELLED),
+    Action.UNLOCK: Rule(frozenset({S.LOCKED, S.OVERDUE}), S.OPEN),
+    Action.CANCEL: Rule(frozenset({S.DRAFT, S.OPEN, S.LOCKED, S.OVERDUE}), S.CANCELLED),
+    Action.HOLD: Rule(frozenset({S.LOCKED, S.PUBLISHING}), S.OVERDUE),
+    Action.CONFIRM_LATE: Rule(frozenset({S.OVERDUE}), S.PUBLISHING),
     Action.START_PUBLISHING: Rule(frozenset({S.LOCKED}), S.PUBLISHING),
     Action.FINISH_PUBLISHED: Rule(frozenset({S.PUBLISHING}), S.PUBLISHED),
     Action.FINISH_PARTIAL: Rule(frozenset({S.PUBLISHING}), S.PARTIALLY_FAILED),
-    Action.RETRACT: Rule(frozenset({S.PUBLISHED, S.PARTIALLY_FAILED}), S.RETRACTING),
+    Action.RETRACT: Rule(frozenset({S.PUBLISHED, S.PARTIALLY_FAILED, S.CANCELLED}), S.RETRACTING),
     Action.FINISH_RETRACT: Rule(frozenset({S.RETRACTING}), S.RETRACTED),
 }
 

@@ -40,6 +40,8 @@ class AnnouncementState(enum.StrEnum):
     DRAFT = "draft"
     OPEN = "open"
     LOCKED = "locked"
+    #: The instant passed while nothing could publish (an outage): the coordinator decides.
+    OVERDUE = "overdue"
     PUBLISHING = "publishing"
     PUBLISHED = "published"
     PARTIALLY_FAILED = "partially_failed"
@@ -60,6 +62,20 @@ class DeliveryState(enum.StrEnum):
     PUBLISHED = "published"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    #: A published post waiting to be deleted (the announcement is being retracted).
+    RETRACTING = "retracting"
+    RETRACTED = "retracted"
+
+
+class ReportKind(enum.StrEnum):
+    """What the hub tells the room about an announcement's publication."""
+
+    PREFLIGHT_FAILED = "preflight_failed"
+    OVERDUE = "overdue"
+    PUBLISHING = "publishing"
+    DELIVERY_FAILED = "delivery_failed"
+    PUBLISHED = "published"
+    RETRACTING = "retracting"
     RETRACTED = "retracted"
 
 
@@ -177,7 +193,51 @@ class Delivery:
     next_attempt_at: datetime | None = None
     remote_id: str | None = None
     remote_url: str | None = None
+    published_at: datetime | None = None
     last_error: str | None = None
+    #: Why the delivery failed or its pre-flight did, as a catalog key and its fields (shown in either language).
+    error: Failure | None = None
+    #: The last pre-flight's problem, if it had one (the post may still go out: the town may fix it in time).
+    preflight_error: Failure | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An error kept for later display: a catalog key and its fields; ``permanent`` when retrying won't help."""
+
+    key: str
+    params: dict[str, str] = field(default_factory=dict)
+    permanent: bool = True
+    reconnect: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Something the room must hear about an announcement, kept until a front end has told it."""
+
+    id: int
+    kind: ReportKind
+    coalition_id: int
+    announcement_id: int
+    town_id: int | None = None
+    platform: Platform | None = None
+    problem: Failure | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far a publication (or a retraction) has gone."""
+
+    total: int
+    published: int
+    failed: int
+    waiting: int
+    retracted: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.published + self.failed + self.retracted
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +263,5 @@ class AnnouncementMessage:
     purpose: str
     author: str | None = None
     town_id: int | None = None
+    #: The sha256 of an image the message carries (kept in the media store), e.g. one awaiting its alt text.
+    media: str | None = None

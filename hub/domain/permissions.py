@@ -35,6 +35,10 @@ class Actor:
                 officer.add(town_id)
         return cls(user_id, user_id in set(admins), frozenset(coordinator), frozenset(officer))
 
+    @property
+    def holds_any_role(self) -> bool:
+        return self.is_admin or bool(self.coordinator_of or self.officer_of)
+
 
 def can_administer(actor: Actor) -> bool:
     return actor.is_admin

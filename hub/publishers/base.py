@@ -44,6 +44,19 @@ class PermanentPublishError(PublishError):
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A server's last rate-limit headers: ``remaining`` requests of ``limit`` until ``reset``."""
+
+    limit: int
+    remaining: int
+    reset: datetime
+
+    def blocks(self, now: datetime) -> bool:
+        """True while the window is used up: a request now would get a 429."""
+        return self.remaining <= 0 and self.reset > now
+
+
+@dataclass(frozen=True, slots=True)
 class PostImage:
     data: bytes
     mime: str
@@ -114,6 +127,11 @@ class Publisher(abc.ABC):
     @abc.abstractmethod
     async def delete(self, account: Account, remote_id: str) -> None:
         """Deletes a post; a post already gone is not an error."""
+
+    def host_pace(self, server: str) -> RateLimit | None:
+        """The last rate-limit state ``server`` (an account's server URL) announced, if the publisher knows it;
+        the dispatcher spaces its requests to that server so as not to run into 429s."""
+        return None
 
     async def close(self) -> None:  # noqa: B027 - optional: most publishers hold one HTTP session
         """Releases connections."""

@@ -39,6 +39,7 @@ from hub.publishers.base import (
     Published,
     Publisher,
     PublishError,
+    RateLimit,
     TransientPublishError,
 )
 
@@ -71,19 +72,6 @@ RequestKind = Literal["statuses", "media", "deletes", "other"]
 def utc_now() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """The last ``X-RateLimit-*`` headers seen: ``remaining`` requests of ``limit`` until ``reset``."""
-
-    limit: int
-    remaining: int
-    reset: datetime
-
-    def blocks(self, now: datetime) -> bool:
-        """True while the window is used up: a request now would get a 429."""
-        return self.remaining <= 0 and self.reset > now
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +168,9 @@ class MastodonPublisher(Publisher):
     def host_rate_limit(self, server: str) -> RateLimit | None:
         """The last rate-limit state any account of ``server`` (a base URL) was given."""
         return self._host_limits.get(_host(server))
+
+    def host_pace(self, server: str) -> RateLimit | None:
+        return self.host_rate_limit(server)
 
     def _check_pace(self, account: Account, kind: RequestKind) -> None:
         # The account's own windows only: the headers do not say which window they describe, so one

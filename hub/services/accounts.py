@@ -64,6 +64,8 @@ class AccountService:
             )
             if not town.profile.get(platform.value):
                 await uow.towns.update_profile(town.id, {**town.profile, platform.value: identifier})
+            # Posts already frozen for this account are checked and prepared again with the new credentials.
+            await uow.outbox.prepare_again(account.id)
             await uow.audit.append(
                 actor_id,
                 "account.link",

@@ -48,6 +48,8 @@ from hub.text.template import check_template, render
 _Change = Callable[[Wording], Wording]
 
 MAX_IMAGES = 4
+#: Purpose of a front end's message carrying an image that waits for its alt text.
+HELD_IMAGE = "held_image"
 MAX_ALT = 1500
 MAX_TITLE = 200
 
@@ -70,6 +72,19 @@ class NewVersion:
     announcement: Announcement
     #: Towns that had signed the previous version and must sign again.
     reset: list[Town]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldImage:
+    """An image posted for an announcement and kept until its alt text is given."""
+
+    message: AnnouncementMessage
+    #: The number it will have among the announcement's images once attached (after the attached ones).
+    position: int
+
+    @property
+    def sha256(self) -> str:
+        return self.message.media or ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,37 +234,101 @@ class AnnouncementService:
         return await self._new_version(actor_id, announcement_id, change)
 
     async def add_image(self, actor_id: str, announcement_id: int, data: bytes, alt: str) -> NewVersion:
-        """Attaches an image; alt text is mandatory (what a screen reader says)."""
+        """Attaches an image; alt text is mandatory (what a screen reader says).
+
+        The same image held for its alt text (:meth:`hold_image`) is held no longer.
+        """
         alt = _check_alt(alt)
         image = inspect_image(data, alt)
-
-        def change(wording: Wording) -> Wording:
+        async with self.hub.store.unit() as uow:
+            announcement = await self._editable(uow, actor_id, announcement_id)
+            wording = _wording(announcement)
             if len(wording.images) >= MAX_IMAGES:
                 raise InvalidInput("error.image.too_many", max=MAX_IMAGES)
-            return replace(wording, images=(*wording.images, image))
-
-        return await self._new_version(actor_id, announcement_id, change, media=(image, data))
+            await uow.messages.remove_media(announcement.id, HELD_IMAGE, image.sha256)
+            changed = replace(wording, images=(*wording.images, image))
+            return await self._save_version(uow, actor_id, announcement, changed, media=(image, data))
 
     async def set_alt(self, actor_id: str, announcement_id: int, position: int, alt: str) -> NewVersion:
-        """Changes the alt text of image number ``position`` (counted from 1)."""
+        """Changes the alt text of image number ``position`` (counted from 1).
+
+        A position after the attached images names an image held for its alt text: it is attached with it.
+        """
         alt = _check_alt(alt)
-
-        def change(wording: Wording) -> Wording:
+        async with self.hub.store.unit() as uow:
+            announcement = await self._editable(uow, actor_id, announcement_id)
+            wording = _wording(announcement)
             images = list(wording.images)
-            if not 1 <= position <= len(images):
-                raise InvalidInput("error.image.position", position=position, count=len(images))
-            images[position - 1] = replace(images[position - 1], alt=alt)
-            return replace(wording, images=tuple(images))
+            if 1 <= position <= len(images):
+                images[position - 1] = replace(images[position - 1], alt=alt)
+            else:
+                held = await self._held_at(uow, announcement, position)
+                image = await uow.media.ref(held.sha256, alt)
+                if image is None:
+                    raise NotFound("error.image.held_lost", position=position)
+                if len(images) >= MAX_IMAGES:
+                    raise InvalidInput("error.image.too_many", max=MAX_IMAGES)
+                images.append(image)
+                await uow.messages.remove(held.message.message_id, HELD_IMAGE)
+            return await self._save_version(uow, actor_id, announcement, replace(wording, images=tuple(images)))
 
-        return await self._new_version(actor_id, announcement_id, change)
-
-    async def remove_image(self, actor_id: str, announcement_id: int, position: int) -> NewVersion:
-        def change(wording: Wording) -> Wording:
+    async def remove_image(self, actor_id: str, announcement_id: int, position: int) -> NewVersion | HeldImage:
+        """Removes image number ``position``: a new version, or, for an image held for its alt text, that
+        image dropped (the wording is unchanged, so there is no new version)."""
+        async with self.hub.store.unit() as uow:
+            announcement = await self._editable(uow, actor_id, announcement_id)
+            wording = _wording(announcement)
             if not 1 <= position <= len(wording.images):
-                raise InvalidInput("error.image.position", position=position, count=len(wording.images))
-            return replace(wording, images=wording.images[: position - 1] + wording.images[position:])
+                held = await self._held_at(uow, announcement, position)
+                await uow.messages.remove(held.message.message_id, HELD_IMAGE)
+                return held
+            changed = replace(wording, images=wording.images[: position - 1] + wording.images[position:])
+            return await self._save_version(uow, actor_id, announcement, changed)
 
-        return await self._new_version(actor_id, announcement_id, change)
+    # --- images waiting for their alt text ----------------------------------------------------------------
+
+    async def check_editable(self, actor_id: str, announcement_id: int) -> Announcement:
+        """The announcement, if ``actor_id`` may change its wording now; else the error saying why (a front end
+        calls this before fetching an image, so that it does not fetch one for nothing)."""
+        async with self.hub.store.unit() as uow:
+            return await self._editable(uow, actor_id, announcement_id)
+
+    async def hold_image(
+        self, actor_id: str, announcement_id: int, channel: str, message_id: str, data: bytes
+    ) -> HeldImage:
+        """Keeps an image posted for the announcement until its alt text is given (:meth:`set_alt` at the
+        position returned). The image is checked and stored at once; it is not part of the wording yet."""
+        image = inspect_image(data, "")
+        async with self.hub.store.unit() as uow:
+            announcement = await self._editable(uow, actor_id, announcement_id)
+            held = await self._held(uow, announcement)
+            if (same := next((h for h in held if h.message.message_id == message_id), None)) is not None:
+                return same
+            if len(_wording(announcement).images) + len(held) >= MAX_IMAGES:
+                raise InvalidInput("error.image.too_many", max=MAX_IMAGES)
+            await uow.media.put(image, data)
+            message = AnnouncementMessage(
+                announcement.id, channel, message_id, HELD_IMAGE, actor_id, media=image.sha256
+            )
+            await uow.messages.add(message)
+            return HeldImage(message, len(_wording(announcement).images) + len(held) + 1)
+
+    async def held_images(self, announcement_id: int) -> builtins.list[HeldImage]:
+        """The announcement's images waiting for their alt text, with the position each will take."""
+        async with self.hub.store.unit() as uow:
+            return await self._held(uow, await _get(uow, announcement_id))
+
+    async def _held_at(self, uow: UnitOfWork, announcement: Announcement, position: int) -> HeldImage:
+        held = await self._held(uow, announcement)
+        found = next((h for h in held if h.position == position), None)
+        if found is None:
+            attached = len(_wording(announcement).images)
+            if held:
+                raise InvalidInput(
+                    "error.image.position_held", position=position, count=attached + len(held), held=len(held)
+                )
+            raise InvalidInput("error.image.position", position=position, count=attached)
+        return found
 
     async def schedule(
         self,
@@ -398,27 +477,48 @@ class AnnouncementService:
         self, actor_id: str, announcement_id: int, change: _Change, media: tuple[ImageRef, bytes] | None = None
     ) -> NewVersion:
         async with self.hub.store.unit() as uow:
-            announcement = await self._coordinated_announcement(uow, actor_id, announcement_id, for_update=True)
-            lifecycle.apply(Action.EDIT, announcement.state)
-            wording = change(_wording(announcement))
-            digest = _hash(wording)
-            if announcement.current_version and digest == announcement.current_version.content_hash:
-                raise Conflict("error.announcement.same_wording")
-            await self._check_wording(uow, announcement.coalition_id, wording)
-            if media is not None:
-                await uow.media.put(*media)
-            version = await uow.announcements.add_version(announcement.id, wording, digest, actor_id)
-            reset_ids = await uow.signons.reset_signed(announcement.id)
-            await uow.audit.append(
-                actor_id,
-                "announcement.edit",
-                coalition_id=announcement.coalition_id,
-                announcement_id=announcement.id,
-                version_number=version.number,
-                details={"content_hash": digest, "signons_reset": len(reset_ids)},
-            )
-            reset = [t for t in await uow.towns.list(announcement.coalition_id) if t.id in set(reset_ids)]
-            return NewVersion(await _get(uow, announcement.id), reset)
+            announcement = await self._editable(uow, actor_id, announcement_id)
+            return await self._save_version(uow, actor_id, announcement, change(_wording(announcement)), media)
+
+    async def _editable(self, uow: UnitOfWork, actor_id: str, announcement_id: int) -> Announcement:
+        """The announcement, locked for this transaction, if ``actor_id`` may change its wording now."""
+        announcement = await self._coordinated_announcement(uow, actor_id, announcement_id, for_update=True)
+        lifecycle.apply(Action.EDIT, announcement.state)
+        return announcement
+
+    async def _save_version(
+        self,
+        uow: UnitOfWork,
+        actor_id: str,
+        announcement: Announcement,
+        wording: Wording,
+        media: tuple[ImageRef, bytes] | None = None,
+    ) -> NewVersion:
+        """Stores ``wording`` as the next version; every town that had signed must sign again."""
+        digest = _hash(wording)
+        if announcement.current_version and digest == announcement.current_version.content_hash:
+            raise Conflict("error.announcement.same_wording")
+        await self._check_wording(uow, announcement.coalition_id, wording)
+        if media is not None:
+            await uow.media.put(*media)
+        version = await uow.announcements.add_version(announcement.id, wording, digest, actor_id)
+        reset_ids = await uow.signons.reset_signed(announcement.id)
+        await uow.audit.append(
+            actor_id,
+            "announcement.edit",
+            coalition_id=announcement.coalition_id,
+            announcement_id=announcement.id,
+            version_number=version.number,
+            details={"content_hash": digest, "signons_reset": len(reset_ids)},
+        )
+        reset = [t for t in await uow.towns.list(announcement.coalition_id) if t.id in set(reset_ids)]
+        return NewVersion(await _get(uow, announcement.id), reset)
+
+    async def _held(self, uow: UnitOfWork, announcement: Announcement) -> builtins.list[HeldImage]:
+        """The images waiting for their alt text, numbered after the attached ones in the order they came."""
+        attached = len(_wording(announcement).images)
+        messages = await uow.messages.of(announcement.id, HELD_IMAGE)
+        return [HeldImage(m, attached + i) for i, m in enumerate(messages, start=1)]
 
     async def _stop(self, actor_id: str, announcement_id: int, action: Action) -> Announcement:
         async with self.hub.store.unit() as uow:

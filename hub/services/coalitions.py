@@ -73,6 +73,16 @@ class CoalitionService:
             )
             return Coalition(coalition.id, coalition.name, coalition.room_id, language)
 
+    async def get(self, coalition_id: int) -> Coalition:
+        async with self.hub.store.unit() as uow:
+            return await get_coalition(uow, coalition_id)
+
+    async def coordinators(self, coalition_id: int) -> builtins.list[str]:
+        """The Matrix ids of the coalition's coordinators (whom the bot asks when a decision is theirs)."""
+        async with self.hub.store.unit() as uow:
+            coalition = await get_coalition(uow, coalition_id)
+            return await uow.roles.holders(Role.COORDINATOR, coalition_id=coalition.id)
+
     async def by_room(self, room_id: str) -> Coalition | None:
         async with self.hub.store.unit() as uow:
             return await uow.coalitions.by_room(room_id)

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from hub.services.announcements import AnnouncementService
     from hub.services.audit import AuditService
     from hub.services.coalitions import CoalitionService
+    from hub.services.dispatch import DispatchService
+    from hub.services.preferences import PreferenceService
     from hub.services.towns import TownService
 
 #: The CLI acts as the operator of the deployment, who has every right.
@@ -86,10 +88,22 @@ class Hub:
         return AnnouncementService(self)
 
     @cached_property
+    def dispatch(self) -> DispatchService:
+        from hub.services.dispatch import DispatchService
+
+        return DispatchService(self)
+
+    @cached_property
     def audit(self) -> AuditService:
         from hub.services.audit import AuditService
 
         return AuditService(self)
+
+    @cached_property
+    def preferences(self) -> PreferenceService:
+        from hub.services.preferences import PreferenceService
+
+        return PreferenceService(self)
 
     async def first_time(self, event_id: str) -> bool:
         """True the first time an inbound event id is seen; a replayed event is never acted on twice."""

@@ -18,6 +18,7 @@ from hub.domain.model import PROFILE_FIELDS, Role, Town, TownKind
 from hub.errors import ImportRejected, InvalidInput, NotFound, PermissionDenied, UnissonError
 from hub.services.coalitions import get_coalition, get_town
 from hub.services.context import Hub
+from hub.services.preferences import forget_preferences
 from hub.services.town_import import ImportRow, RowProblem, parse_row, read_rows
 from hub.store import UnitOfWork
 from hub.store.repositories import TownValues
@@ -188,15 +189,18 @@ class TownService:
     async def erase(self, actor_id: str, town_id: int, *, remove: bool = False) -> None:
         """Erases a town's credentials and personal data (GDPR); ``remove`` also deletes the town itself.
 
-        Accounts and their secrets are deleted, officers lose their role, profile fields are cleared,
-        sign-ons keep their decision but not who made it, and audit entries about the town no longer name
-        the people who acted.
+        Accounts and their secrets are deleted, officers lose their role (and, left with no role, their
+        preferences), profile fields are cleared, sign-ons keep their decision but not who made it, and audit
+        entries about the town no longer name the people who acted.
         """
         async with self.hub.store.unit() as uow:
             town = await get_town(uow, town_id)
             permissions.require_admin(await self.hub.actor(uow, actor_id))
             accounts = await uow.accounts.delete_for_town(town.id)
             officers = await uow.roles.delete_for_town(town.id)
+            for officer in officers:
+                if not (await self.hub.actor(uow, officer)).holds_any_role:
+                    await forget_preferences(uow, officer, ERASED)
             await uow.towns.update_profile(town.id, {})
             await uow.signons.erase_for_town(town.id)
             await uow.audit.pseudonymise_town(town.id, ERASED)

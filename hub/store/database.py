@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from hub.store.outbox import OutboxRepository, ReportRepository, WorkerRepository
 from hub.store.repositories import (
     AccountRepository,
     AnnouncementRepository,
@@ -18,6 +19,7 @@ from hub.store.repositories import (
     EventRepository,
     MediaRepository,
     MessageRepository,
+    PreferenceRepository,
     RoleRepository,
     SignOnRepository,
     TownRepository,
@@ -31,6 +33,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    # Let SQLAlchemy's BEGIN below open the transactions, not the driver (which would open them lazily).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock at once: two transactions that read then write wait for each other
+    # (busy_timeout) instead of failing with "database is locked" when the reader tries to write.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -38,6 +48,7 @@ def create_engine(url: str) -> AsyncEngine:
     engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -57,6 +68,10 @@ class UnitOfWork:
         self.audit = AuditRepository(session)
         self.events = EventRepository(session)
         self.messages = MessageRepository(session)
+        self.preferences = PreferenceRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.workers = WorkerRepository(session)
+        self.reports = ReportRepository(session)
 
 
 class Store:

@@ -192,8 +192,42 @@ class DeliveryRow(Base):
     remote_id: Mapped[str | None] = mapped_column(sa.String(255))
     remote_url: Mapped[str | None] = mapped_column(sa.String(512))
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    #: Why it failed, as ``{key, params, permanent, reconnect}`` (shown later in the reader's language).
+    error: Mapped[dict[str, Any] | None]
+    #: What the publisher's pre-flight uploaded (reused at the instant), and when.
+    prepared: Mapped[dict[str, Any] | None]
+    prepared_at: Mapped[datetime | None]
+    preflight_error: Mapped[dict[str, Any] | None]
+    published_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class WorkerRow(Base):
+    """A running dispatcher worker; one whose heartbeat is old is dead and its claims are handed back."""
+
+    __tablename__ = "dispatch_workers"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(default=_now)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ReportRow(Base):
+    """Something a front end must tell the room; ``sent_at`` is set once it has."""
+
+    __tablename__ = "reports"
+    __table_args__ = (sa.Index("ix_reports_unsent", "sent_at", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    coalition_id: Mapped[int] = mapped_column(sa.ForeignKey("coalitions.id", ondelete="CASCADE"))
+    announcement_id: Mapped[int] = mapped_column(sa.ForeignKey("announcements.id", ondelete="CASCADE"))
+    town_id: Mapped[int | None]
+    platform: Mapped[str | None] = mapped_column(sa.String(16))
+    problem: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    sent_at: Mapped[datetime | None]
 
 
 class AuditRow(Base):
@@ -224,7 +258,18 @@ class AnnouncementMessageRow(Base):
     purpose: Mapped[str] = mapped_column(sa.String(64))
     author: Mapped[str | None] = mapped_column(sa.String(255))
     town_id: Mapped[int | None]
+    #: The image a message carries (the ``media`` row of its bytes), e.g. one waiting for its alt text.
+    media_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class UserPreferenceRow(Base):
+    """What one person chose for themselves (the language the bot answers them in), by their Matrix id."""
+
+    __tablename__ = "user_preferences"
+    user_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    language: Mapped[str] = mapped_column(sa.String(8))
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
 
 
 class ProcessedEventRow(Base):

@@ -6,7 +6,7 @@ import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from hub.domain.model import (
     Coalition,
     Delivery,
     DeliveryState,
+    Failure,
     ImageRef,
     Platform,
     Role,
@@ -43,6 +44,7 @@ from hub.store.models import (
     RoleGrantRow,
     SignOnRow,
     TownRow,
+    UserPreferenceRow,
     VersionRow,
 )
 
@@ -366,6 +368,10 @@ class AccountRepository(_Repository):
         row = await self.session.get(AccountRow, account_id)
         return _account(row) if row else None
 
+    async def many(self, account_ids: Iterable[int]) -> dict[int, Account]:
+        query = sa.select(AccountRow).where(AccountRow.id.in_(list(account_ids)))
+        return {row.id: _account(row) for row in await self.session.scalars(query)}
+
     async def of_town(self, town_id: int) -> list[Account]:
         query = sa.select(AccountRow).where(AccountRow.town_id == town_id).order_by(AccountRow.platform)
         return [_account(row) for row in await self.session.scalars(query)]
@@ -390,6 +396,12 @@ class AccountRepository(_Repository):
     async def secrets(self, account_id: int) -> EncryptedSecrets | None:
         row = await self.session.get(AccountRow, account_id)
         return EncryptedSecrets(row.id, row.secret, row.session) if row else None
+
+    async def secrets_of(self, account_ids: Iterable[int]) -> builtins.list[EncryptedSecrets]:
+        query = sa.select(AccountRow.id, AccountRow.secret, AccountRow.session).where(
+            AccountRow.id.in_(list(account_ids))
+        )
+        return [EncryptedSecrets(i, secret, session) for i, secret, session in (await self.session.execute(query))]
 
     async def all_secrets(self) -> builtins.list[EncryptedSecrets]:
         rows = await self.session.scalars(sa.select(AccountRow).order_by(AccountRow.id))
@@ -436,6 +448,17 @@ class MediaRepository(_Repository):
     async def data(self, sha256: str) -> bytes | None:
         row = await self.session.get(MediaRow, sha256)
         return row.data if row else None
+
+    async def ref(self, sha256: str, alt: str) -> ImageRef | None:
+        """The stored image ``sha256`` described by ``alt``, without reading its bytes."""
+        query = sa.select(MediaRow.mime, MediaRow.width, MediaRow.height, MediaRow.size).where(
+            MediaRow.sha256 == sha256
+        )
+        found = (await self.session.execute(query)).first()
+        if found is None:
+            return None
+        mime, width, height, size = found
+        return ImageRef(sha256, alt, mime, width, height, size)
 
 
 # --- announcements ----------------------------------------------------------------------------------------
@@ -658,8 +681,29 @@ def _delivery(row: DeliveryRow) -> Delivery:
         next_attempt_at=row.next_attempt_at,
         remote_id=row.remote_id,
         remote_url=row.remote_url,
+        published_at=row.published_at,
         last_error=row.last_error,
+        error=failure_of(row.error),
+        preflight_error=failure_of(row.preflight_error),
     )
+
+
+def failure_json(failure: Failure | None) -> dict[str, Any] | None:
+    if failure is None:
+        return None
+    return {
+        "key": failure.key,
+        "params": failure.params,
+        "permanent": failure.permanent,
+        "reconnect": failure.reconnect,
+    }
+
+
+def failure_of(value: dict[str, Any] | None) -> Failure | None:
+    if not value:
+        return None
+    params = {str(k): str(v) for k, v in dict(value.get("params") or {}).items()}
+    return Failure(str(value["key"]), params, bool(value.get("permanent", True)), bool(value.get("reconnect", False)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -719,6 +763,18 @@ class DeliveryRepository(_Repository):
         if stored is None:
             raise LookupError(f"delivery {delivery_id} does not exist")
         return stored
+
+    async def keep_first_remote_keys(self, keys: dict[int, str]) -> dict[int, str]:
+        """:meth:`keep_first_remote_key` for many deliveries in one transaction; returns the keys now stored."""
+        table = cast(sa.Table, DeliveryRow.__table__)
+        await self.session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("delivery"), table.c.remote_key.is_(None))
+            .values(remote_key=sa.bindparam("key")),
+            [{"delivery": i, "key": k} for i, k in keys.items()],
+        )
+        query = sa.select(DeliveryRow.id, DeliveryRow.remote_key).where(DeliveryRow.id.in_(list(keys)))
+        return {i: k for i, k in (await self.session.execute(query)).tuples() if k is not None}
 
     async def remote_key(self, delivery_id: int) -> str | None:
         return await self.session.scalar(sa.select(DeliveryRow.remote_key).where(DeliveryRow.id == delivery_id))
@@ -806,12 +862,22 @@ class AuditRepository(_Repository):
             sa.update(AuditRow).where(AuditRow.town_id == town_id).values(actor=replacement, details={})
         )
 
+    async def pseudonymise_actor(self, actor: str, actions: Iterable[str], replacement: str) -> None:
+        """``actor``'s entries of ``actions`` no longer name them (GDPR erasure)."""
+        await self.session.execute(
+            sa.update(AuditRow)
+            .where(AuditRow.actor == actor, AuditRow.action.in_(list(actions)))
+            .values(actor=replacement, details={})
+        )
+
 
 # --- front ends' messages about announcements -----------------------------------------------------------
 
 
 def _message(row: AnnouncementMessageRow) -> AnnouncementMessage:
-    return AnnouncementMessage(row.announcement_id, row.channel, row.message_id, row.purpose, row.author, row.town_id)
+    return AnnouncementMessage(
+        row.announcement_id, row.channel, row.message_id, row.purpose, row.author, row.town_id, row.media_sha256
+    )
 
 
 class MessageRepository(_Repository):
@@ -831,6 +897,7 @@ class MessageRepository(_Repository):
                 purpose=message.purpose,
                 author=message.author,
                 town_id=message.town_id,
+                media_sha256=message.media,
             )
         )
         await self.session.flush()
@@ -856,6 +923,38 @@ class MessageRepository(_Repository):
                 AnnouncementMessageRow.message_id == message_id, AnnouncementMessageRow.purpose == purpose
             )
         )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def remove_media(self, announcement_id: int, purpose: str, sha256: str) -> int:
+        """Forgets the announcement's messages of ``purpose`` that carry image ``sha256``; returns how many."""
+        result = await self.session.execute(
+            sa.delete(AnnouncementMessageRow).where(
+                AnnouncementMessageRow.announcement_id == announcement_id,
+                AnnouncementMessageRow.purpose == purpose,
+                AnnouncementMessageRow.media_sha256 == sha256,
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
+
+
+# --- people's own preferences -------------------------------------------------------------------------------
+
+
+class PreferenceRepository(_Repository):
+    async def language(self, user_id: str) -> str | None:
+        row = await self.session.get(UserPreferenceRow, user_id)
+        return row.language if row else None
+
+    async def set_language(self, user_id: str, language: str) -> None:
+        row = await self.session.get(UserPreferenceRow, user_id)
+        if row is None:
+            self.session.add(UserPreferenceRow(user_id=user_id, language=language, updated_at=_now()))
+        else:
+            row.language, row.updated_at = language, _now()
+        await self.session.flush()
+
+    async def forget(self, user_id: str) -> bool:
+        result = await self.session.execute(sa.delete(UserPreferenceRow).where(UserPreferenceRow.user_id == user_id))
         return bool(getattr(result, "rowcount", 0))
 
 

@@ -175,8 +175,11 @@ class Person:
         response = await self.client.room_redact(room_id, event_id)
         assert isinstance(response, RoomRedactResponse), response
 
-    async def post_image(self, room_id: str, data: bytes, name: str = "affiche.png") -> str:
-        """Uploads a PNG and posts it as ``m.image`` (encrypted as an attachment where the room is)."""
+    async def post_image(
+        self, room_id: str, data: bytes, name: str = "affiche.png", *, reply_to: str | None = None
+    ) -> str:
+        """Uploads a PNG and posts it as ``m.image`` (encrypted as an attachment where the room is), optionally
+        as a reply to ``reply_to``."""
         encrypted = self.client.rooms[room_id].encrypted
         uploaded, keys = await self.client.upload(
             io.BytesIO(data), content_type="image/png", filename=name, encrypt=encrypted, filesize=len(data)
@@ -191,6 +194,8 @@ class Person:
             content["file"] = {"url": uploaded.content_uri, **keys}
         else:
             content["url"] = uploaded.content_uri
+        if reply_to is not None:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
         return await self.send(room_id, "m.room.message", content)
 
     async def raw_event(self, hs: RunningSynapse, room_id: str, event_id: str) -> dict[str, Any]:

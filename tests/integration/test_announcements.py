@@ -16,6 +16,7 @@ from hub.errors import (
     ProblemList,
     TextDoesNotFit,
 )
+from hub.services.announcements import NewVersion
 from hub.services.context import Hub
 from tests.conftest import Clock
 from tests.integration.helpers import (
@@ -320,6 +321,78 @@ async def test_bytes_that_are_not_an_image_are_refused(hub: Hub, east: Setup) ->
         await hub.announcements.add_image(east.coordinator, announcement.id, b"\x89PNG pas vraiment", "Logo")
     assert unreadable.value.message("fr").startswith("Ce fichier n'est pas une image lisible")
     assert len(await hub.announcements.versions(announcement.id)) == 1
+
+
+async def test_an_image_held_for_its_alt_text_is_attached_when_its_position_is_described(hub: Hub, east: Setup) -> None:
+    announcement = await propose(hub, east)
+    await hub.announcements.add_image(east.coordinator, announcement.id, png((255, 0, 0)), "Rouge")
+    room = east.coalition.room_id
+    green = await hub.announcements.hold_image(east.coordinator, announcement.id, room, "$vert", png((0, 255, 0)))
+    blue = await hub.announcements.hold_image(east.coordinator, announcement.id, room, "$bleu", png((0, 0, 255)))
+    again = await hub.announcements.hold_image(east.coordinator, announcement.id, room, "$vert", png((0, 255, 0)))
+    assert (green.position, blue.position, again.position) == (2, 3, 2)
+    assert [(h.message.message_id, h.position) for h in await hub.announcements.held_images(announcement.id)] == [
+        ("$vert", 2),
+        ("$bleu", 3),
+    ]
+    # Held, not attached: the wording is unchanged until the alt text comes.
+    assert len(await hub.announcements.versions(announcement.id)) == 2
+    await hub.announcements.sign(east.officer(PANTIN), announcement.id)
+
+    attached = await hub.announcements.set_alt(east.coordinator, announcement.id, 3, "Un carré bleu")
+
+    version = attached.announcement.current_version
+    assert version is not None and version.number == 3
+    assert [i.alt for i in version.wording.images] == ["Rouge", "Un carré bleu"]
+    assert (version.wording.images[1].sha256, version.wording.images[1].width) == (blue.sha256, 4)
+    assert [t.code for t in attached.reset] == [PANTIN]
+    [still] = await hub.announcements.held_images(announcement.id)
+    assert (still.message.message_id, still.position) == ("$vert", 3)
+    # An attached image's alt text still changes as before.
+    renamed = await hub.announcements.set_alt(east.coordinator, announcement.id, 1, "Un carré rouge")
+    assert renamed.announcement.current_version is not None
+    assert [i.alt for i in renamed.announcement.current_version.wording.images] == ["Un carré rouge", "Un carré bleu"]
+
+    with pytest.raises(InvalidInput) as beyond:
+        await hub.announcements.set_alt(east.coordinator, announcement.id, 5, "Rien")
+    assert (
+        beyond.value.message("fr") == "Il n'y a pas d'image n°5 : l'annonce en a 3, dont 1 en attente de description."
+    )
+    dropped = await hub.announcements.remove_image(east.coordinator, announcement.id, 3)
+    assert not isinstance(dropped, NewVersion) and dropped.message.message_id == "$vert"
+    assert await hub.announcements.held_images(announcement.id) == []
+    assert len(await hub.announcements.versions(announcement.id)) == 4
+
+
+async def test_a_held_image_attached_by_another_route_is_held_no_longer(hub: Hub, east: Setup) -> None:
+    announcement = await propose(hub, east)
+    room = east.coalition.room_id
+    await hub.announcements.hold_image(east.coordinator, announcement.id, room, "$jaune", png((255, 255, 0)))
+
+    await hub.announcements.add_image(east.coordinator, announcement.id, png((255, 255, 0)), "Un carré jaune")
+
+    assert await hub.announcements.held_images(announcement.id) == []
+
+
+async def test_only_a_coordinator_holds_an_image_and_held_images_count_towards_four(hub: Hub, east: Setup) -> None:
+    announcement = await propose(hub, east)
+    room = east.coalition.room_id
+    with pytest.raises(PermissionDenied):
+        await hub.announcements.check_editable(east.officer(PANTIN), announcement.id)
+    with pytest.raises(PermissionDenied):
+        await hub.announcements.hold_image(east.officer(PANTIN), announcement.id, room, "$x", png((1, 1, 1)))
+    with pytest.raises(InvalidInput) as not_an_image:
+        await hub.announcements.hold_image(east.coordinator, announcement.id, room, "$y", b"pas une image")
+    assert not_an_image.value.message("fr").startswith("Ce fichier n'est pas une image lisible")
+    for shade in range(3):
+        await hub.announcements.add_image(east.coordinator, announcement.id, png((shade, 0, 0)), f"Image {shade}")
+    await hub.announcements.hold_image(east.coordinator, announcement.id, room, "$quatre", png((4, 0, 0)))
+
+    with pytest.raises(InvalidInput) as fifth:
+        await hub.announcements.hold_image(east.coordinator, announcement.id, room, "$cinq", png((5, 0, 0)))
+
+    assert fifth.value.message("fr") == "4 images au plus par annonce : retirez-en une d'abord."
+    assert [h.message.message_id for h in await hub.announcements.held_images(announcement.id)] == ["$quatre"]
 
 
 # --- the lock -------------------------------------------------------------------------------------------------

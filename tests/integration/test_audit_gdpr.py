@@ -142,6 +142,28 @@ async def test_erasure_forgets_people_but_keeps_decisions(hub: Hub, setup: Setup
     assert "ville-93055.bsky.social" not in exported
 
 
+async def test_erasure_forgets_the_preferences_of_officers_left_without_a_role(hub: Hub, setup: Setup) -> None:
+    pantin, kremlin = setup.town(PANTIN), setup.town(KREMLIN)
+    # Kremlin's officer also speaks for Pantin: after the erasure they still hold a role, and keep their choice.
+    await hub.towns.appoint_officer(setup.coordinator, pantin.id, setup.officer(KREMLIN))
+    for person in (setup.officer(PANTIN), setup.officer(KREMLIN), setup.coordinator):
+        await hub.preferences.set_language(person, "en")
+
+    await hub.towns.erase(ADMIN, pantin.id)
+
+    assert await hub.preferences.language(setup.officer(PANTIN)) is None
+    assert await hub.preferences.language(setup.officer(KREMLIN)) == "en"
+    assert await hub.preferences.language(setup.coordinator) == "en"
+    assert await hub.towns.officers(kremlin.id) == [setup.officer(KREMLIN)]
+    choices = [e for e in await hub.audit.entries() if e.action == "user.language"]
+    assert [(e.actor, e.details) for e in choices] == [
+        (ERASED, {}),
+        (setup.officer(KREMLIN), {"language": "en"}),
+        (setup.coordinator, {"language": "en"}),
+    ]
+    assert setup.officer(PANTIN) not in await hub.audit.export("json")
+
+
 async def test_erasure_with_remove_deletes_the_town(hub: Hub, setup: Setup) -> None:
     pantin = setup.town(PANTIN)
     announcement_id = await _decisions(hub, setup)

@@ -179,6 +179,37 @@ async def test_an_admin_binds_the_room_and_a_coordinator_sets_up_the_towns(
     assert listed["m.mentions"]["user_ids"] == [member.user_id]  # listing notifies nobody else
 
 
+def _with_pill(command: str, user_id: str, name: str) -> dict[str, Any]:
+    """A command ending with a mention as Element sends it: the display name in the plain body, a pill in HTML."""
+    return {
+        "msgtype": "m.text",
+        "body": f"{command} {name}",
+        "format": "org.matrix.custom.html",
+        "formatted_body": f'{command} <a href="https://matrix.to/#/{user_id}">{name}</a>',
+        "m.mentions": {"user_ids": [user_id]},
+    }
+
+
+async def test_people_mentioned_with_pills_are_appointed_by_their_matrix_id(
+    hub: Hub, bot: Bot, admin: Person, member: Person
+) -> None:
+    room_id, coalition_id = await _coalition_room(hub, admin, bot)
+    await _join(member, admin, room_id)
+
+    pill = _with_pill("!coordinateur", member.user_id, "Camille Martin")
+    appointed = _content(await admin.reply(await admin.send(room_id, "m.room.message", pill)))
+    assert member.user_id in appointed["m.mentions"]["user_ids"] and "coordonne" in appointed["body"]
+    assert (await hub.whois(member.user_id)).coordinator_of == {coalition_id}
+
+    await member.answer(room_id, "!ville ajouter 93061")
+    officer = "@marie.dupont:unisson.test"
+    pill = _with_pill("!referent Le Pré-Saint-Gervais", officer, "Marie Dupont")
+    named = _content(await member.reply(await member.send(room_id, "m.room.message", pill)))
+    assert officer in named["m.mentions"]["user_ids"] and "Le Pré-Saint-Gervais" in named["body"]
+    [town] = await hub.towns.list(coalition_id)
+    assert (town.name, await hub.towns.officers(town.id)) == ("Le Pré-Saint-Gervais", [officer])
+
+
 async def test_an_account_is_linked_and_checked_in_a_direct_message(
     hub: Hub,
     bot: Bot,

@@ -137,6 +137,21 @@ async def test_a_wrong_usage_or_an_unknown_command_is_explained(hub: Hub, bot: B
     assert content_of(await admin.answer(room_id, "!aide"))["body"].startswith("Available commands:")
 
 
+async def test_a_chosen_language_survives_a_restart(hub: Hub, bot_settings: BotSettings, admin: Person) -> None:
+    async with Bot(hub, bot_settings) as first:
+        room_id = await _coalition_room(hub, admin, first.user_id)
+        assert content_of(await admin.answer(room_id, "!aide"))["body"].startswith("Commandes disponibles :")
+        chosen = content_of(await admin.answer(room_id, "!langue en"))
+        assert chosen["body"].startswith("Noted: from now on I will answer you in English.")
+    assert await hub.preferences.language(admin.user_id) == "en"
+
+    # A new bot over the same hub: the choice is read back from the store, not from the old bot's memory.
+    async with Bot(hub, bot_settings):
+        assert content_of(await admin.answer(room_id, "!aide"))["body"].startswith("Available commands:")
+        shown = content_of(await admin.answer(room_id, "!langue"))
+        assert shown["body"].startswith("I am answering you in English.")
+
+
 async def test_notices_and_the_bots_own_messages_are_ignored(hub: Hub, bot: Bot, admin: Person) -> None:
     room_id = await _coalition_room(hub, admin, bot.user_id)
     await eventually(_bot_knows(bot, room_id), "the room reached the bot's client")

@@ -8,6 +8,7 @@ place. A restart replays history without acting twice; an encrypted room works t
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import uuid
 from collections.abc import AsyncIterator
@@ -217,6 +218,59 @@ async def test_a_campaign_from_proposal_to_a_locked_schedule(
     }
 
 
+async def test_an_image_posted_in_reply_to_the_card_waits_for_its_alt_text(
+    hub: Hub, bot_settings: BotSettings, people: People, tmp_path: Path
+) -> None:
+    coordinator, pantin = people.coordinator, people.officers[PANTIN]
+    async with Bot(hub, bot_settings) as bot:
+        campaign = await open_campaign(hub, people, bot.user_id, tmp_path)
+        room = campaign.room_id
+        number, card = await propose(coordinator, room)
+        await pantin.react(room, card, "✅")
+        await coordinator.wait_text(card, "✅ Pantin")
+
+        # An officer's image is not kept, and the officer is told why.
+        theirs = await pantin.post_image(room, png((0, 255, 0)), reply_to=card)
+        refusal = content_of(await pantin.reply(theirs))
+        assert pantin.user_id in refusal["m.mentions"]["user_ids"]
+        assert "cette image n'est pas ajoutée à l'annonce : Seuls les coordinateurs de" in refusal["body"]
+
+        # The coordinator's is fetched and held at once; the answer gives its number and how to describe it.
+        image = await coordinator.post_image(room, png((0, 0, 255)), reply_to=card)
+        held = content_of(await coordinator.reply(image))["body"]
+        assert held.startswith(f"Image reçue pour l'annonce n°{number} : elle sera l'image 1 une fois décrite.")
+        assert f"!alt {number} 1 votre description" in held and f"!image {number} votre description" in held
+        [waiting] = await hub.announcements.held_images(number)
+        assert waiting.message.message_id == image and waiting.message.author == coordinator.user_id
+        assert len(await hub.announcements.versions(number)) == 1
+
+        # Its alt text attaches it: a new version, and the town that had signed is asked to sign again.
+        attached = content_of(await coordinator.answer(room, f"!alt {number} 1 Affiche bleue"))["body"]
+        assert attached.startswith(f"Version 2 de l'annonce n°{number} enregistrée") and "1 ville(s)" in attached
+        call = await coordinator.wait_notice(f"Le texte de l'annonce n°{number}")
+        assert content_of(call)["m.mentions"]["user_ids"] == [pantin.user_id]
+        await coordinator.wait_text(card, "Version 2", "Image 1 : Affiche bleue", "⏳ Pantin")
+
+        # A second one is held as image 2, then dropped; an attached image's alt text changes as before.
+        second = await coordinator.post_image(room, png((255, 255, 0)), reply_to=card)
+        assert "elle sera l'image 2 une fois décrite" in content_of(await coordinator.reply(second))["body"]
+        dropped = content_of(await coordinator.answer(room, f"!retirer-image {number} 2"))["body"]
+        assert dropped == f"L'image 2, qui attendait sa description, est écartée ; l'annonce n°{number} ne change pas."
+        await coordinator.answer(room, f"!alt {number} 1 Affiche bleue du départ")
+        await coordinator.wait_text(card, "Version 3", "Image 1 : Affiche bleue du départ")
+
+        # An image answering anything but a card is nobody's business.
+        elsewhere = await coordinator.post_image(room, png((9, 9, 9)), reply_to=image)
+        await coordinator.answer(room, "!ping")
+        assert coordinator.replies_to(elsewhere) == []
+
+    [current] = [v for v in await hub.announcements.versions(number) if v.number == 3]
+    [attached_image] = current.wording.images
+    assert (attached_image.alt, attached_image.sha256) == ("Affiche bleue du départ", waiting.sha256)
+    assert attached_image.sha256 == hashlib.sha256(png((0, 0, 255))).hexdigest()
+    assert await hub.announcements.held_images(number) == []
+
+
 async def test_a_restart_replays_nothing_and_still_edits_the_card(
     hub: Hub, bot_settings: BotSettings, people: People, tmp_path: Path
 ) -> None:
@@ -268,10 +322,16 @@ async def test_an_encrypted_room_runs_the_same_campaign(
         image = await coordinator.post_image(room, png((255, 0, 0)))
         await coordinator.answer(room, f"!image {number} Affiche rouge", reply_to=image)
         await coordinator.wait_text(card, "Version 2", "Image 1 : Affiche rouge", "⏳ Pantin")
+        # An encrypted image in reply to the card is decrypted and held, then described.
+        held = await coordinator.post_image(room, png((0, 255, 0)), reply_to=card)
+        assert "elle sera l'image 2" in content_of(await coordinator.reply(held))["body"]
+        await coordinator.answer(room, f"!alt {number} 2 Affiche verte")
+        await coordinator.wait_text(card, "Version 3", "Image 2 : Affiche verte")
 
     assert coordinator.undecryptable == []
     versions = await hub.announcements.versions(number)
-    assert versions[-1].wording.images[0].alt == "Affiche rouge"
+    assert [i.alt for i in versions[-1].wording.images] == ["Affiche rouge", "Affiche verte"]
+    assert versions[-1].wording.images[1].sha256 == hashlib.sha256(png((0, 255, 0))).hexdigest()
     assert versions[-1].wording.images[0].width == 4
     # The card and its edits are ciphertext on the homeserver; the edit relation stays readable to it.
     for event_id in (card, str(coordinator.edits_of(card)[-1].event_id)):

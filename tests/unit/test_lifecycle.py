@@ -68,6 +68,14 @@ def test_cancel_after_publication_names_the_state() -> None:
 
 
 def test_terminal_states_allow_nothing_but_retract() -> None:
-    for state in (S.CANCELLED, S.RETRACTED):
-        assert not any(lifecycle.allowed(action, state) for action in Action)
-    assert [a for a in Action if lifecycle.allowed(a, S.PUBLISHED)] == [Action.RETRACT]
+    assert not any(lifecycle.allowed(action, S.RETRACTED) for action in Action)
+    # A publication cancelled after an outage may have posted for some towns: those posts can be retracted.
+    for state in (S.PUBLISHED, S.CANCELLED):
+        assert [a for a in Action if lifecycle.allowed(a, state)] == [Action.RETRACT]
+
+
+def test_a_publication_held_after_an_outage_waits_for_the_coordinator() -> None:
+    assert lifecycle.apply(Action.HOLD, S.LOCKED) is S.OVERDUE
+    assert lifecycle.apply(Action.HOLD, S.PUBLISHING) is S.OVERDUE
+    assert {a for a in Action if lifecycle.allowed(a, S.OVERDUE)} == {Action.CONFIRM_LATE, Action.UNLOCK, Action.CANCEL}
+    assert lifecycle.apply(Action.CONFIRM_LATE, S.OVERDUE) is S.PUBLISHING

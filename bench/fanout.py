@@ -1,0 +1,264 @@
+"""Benchmark: 1,600 towns × (Bluesky + Mastodon) = 3,200 posts due at one instant.
+
+The servers (the Bluesky XRPC double and the Mastodon double, answering every request after ``--latency``
+seconds) run in a child process; the dispatcher runs as in production (``unisson run --role dispatcher``) in
+another, on the embedded SQLite (or ``--database-url``). The benchmark builds the coalition, lets the
+pre-flight finish, moves the instant a few seconds ahead and measures, then publishes a sample of posts one
+after the other over a single connection (the sequential baseline). Prints:
+
+- time from the instant to the first and to the last accepted post, lateness p50/p99;
+- CPU milliseconds of the dispatcher per delivery during the fan-out, its peak RSS;
+- the sequential baseline (per post, extrapolated to every post) and the ratio;
+- posts counted on the servers' side (each town exactly once per network).
+
+Targets: all accepted within 10 s of the instant; ≥ 30× the sequential baseline; ≤ 2 ms CPU per delivery;
+RSS under 200 MB. It is not a pass/fail test.
+
+    python -m bench.fanout [--towns 1600] [--latency 0.1] [--baseline 100] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from hub.crypto import SecretBox, generate_key
+from hub.domain.model import AnnouncementState, DeliveryState, Platform
+from hub.publishers.base import PostJob, Published
+from hub.publishers.bluesky import BlueskyPublisher
+from hub.publishers.gateway import StoreGateway
+from hub.publishers.mastodon import MastodonPublisher
+from hub.services.context import Hub, utc_now
+from hub.settings import Settings
+from hub.store import Store, migrate
+from sandbox.bluesky import BlueskyDouble
+from sandbox.bluesky import RateLimits as bluesky_limits
+from sandbox.fleet import COORDINATOR, build_fleet, officer_of, open_accounts, username_of
+from sandbox.mastodon import MastodonDouble
+from sandbox.mastodon import RateLimits as mastodon_limits
+from tests.tools.communes_csv import pick_communes
+
+TARGET_SECONDS = 10.0
+TARGET_RATIO = 30.0
+TARGET_CPU_MS = 2.0
+TARGET_RSS_MB = 200.0
+TICKS = os.sysconf("SC_CLK_TCK")
+#: ``UNISSON_BENCH_PROFILE=out.prof`` runs the dispatcher under cProfile.
+_PROFILE_TO = os.environ.get("UNISSON_BENCH_PROFILE")
+PROFILE = ("-m", "cProfile", "-o", _PROFILE_TO) if _PROFILE_TO else ()
+
+
+# --- the servers, in their own process -----------------------------------------------------------------------
+
+
+def serve_doubles(codes: list[str], latency: float, conn: Connection) -> None:
+    asyncio.run(_serve(codes, latency, conn))
+
+
+async def _serve(codes: list[str], latency: float, conn: Connection) -> None:
+    # Rate limits off: the per-IP windows would count 1,600 towns' traffic from one test address.
+    bluesky = BlueskyDouble(seed=1, rate_limits=bluesky_limits(enabled=False))
+    mastodon = MastodonDouble(seed=1, rate_limits=mastodon_limits(enabled=False))
+    dids = open_accounts(codes, bluesky, mastodon)
+    for double in (bluesky, mastodon):
+        double.inject("latency", count=None, seconds=latency)
+    async with bluesky.serve() as blue, mastodon.serve() as masto:
+        conn.send((blue, masto))
+        loop = asyncio.get_running_loop()
+        while (command := await loop.run_in_executor(None, conn.recv)) != "stop":
+            if command == "count":
+                blue_posts = [len(bluesky.posts(did)) for did in dids.values()]
+                masto_posts = [len(mastodon.statuses(username_of(code))) for code in codes]
+                conn.send((blue_posts, masto_posts))
+
+
+# --- the dispatcher, as the operator runs it ----------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def start_dispatcher(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+    with log.open("ab") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *PROFILE, "-m", "bot.cli", "run", "--role", "dispatcher",
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=out,
+        )  # fmt: skip
+    assert process.stdout is not None
+    if not await asyncio.wait_for(process.stdout.readline(), 60):
+        raise SystemExit(f"the dispatcher did not start; see {log}")
+    return process
+
+
+# --- the run --------------------------------------------------------------------------------------------------
+
+
+async def run(args: argparse.Namespace) -> None:
+    work = Path(tempfile.mkdtemp(prefix="unisson-fanout-"))
+    url = args.database_url or f"sqlite+aiosqlite:///{work / 'unisson.db'}"
+    communes = pick_communes(args.towns, seed=2025)
+    codes = [c.code for c in communes]
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    servers = context.Process(target=serve_doubles, args=(codes, args.latency, child), daemon=True)
+    servers.start()
+    blue, masto = parent.recv()
+    key = generate_key()
+    settings = Settings(data_dir=work, database_url=url, _env_file=None)
+    hub = Hub(Store.from_url(url), SecretBox([key]), settings, clock=utc_now)
+    await migrate.upgrade(hub.store)
+    started = time.perf_counter()
+    fleet = await build_fleet(
+        hub,
+        work,
+        [(c.code, c.name) for c in communes],
+        timedelta(hours=1),
+        bluesky=(None, blue),
+        mastodon=(None, masto),
+    )
+    total = 2 * len(fleet.towns)
+    print(f"coalition of {len(fleet.towns)} towns built in {time.perf_counter() - started:.1f} s ({total} posts due)")
+    env = {
+        **os.environ,
+        "UNISSON_DATA_DIR": str(work),
+        "UNISSON_DATABASE_URL": url,
+        "UNISSON_ENCRYPTION_KEYS": key,
+        "UNISSON_BLUESKY_PLC_URL": blue,
+        "UNISSON_PREFLIGHT_MINUTES": "120",
+        "UNISSON_LOG_LEVEL": "WARNING",
+    }
+    dispatcher = await start_dispatcher(env, work / "dispatcher.log")
+    try:
+        await _wait_prepared(hub, fleet.announcement.id, total)
+        instant = utc_now() + timedelta(seconds=3)
+        async with hub.store.unit() as uow:
+            await uow.announcements.update(fleet.announcement.id, publish_at=instant)
+            await uow.outbox.reschedule(fleet.announcement.id, instant)
+        await asyncio.sleep((instant - utc_now()).total_seconds() - 0.3)
+        cpu_before = cpu_seconds(dispatcher.pid)
+        await _wait_published(hub, fleet.announcement.id)
+        cpu = cpu_seconds(dispatcher.pid) - cpu_before
+        rss = peak_rss_mb(dispatcher.pid)
+    finally:
+        dispatcher.terminate()
+        await dispatcher.wait()
+    parent.send("count")
+    blue_posts, masto_posts = parent.recv()
+    deliveries = await hub.dispatch.outcomes(fleet.announcement.id)
+    accepted = sorted(
+        (d.delivery.published_at - instant).total_seconds() for d in deliveries if d.delivery.published_at
+    )
+    per_post = await baseline(hub, fleet.coalition_id, [t.id for t in fleet.towns[: args.baseline]], blue)
+    parent.send("stop")
+    servers.join(5)
+    await hub.close()
+    report(total, accepted, deliveries, cpu, rss, per_post, blue_posts, masto_posts)
+
+
+async def _wait_prepared(hub: Hub, announcement_id: int, total: int) -> None:
+    started = time.perf_counter()
+    waiting = total
+    while waiting:
+        await asyncio.sleep(0.5)
+        async with hub.store.unit() as uow:
+            waiting = len(await uow.outbox.to_prepare(announcement_id, retry_transient=False))
+    print(f"pre-flight of {total} posts done in {time.perf_counter() - started:.1f} s")
+
+
+async def _wait_published(hub: Hub, announcement_id: int) -> None:
+    busy = (AnnouncementState.LOCKED, AnnouncementState.PUBLISHING)
+    state = AnnouncementState.LOCKED
+    while state in busy:
+        await asyncio.sleep(0.05)
+        state = (await hub.announcements.get(announcement_id)).state
+
+
+async def baseline(hub: Hub, coalition_id: int, town_ids: list[int], plc: str) -> float:
+    """Seconds per post when posting one after the other over one connection (half to each network)."""
+    announcement = await hub.announcements.propose(COORDINATOR, coalition_id, "Base", "{ville} : essai séquentiel")
+    towns = {t.id: t for t in await hub.towns.list(coalition_id)}
+    for town_id in town_ids:
+        await hub.announcements.sign(officer_of(towns[town_id].code or ""), announcement.id, town_id)
+    async with hub.store.unit() as uow:
+        await uow.announcements.update(announcement.id, publish_at=utc_now() + timedelta(days=1))
+    await hub.announcements.lock(COORDINATOR, announcement.id)
+    async with hub.store.unit() as uow:
+        pending = await uow.deliveries.list(announcement.id)
+        accounts = await uow.accounts.many({d.account_id for d in pending if d.account_id})
+    gateway = StoreGateway(hub)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as http:
+        publishers = {
+            Platform.BLUESKY: BlueskyPublisher(gateway, plc_url=plc, http=http),
+            Platform.MASTODON: MastodonPublisher(gateway, http=http),
+        }
+        started = time.perf_counter()
+        made: list[Published] = []
+        for d in pending:
+            job = PostJob(d.id, accounts[d.account_id or 0], d.text, "fr", d.idempotency_key)
+            made.append(await publishers[d.platform].publish(job))
+        elapsed = time.perf_counter() - started
+    return elapsed / max(1, len(made))
+
+
+def report(
+    total: int,
+    accepted: list[float],
+    deliveries: list[Any],
+    cpu: float,
+    rss: float,
+    per_post: float,
+    blue_posts: list[int],
+    masto_posts: list[int],
+) -> None:
+    published = sum(1 for d in deliveries if d.delivery.state is DeliveryState.PUBLISHED)
+    last = accepted[-1] if accepted else float("nan")
+    sequential = per_post * total
+    ratio = sequential / last if accepted else float("nan")
+    cpu_ms = cpu * 1000 / max(1, published)
+    print(f"posts accepted: {published}/{total}")
+    print(f"from the instant: first {accepted[0]:.3f} s, last {last:.3f} s (target ≤ {TARGET_SECONDS:.0f} s)")
+    p50 = statistics.median(accepted)
+    p99 = accepted[min(len(accepted) - 1, int(len(accepted) * 0.99))]
+    print(f"lateness: p50 {p50:.3f} s, p99 {p99:.3f} s")
+    print(f"dispatcher CPU: {cpu_ms:.2f} ms per delivery (target ≤ {TARGET_CPU_MS:.0f} ms); peak RSS {rss:.0f} MB")
+    print(f"sequential baseline: {per_post * 1000:.0f} ms per post → {sequential:.0f} s for {total}")
+    print(f"speed-up: {ratio:.0f}× the sequential baseline (target ≥ {TARGET_RATIO:.0f}×)")
+    duplicates = sum(1 for n in blue_posts + masto_posts if n > 1)
+    missing = sum(1 for n in blue_posts + masto_posts if n == 0)
+    print(f"on the servers: {sum(blue_posts)} Bluesky + {sum(masto_posts)} Mastodon posts; {missing} missing, "
+          f"{duplicates} towns posted twice")  # fmt: skip
+    print(f"run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--towns", type=int, default=1600)
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds each server answer takes")
+    parser.add_argument("--baseline", type=int, default=50, help="towns posted sequentially for the baseline")
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The coordinator's decisions once an announcement is due: publish it late, or retract what was published.
+
+``!publier N`` publishes now an announcement held after an outage (the bot asked in the room);
+``!retirer N`` says what a retraction would delete, and ``!retirer N confirmer`` deletes every post of the
+announcement. Progress and recaps come from the dispatcher's reports (:mod:`bot.publication`).
+"""
+
+from __future__ import annotations
+
+from bot.commands.announcements import NUMBER, _announcement, _refresh
+from bot.context import Request
+from bot.registry import Argument, Arguments, Audience, command
+from bot.render import Reply
+from hub.domain.model import Announcement
+from hub.i18n import translate
+
+CONFIRM = Argument("publication.confirm", choices=("confirmer", "confirm"), optional=True)
+
+
+@command(
+    "publier",
+    english="publish",
+    arguments=(NUMBER,),
+    audience=Audience.COORDINATOR,
+    summary="bot.publication.help.publier",
+)
+async def publish(request: Request, args: Arguments) -> Reply:
+    """Publishes now an announcement whose instant passed during an outage."""
+    announcement = await _announcement(request, args)
+    announcement = await request.hub.dispatch.confirm_late(request.sender, announcement.id)
+    await _refresh(request, announcement.id)
+    return _say(request, "bot.publication.published_late", announcement)
+
+
+@command(
+    "retirer",
+    english="retract",
+    arguments=(NUMBER, CONFIRM),
+    audience=Audience.COORDINATOR,
+    summary="bot.publication.help.retirer",
+    details="bot.publication.help.retirer.details",
+)
+async def retract(request: Request, args: Arguments) -> Reply:
+    """Without the confirmation word, says what would be deleted; with it, deletes every post."""
+    announcement = await _announcement(request, args)
+    if "publication.confirm" not in args:
+        preview = await request.hub.dispatch.retract_preview(request.sender, announcement.id)
+        return _say(request, "bot.publication.retract.preview", announcement, posts=preview.posts, towns=preview.towns)
+    result = await request.hub.dispatch.retract(request.sender, announcement.id)
+    await _refresh(request, announcement.id)
+    return _say(request, "bot.publication.retract.started", result.announcement, posts=result.posts, towns=result.towns)
+
+
+def _say(request: Request, key: str, announcement: Announcement, **params: object) -> Reply:
+    text = translate(
+        key, request.lang, id=str(announcement.id), title=announcement.title, prefix=request.prefix, **params
+    )
+    return Reply.text(text)

@@ -1,0 +1,75 @@
+"""The dispatcher's side of the publishers' gateway: few transactions for many posts.
+
+- Secrets are read and decrypted once per claimed batch (:meth:`prime`) instead of once per post.
+- The keys a publisher must store before sending (Bluesky's rkey, Mastodon's first attempt) are stored by
+  group commit: every key asked for within a few milliseconds is written in one transaction, and each caller
+  goes on only once its key is committed, so "stored before sending" still holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from hub.publishers.gateway import StoreGateway
+from hub.services.context import Hub
+
+#: How long a key waits for others to share its transaction.
+GATHER_SECONDS = 0.005
+
+
+class BatchingGateway(StoreGateway):
+    def __init__(self, hub: Hub) -> None:
+        super().__init__(hub)
+        self._secrets: dict[int, str] = {}
+        self._waiting: dict[int, tuple[str, asyncio.Future[str]]] = {}
+        self._writer: asyncio.Task[None] | None = None
+
+    def prime(self, account_id: int, secret: str) -> None:
+        """Remembers an account's secret for the posts about to be made (a relink is seen at the next batch)."""
+        self._secrets[account_id] = secret
+
+    def forget(self, account_id: int) -> None:
+        self._secrets.pop(account_id, None)
+
+    async def secret(self, account_id: int) -> str:
+        cached = self._secrets.get(account_id)
+        return cached if cached is not None else await super().secret(account_id)
+
+    async def remember_remote_key(self, delivery_id: int, key: str) -> str:
+        waiting = self._waiting.get(delivery_id)
+        if waiting is not None:  # a second attempt at the same delivery shares the first one's outcome
+            return await asyncio.shield(waiting[1])
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting[delivery_id] = (key, future)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_soon(), name="remote-keys")
+        return await asyncio.shield(future)
+
+    async def _write_soon(self) -> None:
+        while self._waiting:  # keys asked for while a batch was being written go in the next one
+            await asyncio.sleep(GATHER_SECONDS)
+            batch, self._waiting = self._waiting, {}
+            await self._write(batch)
+
+    async def _write(self, batch: dict[int, tuple[str, asyncio.Future[str]]]) -> None:
+        try:
+            async with self.hub.store.unit() as uow:
+                stored = await uow.deliveries.keep_first_remote_keys({i: k for i, (k, _) in batch.items()})
+        except Exception as error:
+            for _, future in batch.values():
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for delivery_id, (_, future) in batch.items():
+            if future.done():
+                continue
+            if delivery_id in stored:
+                future.set_result(stored[delivery_id])
+            else:
+                future.set_exception(LookupError(f"delivery {delivery_id} does not exist"))
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer

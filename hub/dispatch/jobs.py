@@ -1,0 +1,93 @@
+"""Turns a claimed delivery into the publisher's job: the account, the frozen text, the images' bytes.
+
+Accounts, announcements and images are read once per batch, not once per delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from hub.crypto import SecretBox
+from hub.dispatch.gateway import BatchingGateway
+from hub.domain.model import Account, Announcement
+from hub.errors import NotFound
+from hub.publishers.base import PostImage, PostJob
+from hub.store import Store, UnitOfWork
+from hub.store.outbox import Claimed
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen:
+    """What every delivery of one announcement shares."""
+
+    coalition_id: int
+    language: str
+    publish_at: datetime | None
+    images: tuple[PostImage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    claimed: Claimed
+    job: PostJob
+    announcement: Frozen
+
+
+class JobFactory:
+    def __init__(self, store: Store, box: SecretBox | None = None, gateway: BatchingGateway | None = None) -> None:
+        self.store = store
+        #: With both, the batch's secrets are read and decrypted at once and handed to the gateway.
+        self.box = box
+        self.gateway = gateway
+        self._announcements: dict[tuple[int, int], Frozen] = {}
+
+    async def tasks(self, claimed: Sequence[Claimed]) -> tuple[list[Task], list[Claimed]]:
+        """The tasks for ``claimed``; the second list holds deliveries whose account is gone."""
+        async with self.store.unit() as uow:
+            accounts = await uow.accounts.many({c.delivery.account_id for c in claimed if c.delivery.account_id})
+            if self.box is not None and self.gateway is not None:
+                for stored in await uow.accounts.secrets_of(accounts):
+                    self.gateway.prime(stored.account_id, self.box.decrypt(stored.secret))
+            for c in claimed:
+                key = (c.delivery.announcement_id, c.version_number)
+                if key not in self._announcements:
+                    announcement = await uow.announcements.get(c.delivery.announcement_id)
+                    if announcement is None:
+                        raise NotFound("error.announcement.unknown", id=str(c.delivery.announcement_id))
+                    self._announcements[key] = await self._freeze(uow, announcement, c.version_number)
+        tasks: list[Task] = []
+        orphans: list[Claimed] = []
+        for c in claimed:
+            account = accounts.get(c.delivery.account_id or 0)
+            if account is None:
+                orphans.append(c)
+                continue
+            frozen = self._announcements[(c.delivery.announcement_id, c.version_number)]
+            tasks.append(Task(c, _job(c, account, frozen), frozen))
+        return tasks, orphans
+
+    async def _freeze(self, uow: UnitOfWork, announcement: Announcement, number: int) -> Frozen:
+        versions = {v.number: v for v in await uow.announcements.versions(announcement.id)}
+        version = versions.get(number)
+        images: list[PostImage] = []
+        for ref in version.wording.images if version else ():
+            data = await uow.media.data(ref.sha256)
+            if data is not None:
+                images.append(PostImage(data, ref.mime, ref.alt, ref.width, ref.height))
+        return Frozen(announcement.coalition_id, announcement.language, announcement.publish_at, tuple(images))
+
+
+def _job(claimed: Claimed, account: Account, frozen: Frozen) -> PostJob:
+    delivery = claimed.delivery
+    return PostJob(
+        delivery_id=delivery.id,
+        account=account,
+        text=delivery.text,
+        language=frozen.language,
+        idempotency_key=delivery.idempotency_key,
+        images=frozen.images,
+        remote_key=claimed.remote_key,
+        prepared=claimed.prepared,
+    )

@@ -1,0 +1,97 @@
+"""Pre-flight: some minutes before the instant, check every account and upload what can be uploaded.
+
+At the instant each post is then a single request. A problem found now (a revoked token, a deleted account,
+an image refused) is reported at once to the town, while there is still time to fix it; a town that re-links
+its account is checked again (the hub forgets the delivery's pre-flight when the account changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from hub.dispatch.gate import Gates
+from hub.dispatch.jobs import JobFactory, Task
+from hub.dispatch.retry import as_failure
+from hub.domain.model import AnnouncementState, Failure, ReportKind
+from hub.errors import UnissonError
+from hub.services.context import Hub
+
+log = logging.getLogger(__name__)
+
+#: How often deliveries whose pre-flight met a passing problem are tried again.
+RETRY_EVERY = timedelta(minutes=1)
+
+
+class Preflight:
+    def __init__(self, hub: Hub, gates: Gates) -> None:
+        self.hub = hub
+        self.gates = gates
+        self.jobs = JobFactory(hub.store)
+        self._next_retry: dict[int, datetime] = {}
+        # Bounds the checks under way (each ends with a write): thousands at once would queue on the database.
+        self._slots = asyncio.Semaphore(2 * hub.settings.per_host_concurrency)
+
+    async def run(self, now: datetime) -> int:
+        """Prepares the deliveries of announcements whose instant is within the lead time; returns how many."""
+        lead = timedelta(minutes=self.hub.settings.preflight_minutes)
+        prepared = 0
+        async with self.hub.store.unit() as uow:
+            locked = await uow.announcements.list(states=[AnnouncementState.LOCKED])
+        for announcement in locked:
+            if announcement.publish_at is None or announcement.publish_at - lead > now:
+                continue
+            retry = now >= self._next_retry.get(announcement.id, now)
+            async with self.hub.store.unit() as uow:
+                waiting = await uow.outbox.to_prepare(announcement.id, retry_transient=retry)
+            if retry:
+                self._next_retry[announcement.id] = now + RETRY_EVERY
+            if waiting:
+                tasks, _ = await self.jobs.tasks(waiting)
+                await self._prepare_all(tasks)
+                prepared += len(tasks)
+        return prepared
+
+    async def _prepare_all(self, tasks: list[Task]) -> None:
+        verified: dict[int, asyncio.Task[Failure | None]] = {}
+        for task in tasks:
+            account_id = task.job.account.id
+            if account_id not in verified:
+                verified[account_id] = asyncio.create_task(self._verify(task))
+        await asyncio.gather(*(self._prepare(task, verified[task.job.account.id]) for task in tasks))
+
+    async def _verify(self, task: Task) -> Failure | None:
+        account = task.job.account
+        async with self._slots, self.gates.of(account.server).slot(lambda: None):
+            health = await self.hub.accounts.verify(account.id)
+        return as_failure(health.problem) if health.problem is not None else None
+
+    async def _prepare(self, task: Task, verified: asyncio.Task[Failure | None]) -> None:
+        failure = await verified
+        async with self._slots:
+            await self._prepare_one(task, failure)
+
+    async def _prepare_one(self, task: Task, failure: Failure | None) -> None:
+        account = task.job.account
+        prepared = None
+        if failure is None:
+            publisher = self.hub.publisher(account.platform)
+            try:
+                async with self.gates.of(account.server).slot(lambda: publisher.host_pace(account.server)):
+                    prepared = await publisher.prepare(task.job)
+            except UnissonError as error:
+                failure = as_failure(error)
+        async with self.hub.store.unit() as uow:
+            await uow.outbox.prepared(task.claimed.delivery.id, prepared, failure, self.hub.clock())
+            if failure is not None and failure.permanent and task.claimed.delivery.preflight_error != failure:
+                await uow.reports.add(
+                    ReportKind.PREFLIGHT_FAILED,
+                    task.announcement.coalition_id,
+                    task.claimed.delivery.announcement_id,
+                    town_id=task.claimed.delivery.town_id,
+                    platform=account.platform,
+                    problem=failure,
+                )
+        if failure is not None:
+            log.info("pre-flight of delivery %s: %s", task.claimed.delivery.id, failure.key)

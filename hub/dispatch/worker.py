@@ -1,0 +1,302 @@
+"""The dispatcher worker: claims due deliveries and publishes them, concurrently, exactly once.
+
+One loop, three kinds of work:
+
+- upkeep (twice a second, and at each announcement's instant): heartbeat, hand back dead workers' claims,
+  start due publications or hold late ones, pre-flight those coming up, close finished ones;
+- claiming: as many due deliveries as there is room for, in one statement (see :mod:`hub.store.outbox`);
+- attempts: one task per delivery, bounded per remote host (:mod:`hub.dispatch.gate`); outcomes are written
+  in batches (:mod:`hub.dispatch.writer`) and retries planned by a :class:`~hub.dispatch.retry.RetryStrategy`.
+
+A worker killed at any moment loses nothing: its claims go back to the queue when its heartbeat stops, and a
+retried delivery is recognised by the publishers (stored rkey, Idempotency-Key, our own record).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from hub.dispatch.gate import Gates
+from hub.dispatch.gateway import BatchingGateway
+from hub.dispatch.jobs import JobFactory, Task
+from hub.dispatch.preflight import Preflight
+from hub.dispatch.retry import RetryStrategy, as_failure
+from hub.dispatch.writer import OutcomeWriter
+from hub.domain.model import DeliveryState, Failure
+from hub.errors import UnissonError
+from hub.publishers.base import PublishError, TransientPublishError
+from hub.publishers.registry import build_publishers
+from hub.services.context import Hub
+from hub.store.outbox import Claimed, Outcome
+
+log = logging.getLogger(__name__)
+
+#: Deletions (a retraction) are tried this many times before they are reported as failed.
+DELETE_ATTEMPTS = 8
+
+
+class AnotherDispatcher(UnissonError):
+    key = "error.dispatch.another_worker"
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        worker_id: str | None = None,
+        strategy: RetryStrategy | None = None,
+        max_in_flight: int = 4096,
+        upkeep_seconds: float = 0.5,
+        grace_seconds: float = 10.0,
+    ) -> None:
+        settings = hub.settings
+        self.hub = hub
+        self.clock: Callable[[], datetime] = hub.clock
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.strategy = strategy or RetryStrategy(
+            timedelta(seconds=settings.retry_initial_seconds), timedelta(seconds=settings.retry_max_seconds)
+        )
+        self.max_in_flight = max_in_flight
+        self.upkeep_seconds = upkeep_seconds
+        self.grace_seconds = grace_seconds
+        self.gates = Gates(settings.per_host_concurrency, self.clock)
+        self.gateway: BatchingGateway | None = None
+        if hub.publishers is None:  # otherwise the caller chose the publishers (tests, benchmarks)
+            self.gateway = BatchingGateway(hub)
+            hub.publishers = build_publishers(self.gateway, settings)
+        self.jobs = JobFactory(hub.store, hub.box, self.gateway)
+        self.writer = OutcomeWriter(hub.store, self.worker_id, self.clock)
+        self.preflight = Preflight(hub, self.gates)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        #: Whether the last claim filled all the room (more may be due): look again as soon as room frees.
+        self._more = True
+        self._next_upkeep: datetime | None = None
+        self._next_instant: datetime | None = None
+        self._last_beat: datetime | None = None
+        #: Counters for the metrics and the benchmarks.
+        self.attempts = 0
+        self.retries = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Works until ``stop`` is set, then lets in-flight posts finish (within the grace) and leaves."""
+        await self._register()
+        writer = asyncio.create_task(self.writer.run(), name="outbox-writer")
+        stopping = asyncio.create_task(stop.wait(), name="dispatcher-stop")
+        try:
+            while not stop.is_set():
+                await self.step()
+                await self._sleep(stopping)
+        finally:
+            stopping.cancel()
+            await self._leave(writer)
+
+    async def step(self) -> int:
+        """One turn of the loop: upkeep when due, then claims; returns how many deliveries it claimed.
+
+        Claims are looked for after each upkeep, when a known due time has come, or when the last claim
+        filled all the room; not each time an attempt ends (which at the instant would be thousands of times).
+        """
+        now = self.clock()
+        upkept = self._upkeep_due(now)
+        if upkept:
+            await self.upkeep(now)
+        if not (upkept or self._more):
+            return 0
+        return await self._fill()
+
+    async def upkeep(self, now: datetime) -> None:
+        await self._beat(now)
+        dispatch = self.hub.dispatch
+        await dispatch.start_due(now)
+        await dispatch.hold_stalled(now)
+        if await self._leading(now):
+            await self.preflight.run(now)
+        await self.writer.flush()
+        await dispatch.finish_done()
+        self._next_instant = await dispatch.next_instant()
+        self._next_upkeep = now + timedelta(seconds=self.upkeep_seconds)
+
+    # --- claiming and attempting ----------------------------------------------------------------------
+
+    async def _fill(self) -> int:
+        room = self.max_in_flight - len(self._tasks)
+        if room <= 0:
+            return 0
+        async with self.hub.store.unit() as uow:
+            claimed = await uow.outbox.claim(self.worker_id, self.clock(), room)
+        self._more = len(claimed) == room
+        if not claimed:
+            return 0
+        tasks, orphans = await self.jobs.tasks(claimed)
+        for orphan in orphans:
+            self.writer.add(_failed(orphan, Failure("publish.account_gone")))
+        for task in tasks:
+            self._spawn(task)
+        return len(claimed)
+
+    def _spawn(self, task: Task) -> None:
+        running = asyncio.create_task(self._attempt(task), name=f"delivery-{task.claimed.delivery.id}")
+        self._tasks.add(running)
+        running.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _attempt(self, task: Task) -> None:
+        account = task.job.account
+        publisher = self.hub.publisher(account.platform)
+        async with self.gates.of(account.server).slot(lambda: publisher.host_pace(account.server)):
+            self.attempts += 1
+            try:
+                outcome = await self._act(task)
+            except PublishError as error:
+                outcome = self._after_error(task, error)
+            except UnissonError as error:
+                outcome = _failed(task.claimed, as_failure(error))
+            except Exception as error:  # a bug must neither lose the post nor stop the others: retry later
+                log.exception("delivery %s: unexpected failure", task.claimed.delivery.id)
+                outcome = self._after_error(
+                    task, TransientPublishError("publish.unexpected", detail=type(error).__name__)
+                )
+        self.writer.add(outcome)
+
+    async def _act(self, task: Task) -> Outcome:
+        delivery = task.claimed.delivery
+        publisher = self.hub.publisher(task.job.account.platform)
+        if task.claimed.deleting:
+            assert delivery.remote_id is not None
+            await publisher.delete(task.job.account, delivery.remote_id)
+            return Outcome(delivery.id, DeliveryState.RETRACTED)
+        published = await publisher.publish(task.job)
+        return Outcome(delivery.id, DeliveryState.PUBLISHED, published.remote_id, published.url)
+
+    def _after_error(self, task: Task, error: PublishError) -> Outcome:
+        claimed, now = task.claimed, self.clock()
+        attempts = claimed.delivery.attempts + 1
+        if claimed.deleting:
+            give_up = now + timedelta(days=1) if attempts < DELETE_ATTEMPTS else now
+        else:
+            instant = task.announcement.publish_at or now
+            give_up = instant + timedelta(minutes=self.hub.settings.retry_minutes)
+        decision = self.strategy.decide(error, attempts, now, give_up)
+        failure = as_failure(error)
+        if decision.retry_at is None:
+            log.info("delivery %s failed: %s", claimed.delivery.id, failure.key)
+            return _failed(claimed, failure)
+        self.retries += 1
+        waiting = DeliveryState.RETRACTING if claimed.deleting else DeliveryState.PENDING
+        return Outcome(claimed.delivery.id, waiting, retry_at=decision.retry_at, failure=failure, detail=_detail(error))
+
+    # --- waiting -------------------------------------------------------------------------------------
+
+    def _upkeep_due(self, now: datetime) -> bool:
+        if self._next_upkeep is None or now >= self._next_upkeep:
+            return True
+        return self._next_instant is not None and now >= self._next_instant
+
+    async def _sleep(self, stopping: asyncio.Task[bool]) -> None:
+        now = self.clock()
+        wake_at = self._next_upkeep or now
+        if self._next_instant is not None and now < self._next_instant < wake_at:
+            wake_at = self._next_instant
+        timeout = max(0.0, (wake_at - now).total_seconds())
+        if self.writer.written.is_set():
+            self.writer.written.clear()
+            retry_at = self.writer.take_next_retry()
+            if retry_at is not None and (self._next_instant is None or retry_at < self._next_instant):
+                self._next_instant = retry_at  # a retry just planned: wake for it
+                timeout = min(timeout, max(0.0, (retry_at - now).total_seconds()))
+        self._wake.clear()
+        waking = asyncio.create_task(self._wake.wait())
+        try:
+            await asyncio.wait({waking, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waking.cancel()
+
+    # --- workers ---------------------------------------------------------------------------------------
+
+    async def _register(self) -> None:
+        now = self.clock()
+        async with self.hub.store.unit() as uow:
+            if self.hub.store.dialect == "sqlite":
+                seen = await uow.workers.seen(self._alive_since(now))
+                others = [w for w, host, pid in seen if w != self.worker_id and _running(host, pid)]
+                if others:
+                    raise AnotherDispatcher(worker=others[0])
+            await uow.workers.beat(self.worker_id, socket.gethostname(), os.getpid(), now)
+            # On SQLite this worker is the only one: whatever is claimed was left by a process that died.
+            since = now if self.hub.store.dialect == "sqlite" else self._alive_since(now)
+            recovered = await uow.outbox.recover(since)
+        self._last_beat = now
+        if recovered:
+            log.info("took back %d deliveries from a stopped worker", recovered)
+
+    async def _beat(self, now: datetime) -> None:
+        interval = timedelta(seconds=self.hub.settings.worker_heartbeat_seconds)
+        if self._last_beat is not None and now - self._last_beat < interval:
+            return
+        async with self.hub.store.unit() as uow:
+            await uow.workers.beat(self.worker_id, socket.gethostname(), os.getpid(), now)
+            recovered = await uow.outbox.recover(self._alive_since(now))
+        self._last_beat = now
+        if recovered:
+            log.warning("took back %d deliveries from a worker that stopped answering", recovered)
+
+    async def _leading(self, now: datetime) -> bool:
+        """One worker (the oldest id alive) runs the pre-flight, so towns are not told twice."""
+        async with self.hub.store.unit() as uow:
+            alive = await uow.workers.alive(self._alive_since(now))
+        return not alive or alive[0] == self.worker_id
+
+    def _alive_since(self, now: datetime) -> datetime:
+        return now - timedelta(seconds=self.hub.settings.worker_timeout_seconds)
+
+    async def _leave(self, writer: asyncio.Task[None]) -> None:
+        if self._tasks:
+            _, late = await asyncio.wait(set(self._tasks), timeout=self.grace_seconds)
+            for task in late:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*late, return_exceptions=True)
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        await self.writer.flush()
+        async with self.hub.store.unit() as uow:
+            released = await uow.outbox.release(self.worker_id)
+            await uow.workers.remove(self.worker_id)
+        if released:
+            log.info("handed back %d deliveries not finished before stopping", released)
+
+
+def _running(host: str, pid: int) -> bool:
+    """Whether a worker may still be running: on another machine we cannot tell, so yes."""
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _failed(claimed: Claimed, failure: Failure) -> Outcome:
+    return Outcome(claimed.delivery.id, DeliveryState.FAILED, failure=failure, detail=failure.key)
+
+
+def _detail(error: PublishError) -> str:
+    return str(error.params.get("detail") or error.message_key)[:300]

@@ -1,0 +1,79 @@
+"""Writes the outcomes of many concurrent attempts in few transactions (one per batch).
+
+At the agreed minute thousands of posts end within seconds; one transaction each would make the database the
+bottleneck (and SQLite has one writer). The writer gathers what is ready and writes it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from hub.store import Store
+from hub.store.outbox import Outcome
+
+log = logging.getLogger(__name__)
+
+#: Wait before writing again after the database refused a batch.
+RETRY_SECONDS = 1.0
+
+
+class OutcomeWriter:
+    def __init__(
+        self, store: Store, worker_id: str, clock: Callable[[], datetime], batch: int = 500, gather: float = 0.02
+    ) -> None:
+        self.store = store
+        self.worker_id = worker_id
+        self.clock = clock
+        self.batch = batch
+        #: Seconds the first outcome waits for others to share its transaction.
+        self.gather = gather
+        self._next_retry: datetime | None = None
+        self._queue: list[Outcome] = []
+        self._ready = asyncio.Event()
+        self._lock = asyncio.Lock()
+        #: Set after each write, so the worker can look for more work.
+        self.written = asyncio.Event()
+
+    def add(self, outcome: Outcome) -> None:
+        self._queue.append(outcome)
+        self._ready.set()
+        if outcome.retry_at is not None and (self._next_retry is None or outcome.retry_at < self._next_retry):
+            self._next_retry = outcome.retry_at
+
+    def take_next_retry(self) -> datetime | None:
+        """The earliest retry among the outcomes written since the last call."""
+        retry_at, self._next_retry = self._next_retry, None
+        return retry_at
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    async def run(self) -> None:
+        """Writes batches as outcomes arrive, until cancelled (then :meth:`flush` writes the rest)."""
+        while True:
+            await self._ready.wait()
+            await asyncio.sleep(self.gather)
+            try:
+                await self.flush()
+            except Exception:
+                # The outcomes are kept (see flush); a database that is down for a moment must not stop the writer.
+                log.exception("could not record %d outcomes; trying again", len(self._queue))
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def flush(self) -> None:
+        async with self._lock:
+            while self._queue:
+                outcomes, self._queue = self._queue[: self.batch], self._queue[self.batch :]
+                try:
+                    async with self.store.unit() as uow:
+                        await uow.outbox.record(self.worker_id, outcomes, self.clock())
+                except Exception:
+                    # Put them back: an outcome must not be lost to a passing database error.
+                    self._queue = outcomes + self._queue
+                    raise
+            self._ready.clear()
+            self.written.set()

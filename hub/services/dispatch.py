@@ -1,0 +1,222 @@
+"""The publication's rules around the outbox: when an announcement starts, is held, finishes or is retracted.
+
+The worker (:mod:`hub.dispatch.worker`) calls the ``*_due`` steps; coordinators call :meth:`confirm_late`,
+:meth:`retract_preview` and :meth:`retract`; front ends read :meth:`reports`, :meth:`progress` and
+:meth:`outcomes` to tell the room.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hub.domain import lifecycle, permissions
+from hub.domain.lifecycle import Action
+from hub.domain.model import (
+    Announcement,
+    AnnouncementState,
+    Delivery,
+    DeliveryState,
+    Progress,
+    Report,
+    ReportKind,
+    Town,
+)
+from hub.errors import NotFound
+from hub.services.context import Hub
+from hub.store import UnitOfWork
+
+#: The dispatcher's name in the audit log.
+DISPATCHER = "system:dispatcher"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One town's post on one network, for the recap."""
+
+    town: Town
+    delivery: Delivery
+
+
+@dataclass(frozen=True, slots=True)
+class RetractPreview:
+    announcement: Announcement
+    posts: int
+    towns: int
+
+
+class DispatchService:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    # --- steps of the worker -----------------------------------------------------------------------------
+
+    async def start_due(self, now: datetime) -> builtins.list[int]:
+        """Starts the publications whose instant has come; holds those too late to start silently.
+
+        Returns the ids of the announcements that started."""
+        window = timedelta(minutes=self.hub.settings.late_window_minutes)
+        started: list[int] = []
+        async with self.hub.store.unit() as uow:
+            for candidate in await uow.announcements.list(states=[AnnouncementState.LOCKED]):
+                if candidate.publish_at is None or candidate.publish_at > now:
+                    continue
+                announcement = await uow.announcements.get(candidate.id, for_update=True)
+                if announcement is None or announcement.state is not AnnouncementState.LOCKED:
+                    continue  # another worker got there first
+                if now - candidate.publish_at > window:
+                    await self._hold(uow, announcement)
+                else:
+                    await self._transition(uow, announcement, Action.START_PUBLISHING, ReportKind.PUBLISHING)
+                    started.append(announcement.id)
+        return started
+
+    async def hold_stalled(self, now: datetime) -> builtins.list[int]:
+        """Holds publications whose posts have waited, never tried, past the late window (an outage)."""
+        cutoff = now - timedelta(minutes=self.hub.settings.late_window_minutes)
+        held: list[int] = []
+        async with self.hub.store.unit() as uow:
+            for announcement in await uow.announcements.list(states=[AnnouncementState.PUBLISHING]):
+                if announcement.publish_at is None or announcement.publish_at >= cutoff:
+                    continue
+                if not await uow.outbox.untried(announcement.id):
+                    continue
+                locked = await uow.announcements.get(announcement.id, for_update=True)
+                if locked is not None and locked.state is AnnouncementState.PUBLISHING:
+                    await self._hold(uow, locked)
+                    held.append(locked.id)
+        return held
+
+    async def finish_done(self) -> builtins.list[int]:
+        """Closes the publications and retractions that have nothing left to do; returns their ids."""
+        finished: list[int] = []
+        async with self.hub.store.unit() as uow:
+            states = [AnnouncementState.PUBLISHING, AnnouncementState.RETRACTING]
+            for candidate in await uow.announcements.list(states=states):
+                progress = await uow.outbox.progress(candidate.id)
+                if progress.waiting:
+                    continue
+                announcement = await uow.announcements.get(candidate.id, for_update=True)
+                if announcement is None or announcement.state is not candidate.state:
+                    continue
+                if announcement.state is AnnouncementState.RETRACTING:
+                    await self._transition(uow, announcement, Action.FINISH_RETRACT, ReportKind.RETRACTED)
+                else:
+                    action = Action.FINISH_PARTIAL if progress.failed else Action.FINISH_PUBLISHED
+                    await self._transition(uow, announcement, action, ReportKind.PUBLISHED)
+                finished.append(announcement.id)
+        return finished
+
+    async def next_instant(self) -> datetime | None:
+        """The next moment something falls due: an announcement's instant or a delivery's next try."""
+        async with self.hub.store.unit() as uow:
+            instants = [a.publish_at for a in await uow.announcements.list(states=[AnnouncementState.LOCKED])]
+            instants.append(await uow.outbox.next_due())
+        known = [moment for moment in instants if moment is not None]
+        return min(known) if known else None
+
+    # --- coordinators ------------------------------------------------------------------------------------
+
+    async def confirm_late(self, actor_id: str, announcement_id: int) -> Announcement:
+        """Publishes now an announcement held after an outage; its instant becomes now."""
+        now = self.hub.clock()
+        async with self.hub.store.unit() as uow:
+            announcement = await self._coordinated(uow, actor_id, announcement_id)
+            state = lifecycle.apply(Action.CONFIRM_LATE, announcement.state)
+            await uow.announcements.update(announcement.id, state=state, publish_at=now)
+            await uow.outbox.reschedule(announcement.id, now)
+            await self._audit(uow, actor_id, announcement, Action.CONFIRM_LATE, state)
+            await uow.reports.add(ReportKind.PUBLISHING, announcement.coalition_id, announcement.id)
+            return await _get(uow, announcement.id)
+
+    async def retract_preview(self, actor_id: str, announcement_id: int) -> RetractPreview:
+        """What :meth:`retract` would delete (the coordinator confirms after reading it)."""
+        async with self.hub.store.unit() as uow:
+            announcement = await self._coordinated(uow, actor_id, announcement_id)
+            lifecycle.apply(Action.RETRACT, announcement.state)
+            posts = [d for d in await uow.deliveries.list(announcement.id) if d.state is DeliveryState.PUBLISHED]
+            return RetractPreview(announcement, len(posts), len({d.town_id for d in posts}))
+
+    async def retract(self, actor_id: str, announcement_id: int) -> RetractPreview:
+        """Deletes every post of a published announcement (the worker does it, reported like a publication)."""
+        now = self.hub.clock()
+        async with self.hub.store.unit() as uow:
+            announcement = await self._coordinated(uow, actor_id, announcement_id)
+            state = lifecycle.apply(Action.RETRACT, announcement.state)
+            deliveries = await uow.deliveries.list(announcement.id)
+            towns = {d.town_id for d in deliveries if d.state is DeliveryState.PUBLISHED}
+            posts = await uow.outbox.start_retracting(announcement.id, now)
+            await uow.announcements.update(announcement.id, state=state)
+            await self._audit(uow, actor_id, announcement, Action.RETRACT, state, posts=posts)
+            await uow.reports.add(ReportKind.RETRACTING, announcement.coalition_id, announcement.id)
+            return RetractPreview(await _get(uow, announcement.id), posts, len(towns))
+
+    # --- front ends ----------------------------------------------------------------------------------------
+
+    async def reports(self, limit: int = 100) -> builtins.list[Report]:
+        """What the room has not been told yet, oldest first."""
+        async with self.hub.store.unit() as uow:
+            return await uow.reports.unsent(limit)
+
+    async def reported(self, report_ids: builtins.list[int]) -> None:
+        async with self.hub.store.unit() as uow:
+            await uow.reports.mark_sent(report_ids, self.hub.clock())
+
+    async def progress(self, announcement_id: int) -> Progress:
+        async with self.hub.store.unit() as uow:
+            return await uow.outbox.progress(announcement_id)
+
+    async def outcomes(self, announcement_id: int) -> builtins.list[Outcome]:
+        """Every delivery of an announcement with its town, by town then network."""
+        async with self.hub.store.unit() as uow:
+            announcement = await _get(uow, announcement_id)
+            towns = {t.id: t for t in await uow.towns.list(announcement.coalition_id)}
+            deliveries = await uow.deliveries.list(announcement.id)
+        return [Outcome(towns[d.town_id], d) for d in deliveries if d.town_id in towns]
+
+    # --- inside ----------------------------------------------------------------------------------------
+
+    async def _hold(self, uow: UnitOfWork, announcement: Announcement) -> None:
+        await self._transition(uow, announcement, Action.HOLD, ReportKind.OVERDUE)
+
+    async def _transition(
+        self, uow: UnitOfWork, announcement: Announcement, action: Action, report: ReportKind
+    ) -> None:
+        state = lifecycle.apply(action, announcement.state)
+        await uow.announcements.update(announcement.id, state=state)
+        await self._audit(uow, DISPATCHER, announcement, action, state)
+        await uow.reports.add(report, announcement.coalition_id, announcement.id)
+
+    async def _audit(
+        self,
+        uow: UnitOfWork,
+        actor_id: str,
+        announcement: Announcement,
+        action: Action,
+        state: AnnouncementState,
+        **details: object,
+    ) -> None:
+        version = announcement.current_version
+        await uow.audit.append(
+            actor_id,
+            f"announcement.{action.value}",
+            coalition_id=announcement.coalition_id,
+            announcement_id=announcement.id,
+            version_number=version.number if version else None,
+            details={"from": announcement.state.value, "to": state.value, **details},
+        )
+
+    async def _coordinated(self, uow: UnitOfWork, actor_id: str, announcement_id: int) -> Announcement:
+        announcement = await _get(uow, announcement_id, for_update=True)
+        coalition = await uow.coalitions.get(announcement.coalition_id)
+        name = coalition.name if coalition else str(announcement.coalition_id)
+        permissions.require_coordinator(await self.hub.actor(uow, actor_id), announcement.coalition_id, name)
+        return announcement
+
+
+async def _get(uow: UnitOfWork, announcement_id: int, *, for_update: bool = False) -> Announcement:
+    announcement = await uow.announcements.get(announcement_id, for_update=for_update)
+    if announcement is None:
+        raise NotFound("error.announcement.unknown", id=str(announcement_id))
+    return announcement

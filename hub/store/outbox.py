@@ -1,0 +1,356 @@
+"""The outbox's queries: claiming due deliveries, recording outcomes, workers' heartbeats, reports.
+
+Claiming is one statement: an ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``, so that
+several workers on one PostgreSQL never take the same delivery; SQLite has one writer at a time (transactions
+begin immediately, see :mod:`hub.store.database`), which gives the same guarantee there.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hub.domain.model import (
+    AnnouncementState,
+    Delivery,
+    DeliveryState,
+    Failure,
+    Platform,
+    Progress,
+    Report,
+    ReportKind,
+)
+from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
+from hub.store.repositories import _delivery, _Repository, failure_json, failure_of
+
+_D, _A = DeliveryState, AnnouncementState
+_CLAIMABLE = sa.or_(
+    sa.and_(DeliveryRow.state == _D.PENDING.value, AnnouncementRow.state == _A.PUBLISHING.value),
+    sa.and_(DeliveryRow.state == _D.RETRACTING.value, AnnouncementRow.state == _A.RETRACTING.value),
+)
+#: A claimed delivery goes back to what it was: a post to delete if it has one, else a post to make.
+_UNCLAIMED = sa.case(
+    (DeliveryRow.remote_id.is_not(None), DeliveryState.RETRACTING.value), else_=DeliveryState.PENDING.value
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery a worker holds, with what it needs to act: prepared uploads, the stored remote key."""
+
+    delivery: Delivery
+    version_number: int
+    remote_key: str | None
+    prepared: dict[str, Any] | None
+
+    @property
+    def deleting(self) -> bool:
+        """True when the task is to delete the delivery's post (the announcement is being retracted)."""
+        return self.delivery.remote_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one attempt: published (``remote_id``), retracted, to retry at ``retry_at``, or failed."""
+
+    delivery_id: int
+    state: DeliveryState
+    remote_id: str | None = None
+    remote_url: str | None = None
+    retry_at: datetime | None = None
+    failure: Failure | None = None
+    detail: str | None = None
+
+
+class OutboxRepository(_Repository):
+    async def claim(self, worker_id: str, now: datetime, limit: int) -> builtins.list[Claimed]:
+        """Takes up to ``limit`` due deliveries for ``worker_id``, oldest due first."""
+        due = (
+            sa.select(DeliveryRow.id)
+            .join(AnnouncementRow, AnnouncementRow.id == DeliveryRow.announcement_id)
+            .where(_CLAIMABLE, DeliveryRow.next_attempt_at <= now)
+            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+            .limit(limit)
+            .with_for_update(of=DeliveryRow, skip_locked=True)
+        )
+        statement = (
+            sa.update(DeliveryRow)
+            .where(DeliveryRow.id.in_(due.scalar_subquery()))
+            .values(state=DeliveryState.CLAIMED.value, claimed_by=worker_id, claimed_until=None, updated_at=now)
+            .returning(DeliveryRow)
+            .execution_options(synchronize_session=False)
+        )
+        rows = (await self.session.scalars(statement)).all()
+        return [Claimed(_delivery(r), r.version_number, r.remote_key, r.prepared) for r in rows]
+
+    async def record(self, worker_id: str, outcomes: Sequence[Outcome], now: datetime) -> int:
+        """Writes the outcomes of this worker's attempts; returns how many were written.
+
+        A post made is always recorded (it exists, whoever holds the delivery now); any other outcome only
+        while the delivery is still this worker's, so a worker taken for dead cannot undo its successor's work.
+        """
+        written = 0
+        for outcome in outcomes:
+            values: dict[str, Any] = {"state": outcome.state.value, "claimed_by": None, "updated_at": now}
+            where = [DeliveryRow.id == outcome.delivery_id]
+            if outcome.state is DeliveryState.PUBLISHED:
+                values |= {"remote_id": outcome.remote_id, "remote_url": outcome.remote_url, "published_at": now}
+                values |= {"error": None, "attempts": DeliveryRow.attempts + 1}
+                where.append(DeliveryRow.state.not_in([DeliveryState.PUBLISHED.value, DeliveryState.RETRACTED.value]))
+            else:
+                where += [DeliveryRow.claimed_by == worker_id, DeliveryRow.state == DeliveryState.CLAIMED.value]
+                values |= _other_outcome(outcome)
+            statement = sa.update(DeliveryRow).where(*where).values(**values)
+            returned = await self.session.execute(
+                statement.returning(
+                    DeliveryRow.announcement_id, DeliveryRow.town_id, DeliveryRow.platform
+                ).execution_options(synchronize_session=False)
+            )
+            row = returned.first()
+            if row is None:
+                continue
+            written += 1
+            if outcome.state is DeliveryState.FAILED:
+                announcement_id, town_id, platform = row
+                await self._report_failure(announcement_id, town_id, platform, outcome.failure)
+        return written
+
+    async def _report_failure(self, announcement_id: int, town_id: int, platform: str, failure: Failure | None) -> None:
+        coalition_id = await self.session.scalar(
+            sa.select(AnnouncementRow.coalition_id).where(AnnouncementRow.id == announcement_id)
+        )
+        if coalition_id is not None:
+            self.session.add(
+                ReportRow(
+                    kind=ReportKind.DELIVERY_FAILED.value,
+                    coalition_id=coalition_id,
+                    announcement_id=announcement_id,
+                    town_id=town_id,
+                    platform=platform,
+                    problem=failure_json(failure),
+                )
+            )
+
+    async def release(self, worker_id: str) -> int:
+        """Hands back every delivery ``worker_id`` holds (a graceful stop)."""
+        return await self._unclaim(DeliveryRow.claimed_by == worker_id)
+
+    async def recover(self, alive_since: datetime) -> int:
+        """Hands back the claims of workers whose last heartbeat is older than ``alive_since``."""
+        alive = sa.select(WorkerRow.id).where(WorkerRow.heartbeat_at >= alive_since)
+        recovered = await self._unclaim(sa.or_(DeliveryRow.claimed_by.is_(None), DeliveryRow.claimed_by.not_in(alive)))
+        await self.session.execute(sa.delete(WorkerRow).where(WorkerRow.heartbeat_at < alive_since))
+        return recovered
+
+    async def _unclaim(self, condition: sa.ColumnElement[bool]) -> int:
+        result = await self.session.execute(
+            sa.update(DeliveryRow)
+            .where(DeliveryRow.state == DeliveryState.CLAIMED.value, condition)
+            .values(state=_UNCLAIMED, claimed_by=None, claimed_until=None, updated_at=_now())
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def untried(self, announcement_id: int) -> bool:
+        """True if one of the announcement's posts waits without ever having been tried."""
+        query = sa.select(DeliveryRow.id).where(
+            DeliveryRow.announcement_id == announcement_id,
+            DeliveryRow.state == DeliveryState.PENDING.value,
+            DeliveryRow.attempts == 0,
+        )
+        return await self.session.scalar(query.limit(1)) is not None
+
+    async def next_due(self) -> datetime | None:
+        """When the next claimable delivery falls due (None: nothing waits)."""
+        query = (
+            sa.select(sa.func.min(DeliveryRow.next_attempt_at))
+            .join(AnnouncementRow, AnnouncementRow.id == DeliveryRow.announcement_id)
+            .where(_CLAIMABLE)
+        )
+        return await self.session.scalar(query)
+
+    # --- pre-flight ----------------------------------------------------------------------------------
+
+    async def to_prepare(self, announcement_id: int, retry_transient: bool) -> builtins.list[Claimed]:
+        """Pending deliveries never prepared (and, if asked, those whose last pre-flight failed transiently)."""
+        query = sa.select(DeliveryRow).where(
+            DeliveryRow.announcement_id == announcement_id,
+            DeliveryRow.state == DeliveryState.PENDING.value,
+            DeliveryRow.prepared_at.is_(None),
+        )
+        rows = [r for r in await self.session.scalars(query) if _worth_preparing(r.preflight_error, retry_transient)]
+        return [Claimed(_delivery(r), r.version_number, r.remote_key, r.prepared) for r in rows]
+
+    async def prepared(
+        self, delivery_id: int, prepared: dict[str, Any] | None, failure: Failure | None, now: datetime
+    ) -> None:
+        values: dict[str, Any] = {"preflight_error": failure_json(failure), "updated_at": now}
+        if failure is None:
+            values |= {"prepared": prepared, "prepared_at": now}
+        await self.session.execute(
+            sa.update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.state == DeliveryState.PENDING.value)
+            .values(**values)
+        )
+
+    async def prepare_again(self, account_id: int) -> builtins.list[int]:
+        """Forgets the pre-flight of an account's pending deliveries (re-linked); returns their announcements."""
+        query = sa.select(DeliveryRow.announcement_id).where(
+            DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value
+        )
+        announcements = sorted(set(await self.session.scalars(query)))
+        await self.session.execute(
+            sa.update(DeliveryRow)
+            .where(DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value)
+            .values(prepared=None, prepared_at=None, preflight_error=None, updated_at=_now())
+        )
+        return announcements
+
+    # --- an announcement's deliveries --------------------------------------------------------------------
+
+    async def progress(self, announcement_id: int) -> Progress:
+        query = (
+            sa.select(DeliveryRow.state, sa.func.count())
+            .where(DeliveryRow.announcement_id == announcement_id)
+            .group_by(DeliveryRow.state)
+        )
+        counts = {DeliveryState(s): int(n) for s, n in (await self.session.execute(query)).tuples()}
+        waiting = sum(counts.get(s, 0) for s in (_D.PENDING, _D.CLAIMED, _D.RETRACTING))
+        return Progress(
+            total=sum(counts.values()) - counts.get(DeliveryState.CANCELLED, 0),
+            published=counts.get(DeliveryState.PUBLISHED, 0),
+            failed=counts.get(DeliveryState.FAILED, 0),
+            waiting=waiting,
+            retracted=counts.get(DeliveryState.RETRACTED, 0),
+        )
+
+    async def start_retracting(self, announcement_id: int, now: datetime) -> int:
+        """Queues the deletion of every post the announcement made; returns how many."""
+        result = await self.session.execute(
+            sa.update(DeliveryRow)
+            .where(
+                DeliveryRow.announcement_id == announcement_id,
+                DeliveryRow.state == DeliveryState.PUBLISHED.value,
+                DeliveryRow.remote_id.is_not(None),
+            )
+            .values(state=DeliveryState.RETRACTING.value, next_attempt_at=now, attempts=0, error=None, updated_at=now)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def reschedule(self, announcement_id: int, now: datetime) -> None:
+        """Makes an announcement's pending deliveries due now (a late publication the coordinator confirmed)."""
+        await self.session.execute(
+            sa.update(DeliveryRow)
+            .where(DeliveryRow.announcement_id == announcement_id, DeliveryRow.state == DeliveryState.PENDING.value)
+            .values(next_attempt_at=now, updated_at=now)
+        )
+
+    async def failed(self, announcement_id: int, ids: Iterable[int], failure: Failure, now: datetime) -> None:
+        """Marks waiting deliveries as failed without an attempt (too late to post them)."""
+        await self.session.execute(
+            sa.update(DeliveryRow)
+            .where(
+                DeliveryRow.announcement_id == announcement_id,
+                DeliveryRow.id.in_(list(ids)),
+                DeliveryRow.state.in_([DeliveryState.PENDING.value, DeliveryState.RETRACTING.value]),
+            )
+            .values(state=DeliveryState.FAILED.value, error=failure_json(failure), updated_at=now)
+        )
+
+
+def _other_outcome(outcome: Outcome) -> dict[str, Any]:
+    values: dict[str, Any] = {"attempts": DeliveryRow.attempts + 1, "error": failure_json(outcome.failure)}
+    if outcome.detail is not None:
+        values["last_error"] = outcome.detail
+    if outcome.state in (DeliveryState.PENDING, DeliveryState.RETRACTING):
+        values["next_attempt_at"] = outcome.retry_at
+    return values
+
+
+def _worth_preparing(error: dict[str, Any] | None, retry_transient: bool) -> bool:
+    failure = failure_of(error)
+    return failure is None or (retry_transient and not failure.permanent)
+
+
+# --- workers ------------------------------------------------------------------------------------------------
+
+
+class WorkerRepository(_Repository):
+    async def beat(self, worker_id: str, host: str, pid: int, now: datetime) -> None:
+        """Records that ``worker_id`` is alive (registering it the first time)."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(WorkerRow).values(id=worker_id, host=host, pid=pid, started_at=now, heartbeat_at=now)
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=[WorkerRow.id], set_={"heartbeat_at": now})
+        )
+
+    async def remove(self, worker_id: str) -> None:
+        await self.session.execute(sa.delete(WorkerRow).where(WorkerRow.id == worker_id))
+
+    async def alive(self, since: datetime) -> builtins.list[str]:
+        query = sa.select(WorkerRow.id).where(WorkerRow.heartbeat_at >= since).order_by(WorkerRow.id)
+        return list(await self.session.scalars(query))
+
+    async def seen(self, since: datetime) -> builtins.list[tuple[str, str, int]]:
+        """``(id, host, pid)`` of the workers heard from since ``since``."""
+        query = sa.select(WorkerRow.id, WorkerRow.host, WorkerRow.pid).where(WorkerRow.heartbeat_at >= since)
+        return [(i, h, p) for i, h, p in (await self.session.execute(query)).tuples()]
+
+
+# --- reports ------------------------------------------------------------------------------------------------
+
+
+def _report(row: ReportRow) -> Report:
+    return Report(
+        id=row.id,
+        kind=ReportKind(row.kind),
+        coalition_id=row.coalition_id,
+        announcement_id=row.announcement_id,
+        town_id=row.town_id,
+        platform=Platform(row.platform) if row.platform else None,
+        problem=failure_of(row.problem),
+        created_at=row.created_at,
+    )
+
+
+class ReportRepository(_Repository):
+    async def add(
+        self,
+        kind: ReportKind,
+        coalition_id: int,
+        announcement_id: int,
+        *,
+        town_id: int | None = None,
+        platform: Platform | None = None,
+        problem: Failure | None = None,
+    ) -> None:
+        self.session.add(
+            ReportRow(
+                kind=kind.value,
+                coalition_id=coalition_id,
+                announcement_id=announcement_id,
+                town_id=town_id,
+                platform=platform.value if platform else None,
+                problem=failure_json(problem),
+            )
+        )
+
+    async def unsent(self, limit: int = 100) -> builtins.list[Report]:
+        query = sa.select(ReportRow).where(ReportRow.sent_at.is_(None)).order_by(ReportRow.id).limit(limit)
+        return [_report(row) for row in await self.session.scalars(query)]
+
+    async def mark_sent(self, report_ids: Iterable[int], now: datetime) -> None:
+        ids = list(report_ids)
+        if ids:
+            await self.session.execute(sa.update(ReportRow).where(ReportRow.id.in_(ids)).values(sent_at=now))
