@@ -7,12 +7,10 @@ announcement. Progress and recaps come from the dispatcher's reports (:mod:`bot.
 
 from __future__ import annotations
 
-from bot.commands.announcements import NUMBER, _announcement, _refresh
+from bot.commands.announcements import NUMBER, _announcement, _refresh, _say
 from bot.context import Request
 from bot.registry import Argument, Arguments, Audience, command
 from bot.render import Reply
-from hub.domain.model import Announcement
-from hub.i18n import translate
 
 CONFIRM = Argument("publication.confirm", choices=("confirmer", "confirm"), optional=True)
 
@@ -49,10 +47,3 @@ async def retract(request: Request, args: Arguments) -> Reply:
     result = await request.hub.dispatch.retract(request.sender, announcement.id)
     await _refresh(request, announcement.id)
     return _say(request, "bot.publication.retract.started", result.announcement, posts=result.posts, towns=result.towns)
-
-
-def _say(request: Request, key: str, announcement: Announcement, **params: object) -> Reply:
-    text = translate(
-        key, request.lang, id=str(announcement.id), title=announcement.title, prefix=request.prefix, **params
-    )
-    return Reply.text(text)

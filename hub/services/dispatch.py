@@ -23,7 +23,7 @@ from hub.domain.model import (
     ReportKind,
     Town,
 )
-from hub.errors import NotFound
+from hub.services.announcements import _get
 from hub.services.context import Hub
 from hub.store import UnitOfWork
 
@@ -213,10 +213,3 @@ class DispatchService:
         name = coalition.name if coalition else str(announcement.coalition_id)
         permissions.require_coordinator(await self.hub.actor(uow, actor_id), announcement.coalition_id, name)
         return announcement
-
-
-async def _get(uow: UnitOfWork, announcement_id: int, *, for_update: bool = False) -> Announcement:
-    announcement = await uow.announcements.get(announcement_id, for_update=for_update)
-    if announcement is None:
-        raise NotFound("error.announcement.unknown", id=str(announcement_id))
-    return announcement

@@ -60,18 +60,6 @@ async def coordinator(synapse: RunningSynapse, tmp_path: Path) -> AsyncIterator[
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def bot_settings(synapse: RunningSynapse, tmp_path: Path) -> BotSettings:
-    user_id, token = await register(synapse, "unisson")
-    return BotSettings(
-        homeserver=synapse.url,
-        user_id=user_id,
-        access_token=SecretStr(token),
-        store_path=tmp_path / "bot-store",
-        _env_file=None,
-    )
-
-
-@pytest_asyncio.fixture(loop_scope="session")
 async def bot(hub: Hub, bot_settings: BotSettings) -> AsyncIterator[Bot]:
     async with Bot(hub, bot_settings) as running:
         yield running

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
 
 from bot.client import Bot
 from bot.settings import BotSettings
@@ -25,7 +24,7 @@ from hub.domain.model import AnnouncementState, Coalition, Platform, SignOnState
 from hub.services.context import OPERATOR, Hub
 from sandbox.synapse import RunningSynapse
 from tests.conftest import ADMIN
-from tests.integration.bot_helpers import Person, content_of, register, replaces
+from tests.integration.bot_helpers import Person, content_of, replaces
 from tests.integration.helpers import KREMLIN, PANTIN, SAINT_REMY, png, site_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -60,18 +59,6 @@ async def people(synapse: RunningSynapse, tmp_path: Path) -> AsyncIterator[Peopl
     yield group
     for person in group.all():
         await person.stop()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def bot_settings(synapse: RunningSynapse, tmp_path: Path) -> BotSettings:
-    user_id, token = await register(synapse, "unisson")
-    return BotSettings(
-        homeserver=synapse.url,
-        user_id=user_id,
-        access_token=SecretStr(token),
-        store_path=tmp_path / "bot-store",
-        _env_file=None,
-    )
 
 
 async def open_campaign(hub: Hub, people: People, bot_id: str, tmp_path: Path, *, encrypted: bool = False) -> Campaign:

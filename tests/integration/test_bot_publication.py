@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
 
 from bot.client import Bot
 from bot.render import Reply
@@ -29,7 +28,7 @@ from sandbox.fleet import PASSWORD, handle_of, use_servers, username_of
 from sandbox.mastodon import MastodonDouble
 from sandbox.synapse import RunningSynapse
 from tests.conftest import ADMIN
-from tests.integration.bot_helpers import Person, content_of, eventually, register, replaces
+from tests.integration.bot_helpers import Person, content_of, eventually, replaces
 from tests.integration.helpers import KREMLIN, PANTIN, SAINT_REMY, site_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -72,18 +71,6 @@ async def people(synapse: RunningSynapse, tmp_path: Path) -> AsyncIterator[Peopl
     yield group
     for person in group.all():
         await person.stop()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def bot_settings(synapse: RunningSynapse, tmp_path: Path) -> BotSettings:
-    user_id, token = await register(synapse, "unisson")
-    return BotSettings(
-        homeserver=synapse.url,
-        user_id=user_id,
-        access_token=SecretStr(token),
-        store_path=tmp_path / "bot-store",
-        _env_file=None,
-    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
