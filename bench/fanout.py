@@ -14,7 +14,8 @@ after the other over a single connection (the sequential baseline). Prints:
 Targets: all accepted within 10 s of the instant; ≥ 30× the sequential baseline; ≤ 2 ms CPU per delivery;
 RSS under 200 MB. It is not a pass/fail test.
 
-    python -m bench.fanout [--towns 1600] [--latency 0.1] [--baseline 100] [--database-url URL]
+    python -m bench.fanout [--towns 1600] [--latency 0.1] [--baseline 50] [--database-url URL]
+    python -m bench.fanout --pds --towns 100      # the smaller run, Bluesky on the real PDS (@atproto/pds)
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import signal
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -40,14 +43,16 @@ from hub.publishers.base import PostJob, Published
 from hub.publishers.bluesky import BlueskyPublisher
 from hub.publishers.gateway import StoreGateway
 from hub.publishers.mastodon import MastodonPublisher
+from hub.reference import RefEntry
 from hub.services.context import Hub, utc_now
 from hub.settings import Settings
 from hub.store import Store, migrate
 from sandbox.bluesky import BlueskyDouble
 from sandbox.bluesky import RateLimits as bluesky_limits
-from sandbox.fleet import COORDINATOR, build_fleet, officer_of, open_accounts, username_of
+from sandbox.fleet import COORDINATOR, PASSWORD, build_fleet, handle_of, officer_of, open_accounts, username_of
 from sandbox.mastodon import MastodonDouble
 from sandbox.mastodon import RateLimits as mastodon_limits
+from sandbox.pds import RunningPds, run_pds
 from tests.tools.communes_csv import pick_communes
 
 TARGET_SECONDS = 10.0
@@ -58,20 +63,23 @@ TICKS = os.sysconf("SC_CLK_TCK")
 #: ``UNISSON_BENCH_PROFILE=out.prof`` runs the dispatcher under cProfile.
 _PROFILE_TO = os.environ.get("UNISSON_BENCH_PROFILE")
 PROFILE = ("-m", "cProfile", "-o", _PROFILE_TO) if _PROFILE_TO else ()
+#: ``UNISSON_BENCH_SAMPLER="py-spy record -f raw -o out.txt -p {pid}"`` attaches a sampling profiler to the
+#: publishing dispatcher (less overhead than cProfile, so the figures stay close to a plain run).
+SAMPLER = os.environ.get("UNISSON_BENCH_SAMPLER")
 
 
 # --- the servers, in their own process -----------------------------------------------------------------------
 
 
-def serve_doubles(codes: list[str], latency: float, conn: Connection) -> None:
-    asyncio.run(_serve(codes, latency, conn))
+def serve_doubles(codes: list[str], latency: float, conn: Connection, with_bluesky: bool) -> None:
+    asyncio.run(_serve(codes, latency, conn, with_bluesky))
 
 
-async def _serve(codes: list[str], latency: float, conn: Connection) -> None:
+async def _serve(codes: list[str], latency: float, conn: Connection, with_bluesky: bool) -> None:
     # Rate limits off: the per-IP windows would count 1,600 towns' traffic from one test address.
     bluesky = BlueskyDouble(seed=1, rate_limits=bluesky_limits(enabled=False))
     mastodon = MastodonDouble(seed=1, rate_limits=mastodon_limits(enabled=False))
-    dids = open_accounts(codes, bluesky, mastodon)
+    dids = open_accounts(codes, bluesky if with_bluesky else None, mastodon)
     for double in (bluesky, mastodon):
         double.inject("latency", count=None, seconds=latency)
     async with bluesky.serve() as blue, mastodon.serve() as masto:
@@ -99,10 +107,10 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def start_dispatcher(env: dict[str, str], log: Path) -> asyncio.subprocess.Process:
+async def start_dispatcher(env: dict[str, str], log: Path, *, profile: bool = False) -> asyncio.subprocess.Process:
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, *PROFILE, "-m", "bot.cli", "run", "--role", "dispatcher",
+            sys.executable, *(PROFILE if profile else ()), "-m", "bot.cli", "run", "--role", "dispatcher",
             env=env, stdout=asyncio.subprocess.PIPE, stderr=out,
         )  # fmt: skip
     assert process.stdout is not None
@@ -116,14 +124,39 @@ async def start_dispatcher(env: dict[str, str], log: Path) -> asyncio.subprocess
 
 async def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="unisson-fanout-"))
-    url = args.database_url or f"sqlite+aiosqlite:///{work / 'unisson.db'}"
     communes = pick_communes(args.towns, seed=2025)
     codes = [c.code for c in communes]
     context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    servers = context.Process(target=serve_doubles, args=(codes, args.latency, child), daemon=True)
-    servers.start()
-    blue, masto = parent.recv()
+    servers, child = context.Pipe()
+    process = context.Process(target=serve_doubles, args=(codes, args.latency, child, not args.pds), daemon=True)
+    process.start()
+    blue, masto = servers.recv()
+    try:
+        if args.pds:
+            async with run_pds() as pds:
+                print(f"Bluesky: the real PDS at {pds.url}, answering at its own speed; Mastodon: the double")
+                await fan_out(args, work, communes, servers, Servers(pds.url, pds.plc_url, masto, pds))
+        else:
+            await fan_out(args, work, communes, servers, Servers(blue, blue, masto, None))
+    finally:
+        servers.send("stop")
+        process.join(5)
+
+
+@dataclass(frozen=True)
+class Servers:
+    bluesky: str
+    plc: str
+    mastodon: str
+    #: The real PDS, when Bluesky is not the double.
+    pds: RunningPds | None
+
+
+async def fan_out(
+    args: argparse.Namespace, work: Path, communes: list[RefEntry], doubles: Connection, servers: Servers
+) -> None:
+    url = args.database_url or f"sqlite+aiosqlite:///{work / 'unisson.db'}"
+    pds_dids = await open_pds_accounts(servers.pds, [c.code for c in communes]) if servers.pds else {}
     key = generate_key()
     settings = Settings(data_dir=work, database_url=url, _env_file=None)
     hub = Hub(Store.from_url(url), SecretBox([key]), settings, clock=utc_now)
@@ -134,23 +167,33 @@ async def run(args: argparse.Namespace) -> None:
         work,
         [(c.code, c.name) for c in communes],
         timedelta(hours=1),
-        bluesky=(None, blue),
-        mastodon=(None, masto),
+        bluesky=(None, servers.bluesky),
+        mastodon=(None, servers.mastodon),
     )
     total = 2 * len(fleet.towns)
     print(f"coalition of {len(fleet.towns)} towns built in {time.perf_counter() - started:.1f} s ({total} posts due)")
     env = {
         **os.environ,
+        "UNISSON_HTTP_PORT": "0",  # no health endpoint: several of these processes run side by side
         "UNISSON_DATA_DIR": str(work),
         "UNISSON_DATABASE_URL": url,
         "UNISSON_ENCRYPTION_KEYS": key,
-        "UNISSON_BLUESKY_PLC_URL": blue,
+        "UNISSON_BLUESKY_PLC_URL": servers.plc,
         "UNISSON_PREFLIGHT_MINUTES": "120",
         "UNISSON_LOG_LEVEL": "WARNING",
     }
-    dispatcher = await start_dispatcher(env, work / "dispatcher.log")
+    # A first dispatcher runs the pre-flight, then a fresh one publishes: the figures are the fan-out's alone.
+    preparing = await start_dispatcher(env, work / "dispatcher.log")
     try:
         await _wait_prepared(hub, fleet.announcement.id, total)
+    finally:
+        preparing.terminate()
+        await preparing.wait()
+    dispatcher = await start_dispatcher(env, work / "dispatcher.log", profile=True)
+    sampler = None
+    if SAMPLER:
+        sampler = await asyncio.create_subprocess_exec(*SAMPLER.format(pid=dispatcher.pid).split())
+    try:
         instant = utc_now() + timedelta(seconds=3)
         async with hub.store.unit() as uow:
             await uow.announcements.update(fleet.announcement.id, publish_at=instant)
@@ -161,19 +204,39 @@ async def run(args: argparse.Namespace) -> None:
         cpu = cpu_seconds(dispatcher.pid) - cpu_before
         rss = peak_rss_mb(dispatcher.pid)
     finally:
+        if sampler is not None:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+            await sampler.wait()
         dispatcher.terminate()
         await dispatcher.wait()
-    parent.send("count")
-    blue_posts, masto_posts = parent.recv()
+    doubles.send("count")
+    blue_posts, masto_posts = doubles.recv()
+    if servers.pds is not None:
+        blue_posts = [await count_pds_posts(servers.pds, did) for did in pds_dids.values()]
     deliveries = await hub.dispatch.outcomes(fleet.announcement.id)
     accepted = sorted(
         (d.delivery.published_at - instant).total_seconds() for d in deliveries if d.delivery.published_at
     )
-    per_post = await baseline(hub, fleet.coalition_id, [t.id for t in fleet.towns[: args.baseline]], blue)
-    parent.send("stop")
-    servers.join(5)
+    baseline_towns = [t.id for t in fleet.towns[: args.baseline]]
+    per_post = await baseline(hub, fleet.coalition_id, baseline_towns, servers.plc)
     await hub.close()
     report(total, accepted, deliveries, cpu, rss, per_post, blue_posts, masto_posts)
+
+
+async def open_pds_accounts(pds: RunningPds, codes: list[str]) -> dict[str, str]:
+    """Creates each town's account on the real PDS (``handle_of``/``PASSWORD``); returns the DIDs by code."""
+    dids: dict[str, str] = {}
+    for code in codes:
+        account = await pds.create_account(handle_of(code), f"{code.lower()}@unisson.test", PASSWORD)
+        dids[code] = account.did
+    return dids
+
+
+async def count_pds_posts(pds: RunningPds, did: str) -> int:
+    params = {"repo": did, "collection": "app.bsky.feed.post", "limit": "100"}
+    async with pds.http.get(pds.xrpc_url("com.atproto.repo.listRecords"), params=params) as answer:
+        answer.raise_for_status()
+        return len((await answer.json())["records"])
 
 
 async def _wait_prepared(hub: Hub, announcement_id: int, total: int) -> None:
@@ -257,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.1, help="seconds each server answer takes")
     parser.add_argument("--baseline", type=int, default=50, help="towns posted sequentially for the baseline")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--pds", action="store_true", help="Bluesky on the real PDS (use fewer towns, e.g. 100)")
     asyncio.run(run(parser.parse_args(argv)))
 
 

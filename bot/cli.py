@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import click
@@ -20,6 +20,7 @@ from hub.dispatch.worker import Dispatcher
 from hub.errors import UnissonError
 from hub.i18n import translate
 from hub.services.context import Hub
+from hub.web import Monitoring, serving
 
 __all__ = ["main"]
 
@@ -46,17 +47,23 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def run_bot(env: Env, hub: Hub, settings: BotSettings, stop: asyncio.Event) -> None:
+async def run_bot(
+    env: Env, hub: Hub, settings: BotSettings, stop: asyncio.Event, monitoring: Monitoring | None = None
+) -> None:
     from bot.client import Bot  # here: a dispatcher-only process does not load the Matrix client
 
     async with Bot(hub, settings) as bot:
         click.echo(translate("cli.bot.started", env.lang, user=bot.user_id, homeserver=settings.homeserver))
+        if monitoring is not None:
+            monitoring.health.up("bot")  # and once it stops, the whole process is stopping
         await stop.wait()
     click.echo(translate("cli.bot.stopped", env.lang))
 
 
-async def run_dispatcher(env: Env, hub: Hub, stop: asyncio.Event) -> None:
-    dispatcher = Dispatcher(hub)
+async def run_dispatcher(env: Env, hub: Hub, stop: asyncio.Event, monitoring: Monitoring | None = None) -> None:
+    dispatcher = Dispatcher(hub, metrics=monitoring.metrics if monitoring else None)
+    if monitoring is not None:
+        monitoring.watch_dispatcher(dispatcher)
     click.echo(translate("cli.dispatcher.started", env.lang, worker=dispatcher.worker_id))
     await dispatcher.run(stop)
     click.echo(translate("cli.dispatcher.stopped", env.lang, worker=dispatcher.worker_id))
@@ -73,6 +80,13 @@ async def bot_command(env: Env) -> None:
         await run_bot(env, hub, settings, stop_on_signals())
 
     await with_hub(env, serve)
+
+
+async def _then(job: Coroutine[Any, Any, None], after: Callable[[], None]) -> None:
+    try:
+        await job
+    finally:
+        after()
 
 
 @main.command("run")
@@ -92,11 +106,8 @@ async def run_command(env: Env, role: str) -> None:
 
     async def serve(hub: Hub) -> None:
         stop = stop_on_signals()
-        jobs: list[Coroutine[Any, Any, None]] = []
-        if settings is not None:
-            jobs.append(run_bot(env, hub, settings, stop))
-        if role in ("all", "dispatcher"):
-            jobs.append(run_dispatcher(env, hub, stop))
+        parts = [part for part in ("bot", "dispatcher") if role in ("all", part)]
+        monitoring = Monitoring(hub, stop, parts)
 
         async def until_one_ends(job: Coroutine[Any, Any, None]) -> None:
             try:
@@ -104,12 +115,55 @@ async def run_command(env: Env, role: str) -> None:
             finally:
                 stop.set()  # one part failing stops the others cleanly
 
-        results = await asyncio.gather(*(until_one_ends(job) for job in jobs), return_exceptions=True)
+        async with serving(env.settings, monitoring) as endpoint:  # first: /healthz answers while parts start
+            if endpoint is not None:
+                click.echo(translate("web.started", env.lang, url=endpoint.url))
+            jobs: list[Coroutine[Any, Any, None]] = []
+            # On a stop the worker leaves first (its last writes hand back what it holds), then the bot: the bot's
+            # tasks cancelled while the worker writes could leave the embedded database locked for it.
+            bot_stop = asyncio.Event() if "dispatcher" in parts else stop
+            if "dispatcher" in parts:
+                jobs.append(_then(run_dispatcher(env, hub, stop, monitoring), bot_stop.set))
+            if settings is not None:
+                jobs.append(run_bot(env, hub, settings, bot_stop, monitoring))
+            results = await asyncio.gather(*(until_one_ends(job) for job in jobs), return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
 
     await with_hub(env, serve)
+
+
+@main.command("demo")
+@click.option(
+    "--once", is_flag=True, help="S'arrête après le bilan (code 0 si tout est publié) au lieu de rester en marche."
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False),
+    default="data/demo",
+    show_default=True,
+    help="Dossier de la démo, vidé à chaque lancement (jamais celui des données d'Unisson).",
+)
+@click.option("--doubles", is_flag=True, help="Le double de Bluesky, même si le vrai PDS est installé.")
+@pass_env
+@run_async
+async def demo_command(env: Env, once: bool, data_dir: str, doubles: bool) -> None:
+    """Montre Unisson en marche, en local : Synapse, Bluesky, Mastodon, le hub et le bot, et cinq villes qui
+    publient une annonce commune ; puis reste en marche pour qu'on rejoigne le salon, jusqu'à Ctrl-C."""
+    from pathlib import Path
+
+    try:
+        from demo import DemoOptions, quiet_logs, run_demo  # here: the bot and the hub never load the demo
+    except ModuleNotFoundError as error:
+        if error.name != "demo":
+            raise
+        raise UnissonError("demo.error.not_installed") from error  # an installation without it (the Docker image)
+
+    quiet_logs()
+    options = DemoOptions(lang=env.lang, data_dir=Path(data_dir), once=once, doubles=doubles)
+    await run_demo(options, click.echo, stop_on_signals())
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from hub.crypto import generate_key
 from hub.domain.model import AnnouncementState
 from hub.errors import UnissonError
 from hub.i18n import format_instant, translate
+from hub.logs import configure_logging
 from hub.services.context import OPERATOR, Hub
 from hub.settings import Settings
 from hub.store import migrate
@@ -78,7 +79,7 @@ pass_env = click.make_pass_decorator(Env)
 def main(ctx: click.Context, lang: str | None) -> None:
     """Unisson : publier une annonce commune sur les comptes Bluesky et Mastodon de chaque ville."""
     settings = Settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     ctx.obj = Env(settings, lang or settings.default_language)
 
 

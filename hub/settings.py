@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     default_language: str = "fr"
     default_timezone: str = "Europe/Paris"
     log_level: str = "INFO"
+    #: ``text`` (one readable line per entry) or ``json`` (one JSON object per line, for log collectors).
+    log_format: Literal["text", "json"] = "text"
+    #: Where ``unisson run`` answers ``/healthz``, ``/readyz`` and ``/metrics``; port 0 turns the endpoint off.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
 
     #: Where did:plc identities are resolved (Bluesky accounts are not all on bsky.social).
     bluesky_plc_url: str = "https://plc.directory"
@@ -51,6 +56,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("default_language")
     @classmethod

@@ -64,7 +64,8 @@ Points reproduced
    ``write:statuses``...); app-only token on a user endpoint 422 ``This method requires an authenticated
    user``; disabled account 403 ``Your login is currently disabled``. ``GET
    /api/v1/accounts/verify_credentials``.
-9. Each status has ``id`` (numeric string, increasing), ``uri``, ``url`` (``http://HOST/@user/ID``),
+9. Each status has ``id`` (numeric string, increasing), ``uri``, ``url`` (``http://HOST/@user/ID``, a plain
+   HTML page of the status for anyone when it is public or unlisted, else 404, as upstream's web page),
    ``created_at``, ``content`` (escaped HTML paragraphs with linked URLs — simpler than upstream's),
    ``language`` (unknown codes fall back to the account's default, then ``en``), ``visibility``
    (public|unlisted|private|direct, default public), ``spoiler_text``, ``sensitive``, ``media_attachments``,
@@ -907,6 +908,7 @@ class MastodonDouble(FaultInjection):
             web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
             web.post("/api/v1/statuses", self._post_status),
             web.get("/api/v1/statuses/{id}", self._get_status),
+            web.get("/@{username}/{id}", self._status_page),
             web.delete("/api/v1/statuses/{id}", self._delete_status),
             web.post("/api/v2/media", self._upload_v2),
             web.post("/api/v1/media", self._upload_v1),
@@ -1267,6 +1269,24 @@ class MastodonDouble(FaultInjection):
         if status is None or not visible:
             raise ApiError(404, NOT_FOUND)
         return web.json_response(_status_json(status, self._epoch()))
+
+    async def _status_page(self, request: web.Request) -> web.Response:
+        """The status's public web page (its ``url``): what a person who follows a link from a recap sees."""
+        status = self._statuses.get(request.match_info["id"])
+        if (
+            status is None
+            or status.deleted_at is not None
+            or status.visibility not in ("public", "unlisted")
+            or status.account.username != request.match_info["username"]
+        ):
+            return web.Response(status=404, text="<!doctype html><title>404</title>", content_type="text/html")
+        author = html.escape(status.account.display_name)
+        page = (
+            f'<!doctype html><html lang="{html.escape(status.language)}"><head><meta charset="utf-8">'
+            f"<title>{author}</title></head><body><article><h1>{author} (@{status.account.username})</h1>"
+            f"{_content_html(status.text)}<time>{_iso(status.created_at)}</time></article></body></html>"
+        )
+        return web.Response(text=page, content_type="text/html")
 
     async def _delete_status(self, request: web.Request) -> web.Response:
         account = self._authenticate(request, "write:statuses", ("deletes", self.rate_limits.deletes))

@@ -90,6 +90,15 @@ def ensure_installed(path: Path = PDS_DIR) -> None:
     stamp.write_text(digest + "\n", encoding="ascii")
 
 
+def is_installed(path: Path = PDS_DIR) -> bool:
+    """Whether the PDS can start without installing anything: Node.js is on PATH and ``node_modules`` matches
+    the package files (the demo uses the real PDS then, and the Bluesky double otherwise)."""
+    stamp = path / "node_modules" / _STAMP_NAME
+    if shutil.which("node") is None or not stamp.is_file():
+        return False
+    return stamp.read_text(encoding="ascii").strip() == _package_digest(path)
+
+
 def _require_tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:

@@ -31,7 +31,8 @@ class HostGate:
         self._clock = clock
         self._seen: RateLimit | None = None
         self._started_since = 0
-        #: Seconds spent waiting for a window's reset, for the metrics.
+        #: Waits for a window's reset, and the seconds spent in them, for the metrics.
+        self.waits = 0
         self.waited = 0.0
 
     @asynccontextmanager
@@ -43,6 +44,7 @@ class HostGate:
 
     async def _pace(self, pace: Callable[[], RateLimit | None]) -> None:
         while (wait := self._wait(pace())) > 0:
+            self.waits += 1
             self.waited += wait
             await asyncio.sleep(wait)
         self._started_since += 1
@@ -79,3 +81,7 @@ class Gates:
     @property
     def waited(self) -> float:
         return sum(g.waited for g in self._gates.values())
+
+    @property
+    def waits(self) -> int:
+        return sum(g.waits for g in self._gates.values())

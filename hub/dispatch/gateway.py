@@ -1,6 +1,7 @@
 """The dispatcher's side of the publishers' gateway: few transactions for many posts.
 
-- Secrets are read and decrypted once per claimed batch (:meth:`prime`) instead of once per post.
+- Secrets and network sessions are read and decrypted once per claimed batch (:meth:`prime`) instead of once
+  per post; a session the publisher saves replaces the cached one.
 - The keys a publisher must store before sending (Bluesky's rkey, Mastodon's first attempt) are stored by
   group commit: every key asked for within a few milliseconds is written in one transaction, and each caller
   goes on only once its key is committed, so "stored before sending" still holds.
@@ -22,19 +23,29 @@ class BatchingGateway(StoreGateway):
     def __init__(self, hub: Hub) -> None:
         super().__init__(hub)
         self._secrets: dict[int, str] = {}
+        self._sessions: dict[int, str | None] = {}
         self._waiting: dict[int, tuple[str, asyncio.Future[str]]] = {}
         self._writer: asyncio.Task[None] | None = None
 
-    def prime(self, account_id: int, secret: str) -> None:
-        """Remembers an account's secret for the posts about to be made (a relink is seen at the next batch)."""
+    def prime(self, account_id: int, secret: str, session: str | None) -> None:
+        """Remembers an account's secret and session for the posts about to be made (a relink is seen at the
+        next batch)."""
         self._secrets[account_id] = secret
-
-    def forget(self, account_id: int) -> None:
-        self._secrets.pop(account_id, None)
+        self._sessions[account_id] = session
 
     async def secret(self, account_id: int) -> str:
         cached = self._secrets.get(account_id)
         return cached if cached is not None else await super().secret(account_id)
+
+    async def session(self, account_id: int) -> str | None:
+        if account_id in self._sessions:
+            return self._sessions[account_id]
+        return await super().session(account_id)
+
+    async def save_session(self, account_id: int, session: str | None) -> None:
+        await super().save_session(account_id, session)
+        if account_id in self._sessions:
+            self._sessions[account_id] = session
 
     async def remember_remote_key(self, delivery_id: int, key: str) -> str:
         waiting = self._waiting.get(delivery_id)

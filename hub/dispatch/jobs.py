@@ -38,7 +38,7 @@ class Task:
 class JobFactory:
     def __init__(self, store: Store, box: SecretBox | None = None, gateway: BatchingGateway | None = None) -> None:
         self.store = store
-        #: With both, the batch's secrets are read and decrypted at once and handed to the gateway.
+        #: With both, the batch's secrets and sessions are read and decrypted at once and handed to the gateway.
         self.box = box
         self.gateway = gateway
         self._announcements: dict[tuple[int, int], Frozen] = {}
@@ -49,7 +49,8 @@ class JobFactory:
             accounts = await uow.accounts.many({c.delivery.account_id for c in claimed if c.delivery.account_id})
             if self.box is not None and self.gateway is not None:
                 for stored in await uow.accounts.secrets_of(accounts):
-                    self.gateway.prime(stored.account_id, self.box.decrypt(stored.secret))
+                    session = self.box.decrypt(stored.session) if stored.session else None
+                    self.gateway.prime(stored.account_id, self.box.decrypt(stored.secret), session)
             for c in claimed:
                 key = (c.delivery.announcement_id, c.version_number)
                 if key not in self._announcements:
@@ -90,4 +91,5 @@ def _job(claimed: Claimed, account: Account, frozen: Frozen) -> PostJob:
         images=frozen.images,
         remote_key=claimed.remote_key,
         prepared=claimed.prepared,
+        first_attempt=claimed.first,
     )

@@ -22,6 +22,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from hub.dispatch.gate import Gates
 from hub.dispatch.gateway import BatchingGateway
@@ -46,6 +47,12 @@ class AnotherDispatcher(UnissonError):
     key = "error.dispatch.another_worker"
 
 
+class DispatchMetrics(Protocol):
+    """What the dispatcher tells the process's metrics (see :mod:`hub.web.metrics`)."""
+
+    def published(self, instant: datetime | None, at: datetime) -> None: ...
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -54,8 +61,10 @@ class Dispatcher:
         worker_id: str | None = None,
         strategy: RetryStrategy | None = None,
         max_in_flight: int = 4096,
+        claim_batch: int = 256,
         upkeep_seconds: float = 0.5,
         grace_seconds: float = 10.0,
+        metrics: DispatchMetrics | None = None,
     ) -> None:
         settings = hub.settings
         self.hub = hub
@@ -65,8 +74,11 @@ class Dispatcher:
             timedelta(seconds=settings.retry_initial_seconds), timedelta(seconds=settings.retry_max_seconds)
         )
         self.max_in_flight = max_in_flight
+        #: Deliveries claimed per statement: the first posts leave while the next batch is being claimed.
+        self.claim_batch = claim_batch
         self.upkeep_seconds = upkeep_seconds
         self.grace_seconds = grace_seconds
+        self.metrics = metrics
         self.gates = Gates(settings.per_host_concurrency, self.clock)
         self.gateway: BatchingGateway | None = None
         if hub.publishers is None:  # otherwise the caller chose the publishers (tests, benchmarks)
@@ -130,7 +142,7 @@ class Dispatcher:
     # --- claiming and attempting ----------------------------------------------------------------------
 
     async def _fill(self) -> int:
-        room = self.max_in_flight - len(self._tasks)
+        room = min(self.max_in_flight - len(self._tasks), self.claim_batch)
         if room <= 0:
             return 0
         async with self.hub.store.unit() as uow:
@@ -170,6 +182,8 @@ class Dispatcher:
                 outcome = self._after_error(
                     task, TransientPublishError("publish.unexpected", detail=type(error).__name__)
                 )
+        if self.metrics is not None and outcome.state is DeliveryState.PUBLISHED:
+            self.metrics.published(task.announcement.publish_at, self.clock())
         self.writer.add(outcome)
 
     async def _act(self, task: Task) -> Outcome:
@@ -207,6 +221,9 @@ class Dispatcher:
         return self._next_instant is not None and now >= self._next_instant
 
     async def _sleep(self, stopping: asyncio.Task[bool]) -> None:
+        if self._more and len(self._tasks) < self.max_in_flight:
+            await asyncio.sleep(0)  # more is due and there is room: claim again at once
+            return
         now = self.clock()
         wake_at = self._next_upkeep or now
         if self._next_instant is not None and now < self._next_instant < wake_at:

@@ -79,6 +79,9 @@ class PostJob:
     remote_key: str | None = None
     #: What :meth:`Publisher.prepare` uploaded ahead of time (JSON-serialisable), if anything.
     prepared: dict[str, Any] | None = None
+    #: True when nothing can have been sent for this delivery before (its first claim): a stored key is then
+    #: known to be unused, and no look-up for an earlier post is needed.
+    first_attempt: bool = False
 
 
 @dataclass(frozen=True, slots=True)

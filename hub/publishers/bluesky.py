@@ -193,14 +193,15 @@ class BlueskyPublisher(Publisher):
             return AccountCheck(identifier=await self._authed(account, check), limits=dict(LIMITS))
 
     async def prepare(self, job: PostJob) -> dict[str, Any]:
-        """Refreshes the session if it is near expiry, uploads images or the card's thumbnail, finds facets."""
+        """Refreshes the session if it is near expiry, uploads images or the card's thumbnail, finds facets, and
+        chooses the post's rkey (the claim stores it before the post is sent)."""
         async with _boundary():
-            return await self._prepare(job)
+            return await self._prepare(job) | {"rkey": new_tid()}
 
     async def publish(self, job: PostJob) -> Published:
         """One ``createRecord`` with a stored rkey; a stored rkey whose post exists is returned as it is."""
         async with _boundary():
-            rkey, fresh = job.remote_key, False
+            rkey, fresh = job.remote_key, job.first_attempt
             if rkey is None:
                 proposed = new_tid()
                 # The store keeps the first key it was given: a stale job gets the earlier attempt's key back.

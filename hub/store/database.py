@@ -45,7 +45,13 @@ def _sqlite_begin(connection: Any) -> None:
 
 def create_engine(url: str) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    if url.startswith("sqlite"):
+        # SQLite has one writer and our transactions take the write lock at once: with one connection, units
+        # wait their turn in the pool's queue (fair, no polling) instead of in SQLite's busy handler, which
+        # sleeps up to 100 ms between tries and would make the dispatcher's many short transactions crawl.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+    else:
+        engine = create_async_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)

@@ -8,9 +8,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import column, inspect, select, table
 from sqlalchemy.engine import Connection
 
 from hub.store.database import Store
+
+#: Where Alembic keeps the database's revision.
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config() -> Config:
@@ -37,6 +41,19 @@ async def upgrade(store: Store, revision: str = "head") -> None:
 async def current_revision(store: Store) -> str | None:
     def read(connection: Connection) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
+
+    async with store.engine.connect() as connection:
+        return await connection.run_sync(read)
+
+
+async def stored_revision(store: Store) -> str | None:
+    """:func:`current_revision` read directly, without Alembic's log lines: for checks made every few seconds."""
+
+    def read(connection: Connection) -> str | None:
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return None
+        revision = connection.execute(select(column("version_num")).select_from(table(VERSION_TABLE))).scalar()
+        return None if revision is None else str(revision)
 
     async with store.engine.connect() as connection:
         return await connection.run_sync(read)

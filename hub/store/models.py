@@ -185,6 +185,8 @@ class DeliveryRow(Base):
     idempotency_key: Mapped[str] = mapped_column(sa.String(64), unique=True)
     state: Mapped[str] = mapped_column(sa.String(16))
     attempts: Mapped[int] = mapped_column(default=0)
+    #: Times a worker claimed it: on the first claim no post can have been sent yet (sends follow claims).
+    claims: Mapped[int] = mapped_column(default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(sa.String(64))
     claimed_until: Mapped[datetime | None]

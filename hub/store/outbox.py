@@ -11,7 +11,7 @@ import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,6 +34,24 @@ _CLAIMABLE = sa.or_(
     sa.and_(DeliveryRow.state == _D.PENDING.value, AnnouncementRow.state == _A.PUBLISHING.value),
     sa.and_(DeliveryRow.state == _D.RETRACTING.value, AnnouncementRow.state == _A.RETRACTING.value),
 )
+_DELIVERIES = cast(sa.Table, DeliveryRow.__table__)
+#: Records a post made: one compiled statement, executed for a whole batch (executemany).
+_PUBLISHED = (
+    sa.update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.id == sa.bindparam("b_id"),
+        _DELIVERIES.c.state != _D.PUBLISHED.value,  # not NOT IN: expanding lists cannot be executed many times
+        _DELIVERIES.c.state != _D.RETRACTED.value,
+    )
+    .values(
+        state=_D.PUBLISHED.value,
+        claimed_by=None,
+        remote_id=sa.bindparam("b_remote_id"),
+        remote_url=sa.bindparam("b_remote_url"),
+        error=None,
+        attempts=_DELIVERIES.c.attempts + 1,
+    )
+)
 #: A claimed delivery goes back to what it was: a post to delete if it has one, else a post to make.
 _UNCLAIMED = sa.case(
     (DeliveryRow.remote_id.is_not(None), DeliveryState.RETRACTING.value), else_=DeliveryState.PENDING.value
@@ -52,6 +70,8 @@ class Claimed:
     version_number: int
     remote_key: str | None
     prepared: dict[str, Any] | None
+    #: True on the delivery's first claim: nothing was sent for it before.
+    first: bool = False
 
     @property
     def deleting(self) -> bool:
@@ -86,31 +106,43 @@ class OutboxRepository(_Repository):
         statement = (
             sa.update(DeliveryRow)
             .where(DeliveryRow.id.in_(due.scalar_subquery()))
-            .values(state=DeliveryState.CLAIMED.value, claimed_by=worker_id, claimed_until=None, updated_at=now)
+            .values(
+                state=DeliveryState.CLAIMED.value,
+                claimed_by=worker_id,
+                claimed_until=None,
+                updated_at=now,
+                claims=DeliveryRow.claims + 1,
+                remote_key=_first_remote_key(now),
+            )
             .returning(DeliveryRow)
             .execution_options(synchronize_session=False)
         )
         rows = (await self.session.scalars(statement)).all()
-        return [Claimed(_delivery(r), r.version_number, r.remote_key, r.prepared) for r in rows]
+        return [Claimed(_delivery(r), r.version_number, r.remote_key, r.prepared, r.claims == 1) for r in rows]
 
     async def record(self, worker_id: str, outcomes: Sequence[Outcome], now: datetime) -> int:
         """Writes the outcomes of this worker's attempts; returns how many were written.
 
         A post made is always recorded (it exists, whoever holds the delivery now); any other outcome only
         while the delivery is still this worker's, so a worker taken for dead cannot undo its successor's work.
+        Posts made (nearly every outcome at the instant) are written by one statement executed for all of them.
         """
-        written = 0
+        published = [o for o in outcomes if o.state is DeliveryState.PUBLISHED]
+        written = await self._record_published(published, now) if published else 0
         for outcome in outcomes:
-            values: dict[str, Any] = {"state": outcome.state.value, "claimed_by": None, "updated_at": now}
-            where = [DeliveryRow.id == outcome.delivery_id]
             if outcome.state is DeliveryState.PUBLISHED:
-                values |= {"remote_id": outcome.remote_id, "remote_url": outcome.remote_url, "published_at": now}
-                values |= {"error": None, "attempts": DeliveryRow.attempts + 1}
-                where.append(DeliveryRow.state.not_in([DeliveryState.PUBLISHED.value, DeliveryState.RETRACTED.value]))
-            else:
-                where += [DeliveryRow.claimed_by == worker_id, DeliveryRow.state == DeliveryState.CLAIMED.value]
-                values |= _other_outcome(outcome)
-            statement = sa.update(DeliveryRow).where(*where).values(**values)
+                continue
+            values: dict[str, Any] = {"state": outcome.state.value, "claimed_by": None, "updated_at": now}
+            values |= _other_outcome(outcome)
+            statement = (
+                sa.update(DeliveryRow)
+                .where(
+                    DeliveryRow.id == outcome.delivery_id,
+                    DeliveryRow.claimed_by == worker_id,
+                    DeliveryRow.state == DeliveryState.CLAIMED.value,
+                )
+                .values(**values)
+            )
             returned = await self.session.execute(
                 statement.returning(
                     DeliveryRow.announcement_id, DeliveryRow.town_id, DeliveryRow.platform
@@ -124,6 +156,12 @@ class OutboxRepository(_Repository):
                 announcement_id, town_id, platform = row
                 await self._report_failure(announcement_id, town_id, platform, outcome.failure)
         return written
+
+    async def _record_published(self, outcomes: Sequence[Outcome], now: datetime) -> int:
+        rows = [{"b_id": o.delivery_id, "b_remote_id": o.remote_id, "b_remote_url": o.remote_url} for o in outcomes]
+        result = await self.session.execute(_PUBLISHED.values(updated_at=now, published_at=now), rows)
+        counted = int(getattr(result, "rowcount", -1))
+        return counted if counted >= 0 else len(rows)
 
     async def _report_failure(self, announcement_id: int, town_id: int, platform: str, failure: Failure | None) -> None:
         coalition_id = await self.session.scalar(
@@ -266,6 +304,18 @@ class OutboxRepository(_Repository):
             )
             .values(state=DeliveryState.FAILED.value, error=failure_json(failure), updated_at=now)
         )
+
+
+def _first_remote_key(now: datetime) -> sa.ColumnElement[Any]:
+    """The key the publishers must find stored before they send, written by the claim itself (committed before
+    any request), so that at the instant a post is one request and no write: Mastodon's first attempt time, and
+    the Bluesky rkey the pre-flight chose. A key stored earlier is kept."""
+    return sa.case(
+        (DeliveryRow.remote_key.is_not(None), DeliveryRow.remote_key),
+        (DeliveryRow.platform == Platform.MASTODON.value, now.isoformat()),
+        (DeliveryRow.platform == Platform.BLUESKY.value, DeliveryRow.prepared["rkey"].as_string()),
+        else_=None,
+    )
 
 
 def _other_outcome(outcome: Outcome) -> dict[str, Any]:

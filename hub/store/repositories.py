@@ -796,6 +796,12 @@ class DeliveryRepository(_Repository):
         )
         return {DeliveryState(s): n for s, n in (await self.session.execute(query)).tuples()}
 
+    async def totals(self) -> dict[DeliveryState, int]:
+        """How many deliveries of every announcement are in each state (every state named, zero included)."""
+        query = sa.select(DeliveryRow.state, sa.func.count()).group_by(DeliveryRow.state)
+        found = {s: n for s, n in (await self.session.execute(query)).tuples()}
+        return {state: found.get(state.value, 0) for state in DeliveryState}
+
 
 # --- audit ------------------------------------------------------------------------------------------------
 

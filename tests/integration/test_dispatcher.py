@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,15 @@ CODES = [("93055", "Pantin"), ("94043", "Le Kremlin-Bicêtre"), ("78575", "Saint
 MORE = [*CODES, ("35238", "Rennes"), ("86194", "Poitiers"), ("37261", "Tours")]
 
 MakeFleet = Callable[..., Awaitable[Fleet]]
+TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def tid_time(tid: str) -> datetime:
+    """When a TID record key was made (its first 53 bits count microseconds since 1970)."""
+    value = 0
+    for char in tid:
+        value = value << 5 | TID_ALPHABET.index(char)
+    return datetime.fromtimestamp((value >> 10) / 1e6, UTC)
 
 
 @pytest.fixture
@@ -121,6 +130,13 @@ async def test_every_signed_town_is_posted_once_on_each_network_at_the_instant(m
     assert announcement.publish_at <= first < announcement.publish_at + timedelta(seconds=1)
     assert await kinds(hub) == [ReportKind.PUBLISHING, ReportKind.PUBLISHED]
     assert await hub.dispatch.progress(announcement.id) == Progress(len(CODES) * 2, len(CODES) * 2, 0, 0, 0)
+    # At the instant each post was one request: the rkeys were chosen by the pre-flight, before the instant.
+    assert fleet.bluesky is not None and fleet.bluesky.calls[CREATE_RECORD] == len(CODES)
+    assert fleet.bluesky.calls[GET_RECORD] == 0
+    rkeys = [
+        (o.delivery.remote_id or "").rsplit("/", 1)[-1] for o in outcomes if o.delivery.platform is Platform.BLUESKY
+    ]
+    assert all(tid_time(rkey) < announcement.publish_at for rkey in rkeys if rkey)
 
 
 async def test_nothing_leaves_before_the_instant(make_fleet: MakeFleet) -> None:

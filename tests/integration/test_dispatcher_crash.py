@@ -69,6 +69,7 @@ async def test_repeated_kill_9_during_a_fan_out_loses_and_duplicates_nothing(
         )
         env = {
             **os.environ,
+            "UNISSON_HTTP_PORT": "0",  # no health endpoint: several of these processes run side by side
             "UNISSON_DATA_DIR": str(tmp_path),
             "UNISSON_DATABASE_URL": migrated_database_url,
             "UNISSON_ENCRYPTION_KEYS": key,

@@ -11,12 +11,12 @@ import pytest
 from hub.i18n import LANGUAGES, catalog, translate
 
 ROOT = Path(__file__).resolve().parents[2]
-KEY = re.compile(r"""["']((?:error|cli|state|format|text|schedule|reference|publish|bot)\.[a-z0-9_.]+)["']""")
+KEY = re.compile(r"""["']((?:error|cli|state|format|text|schedule|reference|publish|bot|demo)\.[a-z0-9_.]+)["']""")
 
 
 def _keys_in_code() -> set[str]:
     keys = set()
-    for path in [*(ROOT / "hub").rglob("*.py"), *(ROOT / "bot").rglob("*.py")]:
+    for path in [*(ROOT / "hub").rglob("*.py"), *(ROOT / "bot").rglob("*.py"), *(ROOT / "demo").rglob("*.py")]:
         keys |= {k for k in KEY.findall(path.read_text("utf-8")) if not k.endswith((".", ".json.gz"))}
     return keys
 
