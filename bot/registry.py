@@ -43,7 +43,8 @@ class Argument:
     """One argument of a command.
 
     Its label in the usage is the catalog entry ``bot.arg.<name>`` (``<commande>``), or its choices
-    (``fr|en``). ``rest`` takes the remainder of the line as it was typed (a text with spaces).
+    (``fr|en``). Other arguments are single words of the command's line; ``rest`` takes what remains of that
+    line as it was typed (a text with spaces) and the lines below it (read them with :meth:`Arguments.lines`).
     """
 
     name: str
@@ -79,11 +80,19 @@ class Arguments:
         self._values = values
 
     def text(self, name: str) -> str:
-        return str(self._values[name])
+        return str(self._values[name]).strip()
 
     def optional_text(self, name: str) -> str | None:
         value = self._values.get(name)
-        return None if value is None else str(value)
+        return None if value is None else str(value).strip()
+
+    def lines(self, name: str) -> tuple[str, str]:
+        """A ``rest`` argument in two: what was typed on the command's line, and the lines below it.
+
+        ``!signer 3 Pantin`` + text below gives ``("Pantin", text)``; ``!signer 3`` + text gives ``("", text)``.
+        """
+        first, _, below = str(self._values.get(name, "")).partition("\n")
+        return first.strip(), below.strip()
 
     def number(self, name: str) -> int:
         value = self._values[name]
@@ -124,21 +133,27 @@ class Command:
         return " ".join([prefix + self.shown_name(lang), *(a.usage(lang) for a in self.arguments)])
 
     def parse(self, text: str) -> Arguments:
-        """Reads the words after the command; raises :class:`UsageError` if they do not fit."""
+        """Reads the words after the command; raises :class:`UsageError` if they do not fit.
+
+        Words are read from the command's own line only: what follows on the lines below belongs to the
+        ``rest`` argument, if the command has one, and is one word too many otherwise.
+        """
         values: dict[str, str | int] = {}
-        remaining = text.strip()
+        line, _, below = text.strip().partition("\n")
+        remaining = line.strip()
         for argument in self.arguments:
-            if not remaining:
+            if argument.rest:
+                # The line break is kept, so that the handler can tell the command line from the lines below.
+                word, remaining, below = remaining + ("\n" + below if below else ""), "", ""
+            else:
+                word, *more = remaining.split(maxsplit=1) or [""]
+                remaining = more[0] if more else ""
+            if not word:
                 if not argument.optional:
                     raise UsageError(argument.name)
                 continue
-            if argument.rest:
-                word, remaining = remaining, ""
-            else:
-                word, *more = remaining.split(maxsplit=1)
-                remaining = more[0] if more else ""
             values[argument.name] = argument.convert(word)
-        if remaining:
+        if remaining or below:
             raise UsageError("extra")
         return Arguments(values)
 

@@ -56,7 +56,7 @@ def _help(name: str) -> str:
 async def announce(request: Request, args: Arguments) -> Reply:
     """Proposes an announcement: title on the command line, wording on the following lines; posts its card."""
     coalition = _coalition(request)
-    first, _, text = args.text("announce.title").partition("\n")
+    first, text = args.lines("announce.title")
     options, title = _options(first)
     announcement = await request.hub.announcements.propose(
         request.sender,
@@ -312,7 +312,7 @@ async def preview(request: Request, args: Arguments) -> Reply:
 async def sign(request: Request, args: Arguments) -> Reply:
     """Signs for the officer's town (named on the command line if they have several); own text below."""
     announcement = await _announcement(request, args)
-    first, _, override = (args.optional_text("announce.town") or "").partition("\n")
+    first, override = args.lines("announce.town")
     town = await _town(request, first)
     signon = await request.hub.announcements.sign(
         request.sender, announcement.id, town.id if town else None, override or None
@@ -333,7 +333,7 @@ async def sign(request: Request, args: Arguments) -> Reply:
 async def decline(request: Request, args: Arguments) -> Reply:
     """Declines for the officer's town, with an optional reason."""
     announcement = await _announcement(request, args)
-    town, reason = await _town_and_reason(request, args.optional_text("announce.reason") or "")
+    town, reason = await _town_and_reason(request, *args.lines("announce.reason"))
     signon = await request.hub.announcements.decline(
         request.sender, announcement.id, town.id if town else None, reason or None
     )
@@ -396,14 +396,14 @@ async def _town(request: Request, text: str | None) -> Town | None:
     return await request.hub.towns.find(text.strip(), _coalition(request).id)
 
 
-async def _town_and_reason(request: Request, text: str) -> tuple[Town | None, str]:
-    """``!refuser N [ville] raison``: the first line names a town only if it is exactly one of the members."""
-    first, _, rest = text.partition("\n")
+async def _town_and_reason(request: Request, first: str, below: str) -> tuple[Town | None, str]:
+    """``!refuser N [ville] raison``: the command line names a town only if it is exactly one of the members."""
+    whole = f"{first}\n{below}".strip()
     try:
         town = await _town(request, first)
     except (NotFound, InvalidInput):
-        return None, text.strip()
-    return town, rest.strip() if town else text.strip()
+        return None, whole
+    return (town, below) if town else (None, whole)
 
 
 def _options(line: str) -> tuple[dict[str, str], str]:

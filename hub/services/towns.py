@@ -190,7 +190,8 @@ class TownService:
         """Erases a town's credentials and personal data (GDPR); ``remove`` also deletes the town itself.
 
         Accounts and their secrets are deleted, officers lose their role (and, left with no role, their
-        preferences), profile fields are cleared, sign-ons keep their decision but not who made it, and audit
+        preferences), profile fields are cleared, sign-ons keep their decision but not who made it, the
+        reactions that signed or declined for the town are forgotten (who reacted, and which event), and audit
         entries about the town no longer name the people who acted.
         """
         async with self.hub.store.unit() as uow:
@@ -203,6 +204,9 @@ class TownService:
                     await forget_preferences(uow, officer, ERASED)
             await uow.towns.update_profile(town.id, {})
             await uow.signons.erase_for_town(town.id)
+            # A reaction's record names who reacted; without it, a later redaction of that reaction changes
+            # nothing, which is what an erased sign-on needs: its decision stands, made by no one.
+            await uow.messages.remove_for_town(town.id)
             await uow.audit.pseudonymise_town(town.id, ERASED)
             if remove:
                 await uow.towns.delete(town.id)

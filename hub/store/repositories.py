@@ -942,6 +942,14 @@ class MessageRepository(_Repository):
         )
         return int(getattr(result, "rowcount", 0))
 
+    async def remove_for_town(self, town_id: int) -> int:
+        """Forgets the messages recorded for a town (the reactions that signed or declined for it, each with
+        the Matrix id of who reacted); returns how many."""
+        result = await self.session.execute(
+            sa.delete(AnnouncementMessageRow).where(AnnouncementMessageRow.town_id == town_id)
+        )
+        return int(getattr(result, "rowcount", 0))
+
 
 # --- people's own preferences -------------------------------------------------------------------------------
 

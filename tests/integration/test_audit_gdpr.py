@@ -9,8 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from hub.domain.model import AuditEntry, SignOnState
+from hub.domain.model import AnnouncementMessage, AuditEntry, SignOnState
 from hub.errors import InvalidInput, NotFound
 from hub.services.context import Hub
 from hub.services.towns import ERASED
@@ -177,6 +178,39 @@ async def test_erasure_with_remove_deletes_the_town(hub: Hub, setup: Setup) -> N
     assert [s.town.code for s in board.signons] == [KREMLIN]
     [erase] = [e for e in await hub.audit.entries() if e.action == "town.erase"]
     assert erase.details == {"accounts": 1, "officers": 1, "removed": True}
+
+
+@pytest.mark.parametrize("remove", [False, True], ids=["erase", "remove"])
+async def test_erasure_forgets_who_reacted_for_the_town(hub: Hub, setup: Setup, remove: bool) -> None:
+    pantin, kremlin = setup.town(PANTIN), setup.town(KREMLIN)
+    announcement = await propose(hub, setup, "{ville} quitte X.")
+    await hub.announcements.sign(setup.officer(PANTIN), announcement.id)
+    await hub.announcements.decline(setup.officer(KREMLIN), announcement.id)
+    card = AnnouncementMessage(announcement.id, "!salle", "$carte", "card")
+    theirs = [
+        AnnouncementMessage(announcement.id, "!salle", "$pantin-oui", "signed", setup.officer(PANTIN), pantin.id),
+        AnnouncementMessage(announcement.id, "!salle", "$pantin-non", "declined", setup.officer(PANTIN), pantin.id),
+    ]
+    other = AnnouncementMessage(
+        announcement.id, "!salle", "$kremlin-non", "declined", setup.officer(KREMLIN), kremlin.id
+    )
+    for message in (card, *theirs, other):
+        assert await hub.announcements.remember_message(message)
+
+    await hub.towns.erase(ADMIN, pantin.id, remove=remove)
+
+    # The card and the other town's reaction are still found; nothing is left that names who reacted for Pantin.
+    assert await hub.announcements.messages(announcement.id) == [card, other]
+    assert await hub.announcements.find_message("$pantin-oui") == []
+    async with hub.store.engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT * FROM announcement_messages"))).all()
+    stored = " ".join(str(value) for row in rows for value in row)
+    assert setup.officer(PANTIN) not in stored and "$pantin" not in stored
+    assert setup.officer(KREMLIN) in stored
+    board = await hub.announcements.board(announcement.id)
+    states = {s.town.code: (s.state, s.by) for s in board.signons}
+    expected = {KREMLIN: (SignOnState.DECLINED, setup.officer(KREMLIN))}
+    assert states == (expected if remove else {**expected, PANTIN: (SignOnState.SIGNED, None)})
 
 
 async def test_an_inbound_event_is_processed_once(hub: Hub) -> None:

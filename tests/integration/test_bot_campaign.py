@@ -79,9 +79,11 @@ async def open_campaign(hub: Hub, people: People, bot_id: str, tmp_path: Path, *
     return Campaign(room_id, coalition, towns)
 
 
-async def propose(coordinator: Person, room_id: str, text: str = TEXT) -> tuple[int, str]:
+async def propose(
+    coordinator: Person, room_id: str, text: str = TEXT, *, title: str = "Départ de X"
+) -> tuple[int, str]:
     """``!annonce`` from the coordinator; returns the announcement's number and its card's event id."""
-    created = content_of(await coordinator.answer(room_id, f"!annonce Départ de X\n{text}"))
+    created = content_of(await coordinator.answer(room_id, f"!annonce {title}\n{text}"))
     assert created["body"].startswith("Annonce n°"), created["body"]
     number = int(created["body"].removeprefix("Annonce n°").split()[0])
     card = await coordinator.wait_notice(f"📣 Annonce n°{number} ")
@@ -256,6 +258,34 @@ async def test_an_image_posted_in_reply_to_the_card_waits_for_its_alt_text(
     assert (attached_image.alt, attached_image.sha256) == ("Affiche bleue du départ", waiting.sha256)
     assert attached_image.sha256 == hashlib.sha256(png((0, 0, 255))).hexdigest()
     assert await hub.announcements.held_images(number) == []
+
+
+async def test_officers_sign_or_decline_with_their_own_text_on_the_lines_below(
+    hub: Hub, bot_settings: BotSettings, people: People, tmp_path: Path
+) -> None:
+    coordinator, officers = people.coordinator, people.officers
+    pantin, kremlin, saint_remy = (officers[c] for c in CODES)
+    own = "{ville} dit au revoir à X. Suivez-nous sur {site}"
+    async with Bot(hub, bot_settings) as bot:
+        campaign = await open_campaign(hub, people, bot.user_id, tmp_path)
+        room = campaign.room_id
+        number, card = await propose(coordinator, room, title="--remplacement Départ de X")
+        # Only the number on the command line: the first line below is the town's text, not a town's name.
+        signed = content_of(await pantin.answer(room, f"!signer {number}\n{own}\nÀ bientôt !"))["body"]
+        assert signed == f"C'est noté : Pantin signe l'annonce n°{number}."
+        # A town named on the command line still works, with its text below.
+        named = content_of(await kremlin.answer(room, f"!signer {number} Le Kremlin-Bicêtre\n{own}"))["body"]
+        assert named == f"C'est noté : Le Kremlin-Bicêtre signe l'annonce n°{number}."
+        declined = content_of(await saint_remy.answer(room, f"!refuser {number}\nPas de conseil avant mars"))["body"]
+        assert "ne participe pas" in declined
+        await coordinator.wait_text(card, "✅ Pantin", "✅ Le Kremlin-Bicêtre", "❌ Saint-Rémy-lès-Chevreuse")
+
+    board = await hub.announcements.board(number)
+    assert {s.town.name: (s.state, s.override_text, s.reason) for s in board.signons} == {
+        "Pantin": (SignOnState.SIGNED, f"{own}\nÀ bientôt !", None),
+        "Le Kremlin-Bicêtre": (SignOnState.SIGNED, own, None),
+        "Saint-Rémy-lès-Chevreuse": (SignOnState.DECLINED, None, "Pas de conseil avant mars"),
+    }
 
 
 async def test_a_restart_replays_nothing_and_still_edits_the_card(

@@ -60,6 +60,27 @@ def test_arguments_are_parsed_by_declaration() -> None:
             sign.parse(wrong)
 
 
+def test_words_are_read_from_the_command_line_and_the_lines_below_go_to_the_rest() -> None:
+    number, town = Argument("number", number=True), Argument("town", optional=True, rest=True)
+    sign = command("signer", arguments=(number, town))(_noop)
+    alone = sign.parse("3\n{ville} s'en va\nÀ bientôt")
+    assert alone.number("number") == 3
+    assert alone.lines("town") == ("", "{ville} s'en va\nÀ bientôt")
+    assert alone.text("town") == "{ville} s'en va\nÀ bientôt"
+    named = sign.parse("3  Le Pré-Saint-Gervais \n{ville} s'en va")
+    assert named.lines("town") == ("Le Pré-Saint-Gervais", "{ville} s'en va")
+    assert named.text("town") == "Le Pré-Saint-Gervais\n{ville} s'en va"
+    assert sign.parse("3 Pantin").lines("town") == ("Pantin", "")
+    bare = sign.parse("3 \n  ")
+    assert "town" not in bare and bare.lines("town") == ("", "")
+    # A word on a line below is no positional argument: it is missing, or it is one too many.
+    two = command("alt", arguments=(number, Argument("position", number=True)))(_noop)
+    for wrong in ("3\n1", "3 1\n2"):
+        with pytest.raises(UsageError):
+            two.parse(wrong)
+    assert two.parse("3 1").number("position") == 1
+
+
 def test_choices_are_matched_without_case_and_anything_else_is_a_usage_error() -> None:
     language = command("langue", arguments=(Argument("language", choices=("fr", "en")),))(_noop)
     assert language.parse("EN").text("language") == "en"
