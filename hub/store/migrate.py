@@ -6,7 +6,6 @@ from importlib import resources
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import column, inspect, select, table
 from sqlalchemy.engine import Connection
@@ -39,15 +38,8 @@ async def upgrade(store: Store, revision: str = "head") -> None:
 
 
 async def current_revision(store: Store) -> str | None:
-    def read(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
-    async with store.engine.connect() as connection:
-        return await connection.run_sync(read)
-
-
-async def stored_revision(store: Store) -> str | None:
-    """:func:`current_revision` read directly, without Alembic's log lines: for checks made every few seconds."""
+    """The revision the database is at (None: never migrated), read directly, without Alembic's log lines:
+    the readiness endpoint asks it every few seconds."""
 
     def read(connection: Connection) -> str | None:
         if not inspect(connection).has_table(VERSION_TABLE):

@@ -63,7 +63,7 @@ class Health:
         if self.stop.is_set():
             return Readiness(False, "stopping")
         try:
-            revision = await asyncio.wait_for(migrate.stored_revision(self.store), self.timeout)
+            revision = await asyncio.wait_for(migrate.current_revision(self.store), self.timeout)
         except Exception as error:  # any failure to answer means not ready; the type says which
             log.warning("readiness: the database did not answer (%s)", type(error).__name__)
             return Readiness(False, "database_unreachable", {"error": type(error).__name__})
