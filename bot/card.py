@@ -7,15 +7,15 @@ the card's event id (purpose ``card``), so a restarted bot still edits the same 
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.context import Messenger
-from bot.render import Reply, Rich, notice_content
-from hub.domain.model import AnnouncementMessage, AnnouncementState, SignOn, SignOnState
+from bot.render import MAX_CONTENT_BYTES, Reply, Rich, fitting, item_weight, notice_content, shorten, weight
+from hub.domain.model import AnnouncementState, SignOn, SignOnState, SignOnSummary, Version
 from hub.i18n import format_instant, translate
-from hub.services.announcements import Board
+from hub.services.announcements import Board, BoardSummary
 from hub.services.context import Hub
 
 log = logging.getLogger(__name__)
@@ -28,11 +28,37 @@ RESIGN = "signon"
 SIGN_ON_TARGETS = frozenset({CARD, RESIGN})
 
 _ICONS = {SignOnState.SIGNED: "✅", SignOnState.DECLINED: "❌", SignOnState.PENDING: "⏳"}
+#: What an edit adds to twice the card's own weight: ``m.relates_to``, the message type and format twice, "* ".
+_EDIT_OVERHEAD = 600
+#: The most the card's text may weigh: an edit carries it twice and must stay under the limit.
+CARD_BYTES = (MAX_CONTENT_BYTES - _EDIT_OVERHEAD) // 2
+#: How many towns of each state the card reads from the hub: more than ever fit in :data:`CARD_BYTES`.
+CARD_TOWNS = 400
+#: At most this many towns in each list of a summarised card, so that the room can read it at a glance.
+CARD_LINES = 40
+#: Below this much room for the towns, the card shortens the texts it quotes (see :func:`render_card`).
+_MIN_ROOM = 2_000
+#: Where the card cuts a long text (a refusal's reason always; the wording and alt texts when too heavy).
+_SHORT = 200
 
 
-def render_card(board: Board, lang: str, prefix: str) -> Reply:
-    """The card of ``board``'s announcement in ``lang``: what it says, when it goes out, who signed."""
-    announcement = board.announcement
+def render_card(view: Board | BoardSummary, lang: str, prefix: str) -> Reply:
+    """The card of the announcement in ``lang``: what it says, when it goes out, who signed.
+
+    Every member town is listed while they all fit; a larger coalition gets a summary instead — the refusals
+    and the latest signatures, as many as fit, and the command that lists every town. The card never weighs
+    more than :data:`CARD_BYTES`, so that its edits stay under the limit, plain or encrypted.
+    """
+    summary = view.summary(CARD_TOWNS) if isinstance(view, Board) else view
+    cut = None
+    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut)) < _MIN_ROOM:
+        cut = _SHORT  # very long quoted texts (four alt texts of 1,500 characters…) leave the towns no room
+    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut))
+    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut)
+
+
+def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int | None) -> Reply:
+    announcement = summary.announcement
     version = announcement.current_version
     head = Rich().strong(translate("bot.announce.card.title", lang, id=str(announcement.id), title=announcement.title))
     state = translate(f"state.{announcement.state.value}", lang)
@@ -43,11 +69,11 @@ def render_card(board: Board, lang: str, prefix: str) -> Reply:
         if instant is not None:
             when = format_instant(instant, announcement.timezone, lang)
             head.line().text(translate(f"bot.announce.card.{key}", lang, when=when))
-    wording = Rich().text(version.wording.text if version else "").build()
-    tail = _details(board, lang)
-    tail.strong(_counts(board, lang)).items(_town_line(s, lang) for s in board.signons)
+    wording = Rich().text(_shorten(version.wording.text if version else "", None if cut is None else 10 * cut)).build()
+    tail = _details(version, lang, cut).strong(_counts(summary.signons, lang))
+    towns.add_to(tail)
     if announcement.state is AnnouncementState.OPEN:
-        tail.text(translate("bot.announce.card.how", lang, prefix=prefix, id=str(announcement.id)))
+        _new_line(tail).text(translate("bot.announce.card.how", lang, prefix=prefix, id=str(announcement.id)))
     first, last = head.build(), tail.build()
     quoted = "\n".join("> " + line for line in wording.plain.splitlines())
     return Reply(
@@ -56,35 +82,105 @@ def render_card(board: Board, lang: str, prefix: str) -> Reply:
     )
 
 
-def _details(board: Board, lang: str) -> Rich:
+def _details(version: Version | None, lang: str, cut: int | None) -> Rich:
     """Variants and images of the current version, one line each."""
     rich = Rich()
-    version = board.announcement.current_version
     if version is None:
         return rich
     for platform, text in sorted(version.wording.variants.items()):
-        rich.text(translate("bot.announce.card.variant", lang, platform=platform.value.capitalize(), text=text)).line()
+        shown = _shorten(text, cut)
+        rich.text(translate("bot.announce.card.variant", lang, platform=platform.value.capitalize(), text=shown))
+        rich.line()
     for position, image in enumerate(version.wording.images, start=1):
-        rich.text(translate("bot.announce.card.image", lang, position=position, alt=image.alt)).line()
+        rich.text(translate("bot.announce.card.image", lang, position=position, alt=_shorten(image.alt, cut))).line()
     return rich
 
 
-def _counts(board: Board, lang: str) -> str:
+def _counts(signons: SignOnSummary, lang: str) -> str:
     return translate(
         "bot.announce.card.counts",
         lang,
-        signed=len(board.with_state(SignOnState.SIGNED)),
-        declined=len(board.with_state(SignOnState.DECLINED)),
-        pending=len(board.with_state(SignOnState.PENDING)),
-        total=len(board.signons),
+        signed=signons.count(SignOnState.SIGNED),
+        declined=signons.count(SignOnState.DECLINED),
+        pending=signons.count(SignOnState.PENDING),
+        total=signons.total,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Section:
+    """Some of the towns in one state, under a title, then how many more there are (if any)."""
+
+    title: str
+    shown: list[Rich]
+    more: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Towns:
+    """The towns part of the card: every town (``everyone``), or sections and how to see the full list."""
+
+    everyone: list[Rich] = field(default_factory=list)
+    sections: list[_Section] = field(default_factory=list)
+    full_list: str | None = None
+
+    @classmethod
+    def within(cls, summary: BoardSummary, lang: str, prefix: str, room: int) -> _Towns:
+        """Every town if they all fit in ``room`` bytes, else the refusals and the latest signatures that do."""
+        signons = summary.signons
+        everyone = [_town_line(s, lang) for s in signons.everyone()] if signons.complete else None
+        if everyone is not None and fitting(everyone, room) == everyone:
+            return cls(everyone=everyone)
+        hint = translate("bot.announce.card.full", lang, prefix=prefix, id=str(summary.announcement.id))
+        room -= weight(Rich().text(hint).build()) + 2 * _SECTION_OVERHEAD
+        declined = [_town_line(s, lang) for s in signons.declined[:CARD_LINES]]
+        signed = [_town_line(s, lang) for s in signons.signed[:CARD_LINES]]
+        # The refusals get at least half of the room, more if the signatures need less.
+        declined = fitting(declined, room - min(_need(signed), room // 2))
+        signed = fitting(signed, room - _need(declined))
+        sections = [
+            _section("bot.announce.card.declined", declined, signons.count(SignOnState.DECLINED), lang),
+            _section("bot.announce.card.latest", signed, signons.count(SignOnState.SIGNED), lang),
+        ]
+        return cls(sections=[s for s in sections if s.shown or s.more], full_list=hint)
+
+    def add_to(self, tail: Rich) -> None:
+        tail.items(self.everyone)
+        for section in self.sections:
+            _new_line(tail).strong(section.title).items(section.shown)
+            if section.more:
+                _new_line(tail).text(section.more)
+        if self.full_list:
+            _new_line(tail).text(self.full_list)
+
+
+#: What a section costs besides its items: its title, the "… and 1,412 more" line and the line breaks.
+_SECTION_OVERHEAD = 160
+
+
+def _section(title: str, shown: list[Rich], count: int, lang: str) -> _Section:
+    more = translate("bot.announce.card.more", lang, count=count - len(shown)) if count > len(shown) else None
+    return _Section(translate(title, lang), shown, more)
+
+
+def _need(items: list[Rich]) -> int:
+    return sum(item_weight(item) for item in items)
 
 
 def _town_line(signon: SignOn, lang: str) -> Rich:
     line = Rich().text(f"{_ICONS[signon.state]} {signon.town.name}")
     if signon.state is SignOnState.DECLINED and signon.reason:
-        line.text(translate("bot.announce.card.reason", lang, reason=signon.reason))
+        line.text(translate("bot.announce.card.reason", lang, reason=_shorten(signon.reason, _SHORT)))
     return line
+
+
+def _new_line(rich: Rich) -> Rich:
+    """``rich``, on a new line (a bulleted list already ends its own)."""
+    return rich if rich.ends_with_list() else rich.line()
+
+
+def _shorten(text: str, most: int | None) -> str:
+    return text if most is None else shorten(text, most)
 
 
 def edit_content(reply: Reply, event_id: str) -> dict[str, Any]:
@@ -100,26 +196,22 @@ def edit_content(reply: Reply, event_id: str) -> dict[str, Any]:
     }
 
 
-async def post_card(hub: Hub, messenger: Messenger, room_id: str, announcement_id: int, prefix: str) -> str:
-    """Posts the announcement's card in ``room_id`` and has the hub remember it; returns its event id."""
-    board = await hub.announcements.board(announcement_id)
-    event_id = await messenger.send(room_id, render_card(board, board.coalition.language, prefix))
-    await hub.announcements.remember_message(AnnouncementMessage(announcement_id, room_id, event_id, CARD))
-    return event_id
+async def card_now(hub: Hub, announcement_id: int, prefix: str) -> tuple[str, Reply]:
+    """The coalition's room and the card of the announcement as it stands now."""
+    summary = await hub.announcements.summary(announcement_id, CARD_TOWNS)
+    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix)
+
+
+async def post_card(hub: Hub, messenger: Messenger, room_id: str, announcement_id: int, prefix: str) -> None:
+    """Has the announcement's card posted in its coalition's room, ahead of the answers queued after it.
+
+    The bot's outbound queue posts it as soon as the homeserver allows, and keeps trying; the hub remembers
+    it then (see :mod:`bot.card_keeper`).
+    """
+    await messenger.cards_changed(announcement_id)
 
 
 async def refresh_cards(hub: Hub, messenger: Messenger, announcement_id: int, prefix: str) -> None:
-    """Edits every card of the announcement to its current state.
-
-    A card that cannot be edited (the bot left the room…) is logged and skipped: the change it reports has
-    already been made, and the person who made it must hear that it was.
-    """
-    board = await hub.announcements.board(announcement_id)
-    reply = render_card(board, board.coalition.language, prefix)
-    for card in await hub.announcements.messages(announcement_id, CARD):
-        try:
-            await messenger.edit(card.channel, card.message_id, reply)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("Could not edit card %s of announcement %s", card.message_id, announcement_id)
+    """Has every card of the announcement brought up to its current state (coalesced edits, see
+    :mod:`bot.card_keeper`); returns at once."""
+    await messenger.cards_changed(announcement_id)

@@ -1,14 +1,19 @@
-"""The Matrix side of the bot: log in, sync, accept invites, read commands, send replies.
+"""The Matrix side of the bot: the wiring of its parts around one matrix-nio client.
 
-Built on matrix-nio with end-to-end encryption. What keeps the bot from acting twice on one event:
+* :mod:`bot.session` logs in (or restores the saved device) so that encryption keys survive restarts;
+* :mod:`bot.sync` fills the gaps of ``limited`` timelines and saves the sync position only past events that
+  were handled, so neither a burst nor a restart loses an event;
+* :mod:`bot.sending` is the one outbound queue (answers first, card edits coalesced, the homeserver's rate
+  limit honoured) and :mod:`bot.card_keeper` keeps the cards current through it;
+* :mod:`bot.handling` turns a command into its answer.
 
-* on the very first start, one sync with an empty timeline moves past the rooms' history *before* any
-  callback is registered; nio then keeps the sync token in the store folder, so a restart resumes there;
-* every command's event id goes through :meth:`Hub.first_time` before it is acted on, so an event that a
-  sync delivers again (a crash before the token was saved, a restored store) is skipped.
+What keeps the bot from acting twice on one event: on the very first start, one sync with an empty timeline
+moves past the rooms' history; every event's id goes through the hub (:meth:`Hub.first_time`) — commands
+before they run (a command is never run twice), sign-on reactions and their redactions after (recording a
+decision again gives the same state, so a crash in the middle loses nothing).
 
-Handlers run as tasks, one at a time per room (in arrival order); the sync loop only dispatches, and a
-failure in one handler or one sync is logged without stopping the loop.
+Events are handled as tasks, one at a time per room in the order the room saw them; the sync loop only sorts
+and dispatches, and a failure in one handler or one sync is logged without stopping the loop.
 """
 
 from __future__ import annotations
@@ -16,75 +21,67 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
-import os
+import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    Event,
     InviteMemberEvent,
     JoinResponse,
     LocalProtocolError,
-    LoginResponse,
-    MatrixInvitedRoom,
     MatrixRoom,
     MegolmEvent,
     ReactionEvent,
     RedactionEvent,
+    RoomEncryptedFile,
     RoomEncryptedImage,
     RoomLeaveResponse,
+    RoomMessageFile,
     RoomMessageImage,
     RoomMessageText,
     RoomSendResponse,
     SyncError,
     SyncResponse,
-    WhoamiResponse,
 )
 
 from bot import secrets
-from bot.attachments import image_bytes, replied_image, replied_to
+from bot.attachments import file_of, image_bytes, read_message, replied_file, replied_image, replied_to
 from bot.card import edit_content
+from bot.card_keeper import CardKeeper
 from bot.commands import default_registry
-from bot.context import Preferences, Request, audience_of, choose_language
+from bot.context import PostedFile, Preferences, TextMessage
+from bot.handling import CommandFailed, CommandRunner, split_command, strip_reply_fallback
 from bot.images import CardImages
+from bot.imports import TownImports
+from bot.invitations import NioHomeserver
 from bot.mentions import command_text
 from bot.publication import PublicationReports
 from bot.reactions import SignOnReactions, decision_of
-from bot.registry import Command, Registry, UsageError
+from bot.registry import Registry
 from bot.reminders import Reminders
 from bot.render import Reply, notice_content
+from bot.sending import Priority, SendQueue
+from bot.session import SESSION_FILE, BotError, log_in, make_private_folder
 from bot.settings import BotSettings
+from bot.sync import SYNC_FILTER, SyncPosition, fill_gap, since_joined
 from hub.domain.model import Coalition
-from hub.errors import UnissonError
-from hub.i18n import translate
 from hub.services.context import Hub
+
+__all__ = ["SESSION_FILE", "SKIP_HISTORY_FILTER", "Bot", "BotError", "split_command", "strip_reply_fallback"]
 
 log = logging.getLogger(__name__)
 
 #: The first sync of a new store: room state and invites, but none of the rooms' past messages.
 SKIP_HISTORY_FILTER = {"room": {"timeline": {"limit": 0}}}
-SESSION_FILE = "session.json"
 _SYNC_TIMEOUT_MS = 30_000
 _RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
-
-class BotError(RuntimeError):
-    """The homeserver refused something the bot cannot do without (log in, first sync, send)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """A login kept in the store folder, so that the device (and its encryption keys) survive restarts."""
-
-    user_id: str
-    device_id: str
-    access_token: str = field(repr=False)
+Handler = Callable[[MatrixRoom, Any], "asyncio.Task[None] | None"]
 
 
 class Bot:
@@ -107,19 +104,38 @@ class Bot:
             store_path=str(settings.store_path),
             config=_client_config(settings),
         )
+        self.position = SyncPosition(settings.store_path)
+        self.outbox = SendQueue(card_interval=settings.card_edit_seconds)
+        self.cards = CardKeeper(hub, self.outbox, self.transmit, settings.command_prefix)
+        self.commands = CommandRunner(hub, self.registry, self.preferences, self, settings.command_prefix)
         # Strong references: the event loop only keeps weak ones to running tasks.
         self._tasks: set[asyncio.Task[None]] = set()
         self._room_locks: dict[str, asyncio.Lock] = {}
         self._sync_task: asyncio.Task[None] | None = None
+        self._sender_task: asyncio.Task[None] | None = None
         self._failures = 0
+        #: The position the current sync started from: a gap is filled back to it.
+        self._since: str | None = None
+        #: Set by :meth:`stop`: events still waiting for their room are left for the next start.
+        self._stopping = False
         self.reactions = SignOnReactions(hub, self, self.preferences, settings.command_prefix)
         self.card_images = CardImages(hub, self, self.preferences, settings.command_prefix)
         self.reminders = Reminders(hub, self.send, settings)
         self.publication = PublicationReports(hub, self, settings.command_prefix)
+        homeserver = NioHomeserver(self.client)
+        self.town_imports = TownImports(hub, self, homeserver, self.preferences, settings.command_prefix)
         #: Reminders and publication reports, running while the bot runs.
         self._background: list[asyncio.Task[None]] = []
         #: Set once a sync has told the client which rooms it is in (nio cannot send to a room before that).
         self._synced = asyncio.Event()
+        self._routes: list[tuple[type | tuple[type, ...], Handler]] = [
+            (RoomMessageText, self._on_message),
+            ((RoomMessageImage, RoomEncryptedImage), self._on_image),
+            ((RoomMessageFile, RoomEncryptedFile), self._on_file),
+            (MegolmEvent, self._on_undecryptable),
+            (ReactionEvent, self._on_reaction),
+            (RedactionEvent, self._on_redaction),
+        ]
 
     @property
     def user_id(self) -> str:
@@ -138,20 +154,17 @@ class Bot:
         """Logs in (or restores the saved session), skips old history on a first start, starts syncing."""
         secrets.silence_verbatim_logs()
         try:
-            await asyncio.to_thread(_make_private_folder, self.settings.store_path)
-            await self._log_in()
-            if not self.client.loaded_sync_token:
+            await asyncio.to_thread(make_private_folder, self.settings.store_path)
+            await log_in(self.client, self.settings)
+            self._since = await self.position.load() or self._token_of_older_versions()
+            if not self._since:
                 await self._skip_history()
         except BaseException:
             await self.client.close()
             raise
-        self.client.add_event_callback(self._on_message, RoomMessageText)
-        self.client.add_event_callback(self._on_image, (RoomMessageImage, RoomEncryptedImage))
         self.client.add_event_callback(self._on_invite, InviteMemberEvent)
-        self.client.add_event_callback(self._on_undecryptable, MegolmEvent)
-        self.client.add_event_callback(self._on_reaction, ReactionEvent)
-        self.client.add_event_callback(self._on_redaction, RedactionEvent)
         self.client.add_response_callback(self._on_sync_response, (SyncResponse, SyncError))
+        self._sender_task = asyncio.create_task(self.outbox.run(), name="matrix-send")
         self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
         self._background = [
             asyncio.create_task(self.reminders.run(), name="reminders"),
@@ -160,7 +173,14 @@ class Bot:
         log.info("Matrix bot %s started (device %s)", self.user_id, self.client.device_id)
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stops syncing, lets running handlers finish for up to ``grace`` seconds, then closes the client."""
+        """Stops syncing, lets the events being handled finish (at most ``grace`` seconds each for them and
+        for the messages waiting to be sent), saves the sync position, then closes the client.
+
+        Events that had not started are left unhandled: the saved position is before them, so the next start
+        handles them.
+        """
+        self._stopping = True
+        await self.town_imports.close()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -174,7 +194,16 @@ class Bot:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        await self.position.save()
+        if not await self.outbox.drained(grace):
+            log.warning("Stopping with %s messages not sent", self.outbox.waiting)
+        if self._sender_task is not None:
+            self._sender_task.cancel()
+            await asyncio.gather(self._sender_task, return_exceptions=True)
+            self._sender_task = None
         await self.client.close()
+
+    # -- what handlers may do (the Messenger of bot.context) -------------------------------------------
 
     async def send(
         self,
@@ -192,19 +221,59 @@ class Bot:
         content = notice_content(reply, in_reply_to=in_reply_to, also_mention=to)
         return await self.send_content(room_id, content, tx_id=tx_id)
 
+    def post(self, room_id: str, reply: Reply, *, in_reply_to: str | None = None, to: str | None = None) -> None:
+        """Queues ``reply`` to be sent as soon as the homeserver allows, without waiting for it."""
+        content = notice_content(reply, in_reply_to=in_reply_to, also_mention=to)
+        job = functools.partial(self.transmit, room_id, content, _new_tx())
+        self.outbox.put(_discard_result(job)).add_done_callback(_log_failure)
+
     async def edit(self, room_id: str, event_id: str, reply: Reply) -> str:
         """Replaces the text of the bot's message ``event_id`` with ``reply`` (``m.replace``); returns the edit's id."""
-        return await self.send_content(room_id, edit_content(reply, event_id))
+        return await self.send_content(room_id, edit_content(reply, event_id), priority=Priority.REPORT)
+
+    async def cards_changed(self, announcement_id: int) -> None:
+        """The announcement changed: its cards are brought up to date (posted if it has none) by the queue."""
+        await self.cards.touch(announcement_id)
 
     async def replied_image(self, room_id: str, event_id: str) -> bytes:
         """The bytes of the image that message ``event_id`` replies to."""
         return await replied_image(self.client, room_id, event_id)
 
-    async def send_content(self, room_id: str, content: dict[str, Any], *, tx_id: str | None = None) -> str:
-        """Sends an ``m.room.message`` with ``content`` (encrypted where the room is); returns its id."""
+    # -- town imports: files and invitations (bot/imports.py) --
+
+    async def replied_file(self, room_id: str, event_id: str, max_bytes: int) -> PostedFile | None:
+        """The file that message ``event_id`` replies to; None if it replies to nothing."""
+        return await replied_file(self.client, room_id, event_id, max_bytes)
+
+    async def read_message(self, room_id: str, event_id: str) -> TextMessage | None:
+        """Message ``event_id`` if it is a text or a notice."""
+        return await read_message(self.client, room_id, event_id)
+
+    async def invite_officers(self, sender: str, coalition: Coalition, room_id: str, reply_to: str, lang: str) -> Reply:
+        """Starts inviting the coalition's officers missing from its room, in the background."""
+        return await self.town_imports.invite(sender, coalition, room_id, reply_to, lang)
+
+    async def send_content(
+        self, room_id: str, content: dict[str, Any], *, tx_id: str | None = None, priority: Priority = Priority.REPLY
+    ) -> str:
+        """Sends an ``m.room.message`` with ``content`` through the queue; returns its id once sent."""
+        sent: list[str] = []
+        tx = tx_id or _new_tx()
+
+        async def job() -> None:
+            sent.append(await self.transmit(room_id, content, tx))
+
+        await self.outbox.put(job, priority)
+        return sent[-1]
+
+    async def transmit(self, room_id: str, content: dict[str, Any], tx_id: str) -> str:
+        """Sends an ``m.room.message`` now (encrypted where the room is); returns its id.
+
+        matrix-nio waits out ``M_LIMIT_EXCEEDED`` itself and sends again with the same transaction id.
+        """
         room = self.client.rooms.get(room_id)
         if room is not None and room.encrypted and self.client.should_query_keys:
-            # A member's new device must be known before the room key is shared, or it cannot read the reply.
+            # A member's new device must be known before the room key is shared, or it cannot read the message.
             with contextlib.suppress(LocalProtocolError):
                 await self.client.keys_query()
         response = await self.client.room_send(
@@ -216,45 +285,17 @@ class Bot:
 
     # -- start-up -------------------------------------------------------------------------------------------
 
-    async def _log_in(self) -> None:
-        token = self.settings.access_token.get_secret_value()
-        if token:
-            session = await self._whoami(token)
-            if session is None:
-                raise BotError("the homeserver refused UNISSON_MATRIX_ACCESS_TOKEN; check it is current")
-        else:
-            session = await self._saved_or_new_session()
-        if session.user_id != self.settings.user_id:
-            raise BotError(f"the credentials are those of {session.user_id}, not {self.settings.user_id}")
-        # Loads the crypto store of this device from the store folder.
-        self.client.restore_login(session.user_id, session.device_id, session.access_token)
-
-    async def _whoami(self, token: str) -> Session | None:
-        self.client.access_token = token
-        response = await self.client.whoami()
-        if not isinstance(response, WhoamiResponse) or not response.device_id:
-            log.warning("whoami failed: %s", response)
-            return None
-        return Session(str(response.user_id), str(response.device_id), token)
-
-    async def _saved_or_new_session(self) -> Session:
-        path = self.settings.store_path / SESSION_FILE
-        saved = await asyncio.to_thread(_read_session, path)
-        if saved is not None and (current := await self._whoami(saved.access_token)) is not None:
-            return current
-        response = await self.client.login(
-            self.settings.password.get_secret_value(), device_name=self.settings.device_name
-        )
-        if not isinstance(response, LoginResponse):
-            raise BotError(f"could not log in as {self.settings.user_id}: {response}")
-        session = Session(str(response.user_id), str(response.device_id), str(response.access_token))
-        await asyncio.to_thread(_write_session, path, session)
-        return session
+    def _token_of_older_versions(self) -> str | None:
+        """The sync position that versions before :mod:`bot.sync` kept in nio's store, read once."""
+        store = self.client.store
+        return None if store is None else store.load_sync_token()
 
     async def _skip_history(self) -> None:
         response = await self.client.sync(timeout=0, sync_filter=SKIP_HISTORY_FILTER, full_state=True)
         if not isinstance(response, SyncResponse):
             raise BotError(f"the first sync failed: {response}")
+        self._since = response.next_batch
+        await self.position.save(response.next_batch)
         # Invites that were waiting came with that sync, before the callbacks existed.
         for room_id, room in list(self.client.invited_rooms.items()):
             self._spawn(self._consider_invite(room_id, room.inviter), f"invite {room_id}")
@@ -265,8 +306,11 @@ class Bot:
         while True:
             try:
                 # nio keeps no room state across restarts: the first sync asks for all of it (which rooms are
-                # encrypted, who is in them), with the timeline still starting at the saved token.
-                await self.client.sync_forever(timeout=_SYNC_TIMEOUT_MS, full_state=True)
+                # encrypted, who is in them), with the timeline still starting at the saved position. After a
+                # failure, the sync starts again from the last position whose events were all dispatched.
+                await self.client.sync_forever(
+                    timeout=_SYNC_TIMEOUT_MS, sync_filter=SYNC_FILTER, since=self._since, full_state=True
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -276,14 +320,36 @@ class Bot:
                 await asyncio.sleep(delay)
 
     async def _on_sync_response(self, response: SyncResponse | SyncError) -> None:
-        """Runs inside nio's loop after each sync: backs off while the homeserver answers with errors."""
-        if isinstance(response, SyncResponse):
-            self._failures = 0
-            self._synced.set()
+        """Runs inside nio's loop after each sync: dispatches every room's events, the gaps filled first."""
+        if not isinstance(response, SyncResponse):
+            delay = self._next_delay()
+            log.warning("Matrix sync refused (%s); retrying in %s s", response, delay)
+            await asyncio.sleep(delay)
             return
-        delay = self._next_delay()
-        log.warning("Matrix sync refused (%s); retrying in %s s", response, delay)
-        await asyncio.sleep(delay)
+        work: list[asyncio.Task[None]] = []
+        for room_id, info in response.rooms.join.items():
+            room = self.client.rooms.get(room_id)
+            if room is None:
+                continue
+            events = list(info.timeline.events)
+            if info.timeline.limited and self._since and info.timeline.prev_batch:
+                events = await fill_gap(self.client, room_id, info.timeline.prev_batch, self._since) + events
+            work += self._dispatch(room, since_joined(events, self.user_id))
+        self.position.reached(response.next_batch, work)
+        self._since = response.next_batch
+        await self.position.save()
+        self._failures = 0
+        self._synced.set()
+
+    def _dispatch(self, room: MatrixRoom, events: list[Event]) -> list[asyncio.Task[None]]:
+        started = []
+        for event in events:
+            for kind, handler in self._routes:
+                if isinstance(event, kind):
+                    if (task := handler(room, event)) is not None:
+                        started.append(task)
+                    break
+        return started
 
     async def _report_publications(self) -> None:
         """Tells the rooms how publications go, from the first sync on (the rooms must be known to send)."""
@@ -295,73 +361,65 @@ class Bot:
         self._failures += 1
         return delay
 
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    # -- callbacks (they only sort and dispatch, so that the sync loop is never held up) -----------------
+    # -- routes (they only sort and dispatch, so that the sync loop is never held up) ------------------
 
-    async def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> None:
+    def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> asyncio.Task[None] | None:
         content = event.source.get("content", {})
         if event.sender == self.user_id or content.get("msgtype") != "m.text":
-            return
+            return None
         text = strip_reply_fallback(str(event.body)).strip()
         if text.startswith(self.settings.command_prefix):
             # A pill leaves only a display name in the plain body: commands are given the Matrix id.
             text = command_text(text, content, functools.partial(_display_name, room))
         if secrets.looks_like_secret(text, self.settings.command_prefix):
             # Edits too: a secret added by an edit is as exposed as one in a new message.
-            self._spawn(self._guard(room, str(event.event_id), str(event.sender), text), f"guard {event.event_id}")
-            return
+            work = self._guard(room, str(event.event_id), str(event.sender), text)
+            return self._spawn(work, f"guard {event.event_id}")
         if content.get("m.relates_to", {}).get("rel_type") == "m.replace":
-            return  # an edit: the original was already handled
+            return None  # an edit: the original was already handled
         if not text.startswith(self.settings.command_prefix):
-            return
+            return None
         work = self._handle(room.room_id, str(event.event_id), str(event.sender), text)
-        self._spawn(work, f"command {event.event_id}")
+        return self._spawn(work, f"command {event.event_id}")
 
-    async def _on_image(self, room: MatrixRoom, event: RoomMessageImage | RoomEncryptedImage) -> None:
+    def _on_image(self, room: MatrixRoom, event: RoomMessageImage | RoomEncryptedImage) -> asyncio.Task[None] | None:
         target = replied_to(event.source.get("content", {}))
         if event.sender == self.user_id or target is None:
-            return
+            return None
         fetch = functools.partial(image_bytes, self.client, event)
         args = (room.room_id, str(event.event_id), str(event.sender), target, fetch)
         work = functools.partial(self.card_images.posted, *args)
-        self._spawn(self._once(room.room_id, str(event.event_id), work), f"image {event.event_id}")
+        return self._spawn(self._once(room.room_id, str(event.event_id), work), f"image {event.event_id}")
 
-    async def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> None:
+    def _on_file(self, room: MatrixRoom, event: RoomMessageFile | RoomEncryptedFile) -> asyncio.Task[None] | None:
+        target = replied_to(event.source.get("content", {}))
+        if event.sender == self.user_id or target is None:
+            return None
+        fetch = functools.partial(file_of, self.client, event)
+        args = (room.room_id, str(event.event_id), str(event.sender), target, fetch)
+        work = functools.partial(self.town_imports.file_posted, *args)
+        return self._spawn(self._once(room.room_id, str(event.event_id), work), f"file {event.event_id}")
+
+    def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> asyncio.Task[None] | None:
         if event.sender == self.user_id or decision_of(event.key) is None:
-            return
+            return None
         args = (room.room_id, str(event.event_id), str(event.sender), str(event.reacts_to), str(event.key))
         work = functools.partial(self.reactions.reacted, *args)
-        self._spawn(self._once(room.room_id, str(event.event_id), work), f"reaction {event.event_id}")
+        return self._spawn(self._decision(room.room_id, str(event.event_id), work), f"reaction {event.event_id}")
 
-    async def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> None:
+    def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> asyncio.Task[None] | None:
         if event.sender == self.user_id:
-            return
+            return None
         work = functools.partial(self.reactions.redacted, room.room_id, str(event.sender), str(event.redacts))
-        self._spawn(self._once(room.room_id, str(event.event_id), work), f"redaction {event.event_id}")
+        return self._spawn(self._decision(room.room_id, str(event.event_id), work), f"redaction {event.event_id}")
 
-    async def _once(self, room_id: str, event_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Runs ``work`` for an event seen for the first time, after the room's earlier events; never raises."""
-        async with self._room_locks.setdefault(room_id, asyncio.Lock()):
-            try:
-                if await self.hub.first_time(event_id):
-                    await work()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("Handling event %s in %s failed", event_id, room_id)
-
-    async def _on_invite(self, room: MatrixInvitedRoom, event: InviteMemberEvent) -> None:
-        # The callback fires for every member event of the invite; only our own invitation matters.
-        if event.state_key != self.user_id or event.membership != "invite":
-            return
-        direct = bool(event.content.get("is_direct"))
-        self._spawn(self._consider_invite(room.room_id, str(event.sender), direct), f"invite {room.room_id}")
-
-    async def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> None:
+    def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> asyncio.Task[None] | None:
         log.warning(
             "Cannot decrypt event %s from %s in %s (session %s); asking for the key",
             event.event_id,
@@ -370,6 +428,44 @@ class Bot:
             event.session_id,
         )
         self._spawn(self._request_key(event), f"key request {event.event_id}")
+        return None
+
+    async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
+        # The callback fires for every member event of the invite; only our own invitation matters.
+        if event.state_key != self.user_id or event.membership != "invite":
+            return
+        direct = bool(event.content.get("is_direct"))
+        self._spawn(self._consider_invite(room.room_id, str(event.sender), direct), f"invite {room.room_id}")
+
+    # -- work -----------------------------------------------------------------------------------------
+
+    async def _once(self, room_id: str, event_id: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Runs ``work`` for an event seen for the first time, after the room's earlier events; never raises."""
+        async with self._room_locks.setdefault(room_id, asyncio.Lock()):
+            if self._stopping:
+                return  # not started: handled at the next start
+            try:
+                if await self.hub.first_time(event_id):
+                    await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Handling event %s in %s failed", event_id, room_id)
+
+    async def _decision(self, room_id: str, event_id: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Like :meth:`_once` for a sign-on decision, but the event is marked handled only once it is: doing
+        it again after a crash records the same decision, where skipping it would lose it."""
+        async with self._room_locks.setdefault(room_id, asyncio.Lock()):
+            if self._stopping:
+                return
+            try:
+                if not await self.hub.seen(event_id):
+                    await work()
+                    await self.hub.first_time(event_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Handling event %s in %s failed", event_id, room_id)
 
     async def _request_key(self, event: MegolmEvent) -> None:
         try:
@@ -378,8 +474,6 @@ class Bot:
             raise
         except Exception:
             log.exception("Key request for event %s failed", event.event_id)
-
-    # -- work -----------------------------------------------------------------------------------------
 
     async def _consider_invite(self, room_id: str, inviter: str | None, direct: bool = False) -> None:
         """Joins rooms bound to a coalition, rooms an admin invites us to, and direct conversations with
@@ -421,100 +515,26 @@ class Bot:
             log.exception("Could not protect the secret-looking event %s in %s", event_id, room.room_id)
 
     async def _handle(self, room_id: str, event_id: str, sender: str, body: str, *, private: bool = False) -> None:
-        lock = self._room_locks.setdefault(room_id, asyncio.Lock())
-        async with lock:
-            lang = self.hub.settings.default_language
+        """Runs a command once, after the room's earlier events, and queues its answer."""
+        async with self._room_locks.setdefault(room_id, asyncio.Lock()):
+            if self._stopping:
+                return
             try:
                 if not await self.hub.first_time(event_id):
                     return
-                chosen = await self.preferences.language(sender)
-                lang = chosen or lang
-                coalition = await self.hub.coalitions.by_room(room_id)
-                word, rest = split_command(body, self.settings.command_prefix)
-                if not word:
-                    return
-                declared = self.registry.find(word)
-                lang = choose_language(
-                    chosen=chosen,
-                    invoked=word,
-                    command=declared,
-                    room=coalition.language if coalition else None,
-                    default=self.hub.settings.default_language,
-                )
-                if declared is None:
-                    reply = self._unknown(word, lang)
-                else:
-                    where = Where(room_id, event_id, sender, coalition, lang, private)
-                    reply = await self._execute(declared, rest, where)
             except asyncio.CancelledError:
                 raise
             except Exception:
+                log.exception("Could not check event %s in %s", event_id, room_id)
+                return
+            try:
+                reply = await self.commands.answer(room_id, event_id, sender, body, private=private)
+            except CommandFailed as failure:
                 shown = secrets.masked(body, self.settings.command_prefix)[:80]
                 log.exception("Command %r from %s in %s (event %s) failed", shown, sender, room_id, event_id)
-                reply = Reply.text(translate("bot.error.unexpected", lang))
-            try:
-                await self.send(room_id, reply, in_reply_to=event_id, to=sender)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("Could not answer event %s in %s", event_id, room_id)
-
-    async def _execute(self, declared: Command, rest: str, where: Where) -> Reply:
-        """Parses the arguments and runs the handler; expected errors become replies in the user's language."""
-        prefix = self.settings.command_prefix
-        try:
-            args = declared.parse(rest)
-        except UsageError:
-            return self.registry.usage_reply(declared, where.lang, prefix)
-        actor = await self.hub.whois(where.sender)
-        request = Request(
-            hub=self.hub,
-            registry=self.registry,
-            preferences=self.preferences,
-            sender=where.sender,
-            room_id=where.room_id,
-            event_id=where.event_id,
-            coalition=where.coalition,
-            lang=where.lang,
-            prefix=prefix,
-            audience=audience_of(actor, where.coalition),
-            messenger=self,
-            private=where.private,
-        )
-        try:
-            return await declared.handler(request, args)
-        except UnissonError as error:
-            return Reply.text(error.message(where.lang))
-
-    def _unknown(self, word: str, lang: str) -> Reply:
-        prefix = self.settings.command_prefix
-        helper = self.registry.find("aide")
-        help_usage = prefix + (helper.shown_name(lang) if helper else "aide")
-        suggestion = self.registry.suggest(word)
-        if suggestion is None:
-            return Reply.text(translate("bot.unknown", lang, name=prefix + word, help=help_usage))
-        guess = prefix + suggestion.shown_name(lang)
-        return Reply.text(translate("bot.unknown.suggest", lang, name=prefix + word, suggestion=guess, help=help_usage))
-
-
-@dataclass(frozen=True, slots=True)
-class Where:
-    """The event a command came in, and the language chosen for the answer."""
-
-    room_id: str
-    event_id: str
-    sender: str
-    coalition: Coalition | None
-    lang: str
-    private: bool = False
-
-
-def split_command(body: str, prefix: str) -> tuple[str, str]:
-    """``"!aide  langue"`` → ``("aide", "langue")``; the rest keeps its inner spacing and line breaks."""
-    parts = body.removeprefix(prefix).split(maxsplit=1)
-    if not parts:
-        return "", ""
-    return parts[0], parts[1] if len(parts) > 1 else ""
+                reply = failure.apology()
+            if reply is not None:
+                self.post(room_id, reply, in_reply_to=event_id, to=sender)
 
 
 def _display_name(room: MatrixRoom, user_id: str) -> str | None:
@@ -522,43 +542,25 @@ def _display_name(room: MatrixRoom, user_id: str) -> str | None:
     return user.display_name if user is not None else None
 
 
-def strip_reply_fallback(body: str) -> str:
-    """The text of a message without the quoted ``> <@user> ...`` lines older clients put before a reply."""
-    if not body.startswith("> "):
-        return body
-    lines = body.splitlines()
-    while lines and lines[0].startswith(">"):
-        lines.pop(0)
-    return "\n".join(lines).lstrip("\n")
+def _new_tx() -> str:
+    return f"unisson-{uuid.uuid4().hex}"
+
+
+def _discard_result(call: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    async def job() -> None:
+        await call()
+
+    return job
+
+
+def _log_failure(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and (error := done.exception()) is not None:
+        log.error("A message could not be sent: %s", error)
 
 
 def _client_config(settings: BotSettings) -> AsyncClientConfig:
-    options: dict[str, Any] = {"encryption_enabled": True, "store_sync_tokens": True}
+    # The sync position is kept by bot.sync, which saves it only past events that were handled.
+    options: dict[str, Any] = {"encryption_enabled": True, "store_sync_tokens": False}
     if passphrase := settings.store_passphrase.get_secret_value():
         options["pickle_key"] = passphrase
     return AsyncClientConfig(**options)
-
-
-def _make_private_folder(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o700)
-
-
-def _read_session(path: Path) -> Session | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Session(str(data["user_id"]), str(data["device_id"]), str(data["access_token"]))
-    except FileNotFoundError:
-        return None
-    except (ValueError, KeyError, TypeError):
-        log.warning("Ignoring the unreadable session file %s", path)
-        return None
-
-
-def _write_session(path: Path, session: Session) -> None:
-    # Created private from the start: the token must never be readable by others, even briefly.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(
-            {"user_id": session.user_id, "device_id": session.device_id, "access_token": session.access_token}, handle
-        )

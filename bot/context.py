@@ -38,8 +38,30 @@ class Preferences:
         return coalition.language if coalition else self.hub.settings.default_language
 
 
+@dataclass(frozen=True, slots=True)
+class PostedFile:
+    """A file someone posted in a room (``m.file``), downloaded and decrypted."""
+
+    name: str
+    data: bytes
+    #: As the sender's client stated it; may be empty.
+    mimetype: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TextMessage:
+    """A text message (or a bot's notice) read back from the homeserver, decrypted."""
+
+    sender: str
+    body: str
+    #: The event it replies to, if any.
+    in_reply_to: str | None = None
+    notice: bool = False
+
+
 class Messenger(Protocol):
-    """What a handler may do in Matrix besides answering: post a message, edit one in place, read an image."""
+    """What a handler may do in Matrix besides answering: post a message, edit one in place, read an image or a
+    file, invite a coalition's officers to its room."""
 
     async def send(
         self,
@@ -53,12 +75,37 @@ class Messenger(Protocol):
         """Posts ``reply`` as a notice; returns its event id. The same ``tx_id`` again does not post it twice."""
         ...
 
+    def post(self, room_id: str, reply: Reply, *, in_reply_to: str | None = None, to: str | None = None) -> None:
+        """Queues ``reply`` to be sent as soon as the homeserver allows; returns at once."""
+        ...
+
     async def edit(self, room_id: str, event_id: str, reply: Reply) -> str:
         """Replaces the text of the bot's own message ``event_id``; returns the edit's event id."""
         ...
 
+    async def cards_changed(self, announcement_id: int) -> None:
+        """The announcement changed: its cards will show it (posted first if it has none); returns at once."""
+        ...
+
     async def replied_image(self, room_id: str, event_id: str) -> bytes:
         """The bytes of the image that message ``event_id`` replies to (an expected error if there is none)."""
+        ...
+
+    # -- town imports (bot/imports.py) --
+
+    async def replied_file(self, room_id: str, event_id: str, max_bytes: int) -> PostedFile | None:
+        """The file that message ``event_id`` replies to (an expected error if it is not a file or weighs more
+        than ``max_bytes``); None if the message replies to nothing."""
+        ...
+
+    async def read_message(self, room_id: str, event_id: str) -> TextMessage | None:
+        """Message ``event_id`` if it is a text or a notice; None otherwise or if it cannot be read."""
+        ...
+
+    async def invite_officers(self, sender: str, coalition: Coalition, room_id: str, reply_to: str, lang: str) -> Reply:
+        """Starts inviting, in the background, the coalition's officers who are not yet in its room nor invited
+        (``sender`` must coordinate it); progress is reported in ``room_id`` in answer to ``reply_to``.
+        Returns what to tell ``sender`` now: how many will be invited, or why none."""
         ...
 
 

@@ -47,10 +47,10 @@ class CardImages:
             held = await self.hub.announcements.hold_image(sender, announcement_id, room_id, event_id, data)
         except UnissonError as error:
             text = translate("bot.announce.held.refused", lang, reason=error.message(lang))
-            await self.messenger.send(room_id, Rich().mention(sender).text(" " + text).build(), in_reply_to=event_id)
+            self.messenger.post(room_id, Rich().mention(sender).text(" " + text).build(), in_reply_to=event_id)
             return
         text = translate("bot.announce.held", lang, id=str(announcement_id), position=held.position, prefix=self.prefix)
-        await self.messenger.send(room_id, Reply.text(text), in_reply_to=event_id, to=sender)
+        self.messenger.post(room_id, Reply.text(text), in_reply_to=event_id, to=sender)
 
     async def _card(self, room_id: str, target: str) -> AnnouncementMessage | None:
         for message in await self.hub.announcements.find_message(target):

@@ -37,8 +37,8 @@ async def note_decision(hub: Hub, decision: AnnouncementMessage | None, announce
         await hub.announcements.remember_message(decision)
     kinds = (_OPPOSITE[decision.purpose],) if decision is not None else (SIGNED, DECLINED)
     for kind in kinds:
-        for old in await hub.announcements.messages(announcement_id, kind):
-            if old.town_id == town_id and (decision is None or old.message_id != decision.message_id):
+        for old in await hub.announcements.messages(announcement_id, kind, town_id):
+            if decision is None or old.message_id != decision.message_id:
                 await hub.announcements.forget_message(old.message_id, kind)
 
 
@@ -103,8 +103,8 @@ class SignOnReactions:
 
     async def _still_held(self, record: AnnouncementMessage) -> bool:
         """Whether another officer's reaction of the same kind still stands for the same town."""
-        others = await self.hub.announcements.messages(record.announcement_id, record.purpose)
-        return any(o.town_id == record.town_id and o.message_id != record.message_id for o in others)
+        others = await self.hub.announcements.messages(record.announcement_id, record.purpose, record.town_id)
+        return any(o.message_id != record.message_id for o in others)
 
     async def _refuse(
         self, room_id: str, target: str | None, sender: str, announcement_id: int, error: UnissonError, key: str
@@ -113,4 +113,4 @@ class SignOnReactions:
         lang = await self.preferences.language_in(sender, room_id)
         text = translate(key, lang, reason=error.message(lang), prefix=self.prefix, id=str(announcement_id))
         reply = Rich().mention(sender).text(" " + text).build()
-        await self.messenger.send(room_id, reply, in_reply_to=target)
+        self.messenger.post(room_id, reply, in_reply_to=target)

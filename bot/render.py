@@ -181,3 +181,74 @@ def _close(page: Rich, title: str, batch: list[Rich]) -> None:
     if not page.ends_with_list():
         page.line()
     page.strong(title).items(batch)
+
+
+def shorten(text: str, most: int) -> str:
+    """``text``, cut to ``most`` characters (the last one "…") when it is longer."""
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
+
+
+#: What a bulleted list costs besides its items: ``<ul></ul>`` and the line break before it.
+_LIST_OVERHEAD = 16
+
+
+def item_weight(item: Rich) -> int:
+    """What ``item`` adds to a message as one entry of a bulleted list."""
+    return weight(item.build()) + _ITEM_OVERHEAD
+
+
+def fitting(items: Iterable[Rich], room: int, most: int | None = None) -> list[Rich]:
+    """The first ``items`` that fit together in a bulleted list of at most ``room`` bytes and ``most`` entries."""
+    taken: list[Rich] = []
+    used = _LIST_OVERHEAD
+    for item in items:
+        used += item_weight(item)
+        if used > room or len(taken) == most:
+            break
+        taken.append(item)
+    return taken
+
+
+def batches(items: Iterable[Rich], room: int, most: int | None = None) -> list[list[Rich]]:
+    """Every one of ``items``, in order, in groups that each fit in a list of ``room`` bytes and ``most`` entries.
+
+    An item heavier than ``room`` on its own makes a group by itself: it is never cut, nor left out.
+    """
+    groups: list[list[Rich]] = []
+    used = _LIST_OVERHEAD
+    for item in items:
+        size = item_weight(item)
+        if not groups or used + size > room or len(groups[-1]) == most:
+            groups.append([])
+            used = _LIST_OVERHEAD
+        groups[-1].append(item)
+        used += size
+    return groups
+
+
+def content_weight(content: dict[str, Any]) -> int:
+    """What a message's whole content weighs, measured as :func:`weight` does (see :data:`MAX_CONTENT_BYTES`)."""
+    return len(json.dumps(content))
+
+
+def paginate_list(
+    head: Rich, items: Sequence[Rich], continued: Callable[[], Rich], tail: str = "", limit: int = MAX_CONTENT_BYTES
+) -> list[Reply]:
+    """``head``, the ``items`` as one bulleted list, then ``tail``, over as many messages as needed for each to
+    stay under ``limit`` bytes.
+
+    Every message after the first starts with a fresh ``continued()`` heading, and every one ends with ``tail``
+    (what to do about the list, which each part must say). An item is never cut in two.
+    """
+    framing = max(weight(head.build()), weight(continued().build())) + weight(Rich().text(tail).build())
+    pages = []
+    for number, group in enumerate(batches(items, limit - framing - _FRAME_MARGIN) or [[]]):
+        page = (head if number == 0 else continued()).items(group)
+        if tail and not page.ends_with_list():
+            page.line()
+        pages.append(page.text(tail).build())
+    return pages
+
+
+#: Room kept in each message for what surrounds the text: ``msgtype``, ``format``, a reply's relation.
+_FRAME_MARGIN = 400

@@ -115,7 +115,7 @@ async def protect(bot: Bot, room_id: str, event_id: str, sender: str, lang: str)
     if not removed:
         log.warning("Could not redact the secret-looking event %s in %s: %s", event_id, room_id, response)
     # A reply to the (now empty) message, so that everyone sees which one it was; clients quote nothing of it.
-    await bot.send(room_id, warning(sender, lang, removed, bot.settings.command_prefix), in_reply_to=event_id)
+    bot.post(room_id, warning(sender, lang, removed, bot.settings.command_prefix), in_reply_to=event_id)
     return removed
 
 

@@ -6,8 +6,9 @@ The store maps its rows to these types, services take and return them, and the f
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -163,6 +164,53 @@ class SignOn:
     override_text: str | None = None
     #: The version a town had signed before a new wording reset its sign-on.
     previous_version_number: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignOnSummary:
+    """Where an announcement's sign-on stands without every member town: enough for a card of any size.
+
+    ``counts`` has every state. The lists hold at most the number asked for: ``signed`` and ``declined``
+    the most recent first, ``pending`` in the members' order (by name).
+    """
+
+    counts: dict[SignOnState, int]
+    declined: list[SignOn]
+    signed: list[SignOn]
+    pending: list[SignOn]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def complete(self) -> bool:
+        """Whether the lists hold every member town."""
+        return len(self.declined) + len(self.signed) + len(self.pending) == self.total
+
+    def count(self, state: SignOnState) -> int:
+        return self.counts.get(state, 0)
+
+    def everyone(self) -> list[SignOn]:
+        """The towns the lists hold, in the members' order (every town when :attr:`complete`)."""
+        return sorted([*self.declined, *self.signed, *self.pending], key=lambda s: (s.town.name, s.town.id))
+
+    @classmethod
+    def of(cls, signons: Sequence[SignOn], latest: int) -> SignOnSummary:
+        """The summary of every member's sign-on (``signons`` in the members' order), ``latest`` per list."""
+        counts = {state: 0 for state in SignOnState}
+        for signon in signons:
+            counts[signon.state] += 1
+
+        def recent(state: SignOnState) -> list[SignOn]:
+            chosen = [s for s in signons if s.state is state]
+            return sorted(chosen, key=lambda s: s.at or _EPOCH, reverse=True)[:latest]
+
+        pending = [s for s in signons if s.state is SignOnState.PENDING][:latest]
+        return cls(counts, recent(SignOnState.DECLINED), recent(SignOnState.SIGNED), pending)
+
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

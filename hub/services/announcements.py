@@ -22,6 +22,7 @@ from hub.domain.model import (
     Platform,
     SignOn,
     SignOnState,
+    SignOnSummary,
     Town,
     Version,
     Wording,
@@ -52,6 +53,8 @@ MAX_IMAGES = 4
 HELD_IMAGE = "held_image"
 MAX_ALT = 1500
 MAX_TITLE = 200
+#: How many towns of each state a summary holds unless told otherwise.
+SUMMARY_LATEST = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,19 @@ class Board:
 
     def with_state(self, state: SignOnState) -> list[SignOn]:
         return [s for s in self.signons if s.state is state]
+
+    def summary(self, latest: int = SUMMARY_LATEST) -> BoardSummary:
+        """The same, summarised as :meth:`AnnouncementService.summary` reads it."""
+        return BoardSummary(self.announcement, self.coalition, SignOnSummary.of(self.signons, latest))
+
+
+@dataclass(frozen=True, slots=True)
+class BoardSummary:
+    """An announcement with where its sign-on stands, without every member town (see :class:`SignOnSummary`)."""
+
+    announcement: Announcement
+    coalition: Coalition
+    signons: SignOnSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +141,15 @@ class AnnouncementService:
             officers = await uow.roles.officers_by_town(t.id for t in towns)
             return Board(announcement, coalition, signons, officers)
 
+    async def summary(self, announcement_id: int, latest: int = SUMMARY_LATEST) -> BoardSummary:
+        """Counts per state, the refusals and the signatures most recent first, and the pending towns, at most
+        ``latest`` of each: cheap however many towns the coalition has (no officers, no full list)."""
+        async with self.hub.store.unit() as uow:
+            announcement = await _get(uow, announcement_id)
+            coalition = await get_coalition(uow, announcement.coalition_id)
+            signons = await uow.signons.summary(announcement.id, coalition.id, latest)
+            return BoardSummary(announcement, coalition, signons)
+
     async def preview(self, announcement_id: int, town_id: int | None = None) -> builtins.list[PreviewLine]:
         """The rendered text and its count, per town and platform (one town, or every member)."""
         async with self.hub.store.unit() as uow:
@@ -156,9 +181,12 @@ class AnnouncementService:
         async with self.hub.store.unit() as uow:
             return await uow.messages.find(message_id)
 
-    async def messages(self, announcement_id: int, purpose: str | None = None) -> builtins.list[AnnouncementMessage]:
+    async def messages(
+        self, announcement_id: int, purpose: str | None = None, town_id: int | None = None
+    ) -> builtins.list[AnnouncementMessage]:
+        """The front ends' messages about the announcement (of one purpose, about one town)."""
         async with self.hub.store.unit() as uow:
-            return await uow.messages.of(announcement_id, purpose)
+            return await uow.messages.of(announcement_id, purpose, town_id)
 
     async def forget_message(self, message_id: str, purpose: str) -> bool:
         async with self.hub.store.unit() as uow:

@@ -105,6 +105,11 @@ class Hub:
 
         return PreferenceService(self)
 
+    async def seen(self, event_id: str) -> bool:
+        """Whether an inbound event id was already handled (recorded by :meth:`first_time`)."""
+        async with self.store.unit() as uow:
+            return await uow.events.seen(event_id)
+
     async def first_time(self, event_id: str) -> bool:
         """True the first time an inbound event id is seen; a replayed event is never acted on twice."""
         async with self.store.unit() as uow:

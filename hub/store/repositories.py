@@ -26,6 +26,7 @@ from hub.domain.model import (
     Role,
     SignOn,
     SignOnState,
+    SignOnSummary,
     Town,
     TownKind,
     Version,
@@ -607,6 +608,54 @@ class SignOnRepository(_Repository):
         query = sa.select(SignOnRow).where(SignOnRow.announcement_id == announcement_id, SignOnRow.town_id == town.id)
         return _signon(town, await self.session.scalar(query))
 
+    async def summary(self, announcement_id: int, coalition_id: int, latest: int) -> SignOnSummary:
+        """Counts per state over the coalition's members, and at most ``latest`` towns per state.
+
+        Signed and declined towns come most recent first (by the time of their decision), pending towns in the
+        members' order. Four small queries, however many members the coalition has.
+        """
+        members = sa.select(CoalitionTownRow.town_id).where(CoalitionTownRow.coalition_id == coalition_id)
+        counted = (
+            sa.select(SignOnRow.state, sa.func.count())
+            .where(SignOnRow.announcement_id == announcement_id, SignOnRow.town_id.in_(members))
+            .group_by(SignOnRow.state)
+        )
+        counts = {state: 0 for state in SignOnState}
+        for state, count in (await self.session.execute(counted)).tuples():
+            counts[SignOnState(state)] += count
+        total = await self.session.scalar(sa.select(sa.func.count()).select_from(members.subquery())) or 0
+        counts[SignOnState.PENDING] = total - counts[SignOnState.SIGNED] - counts[SignOnState.DECLINED]
+        declined = await self._latest(announcement_id, members, SignOnState.DECLINED, latest)
+        signed = await self._latest(announcement_id, members, SignOnState.SIGNED, latest)
+        return SignOnSummary(counts, declined, signed, await self._pending(announcement_id, coalition_id, latest))
+
+    async def _latest(
+        self, announcement_id: int, members: sa.Select[tuple[int]], state: SignOnState, latest: int
+    ) -> builtins.list[SignOn]:
+        query = (
+            sa.select(SignOnRow, TownRow)
+            .join(TownRow, TownRow.id == SignOnRow.town_id)
+            .where(SignOnRow.announcement_id == announcement_id, SignOnRow.state == state.value)
+            .where(SignOnRow.town_id.in_(members))
+            .order_by(SignOnRow.at.desc(), SignOnRow.id.desc())
+            .limit(latest)
+        )
+        return [_signon(_town(town), row) for row, town in (await self.session.execute(query)).tuples()]
+
+    async def _pending(self, announcement_id: int, coalition_id: int, latest: int) -> builtins.list[SignOn]:
+        query = (
+            sa.select(TownRow, SignOnRow)
+            .join(CoalitionTownRow, CoalitionTownRow.town_id == TownRow.id)
+            .outerjoin(
+                SignOnRow, sa.and_(SignOnRow.town_id == TownRow.id, SignOnRow.announcement_id == announcement_id)
+            )
+            .where(CoalitionTownRow.coalition_id == coalition_id)
+            .where(sa.or_(SignOnRow.id.is_(None), SignOnRow.state == SignOnState.PENDING.value))
+            .order_by(TownRow.name, TownRow.id)
+            .limit(latest)
+        )
+        return [_signon(_town(town), row) for town, row in (await self.session.execute(query)).tuples()]
+
     async def record(
         self,
         announcement_id: int,
@@ -917,10 +966,14 @@ class MessageRepository(_Repository):
         )
         return [_message(row) for row in await self.session.scalars(query)]
 
-    async def of(self, announcement_id: int, purpose: str | None = None) -> list[AnnouncementMessage]:
+    async def of(
+        self, announcement_id: int, purpose: str | None = None, town_id: int | None = None
+    ) -> list[AnnouncementMessage]:
         query = sa.select(AnnouncementMessageRow).where(AnnouncementMessageRow.announcement_id == announcement_id)
         if purpose is not None:
             query = query.where(AnnouncementMessageRow.purpose == purpose)
+        if town_id is not None:
+            query = query.where(AnnouncementMessageRow.town_id == town_id)
         return [_message(row) for row in await self.session.scalars(query.order_by(AnnouncementMessageRow.id))]
 
     async def remove(self, message_id: str, purpose: str) -> bool:
@@ -976,6 +1029,9 @@ class PreferenceRepository(_Repository):
 
 
 class EventRepository(_Repository):
+    async def seen(self, event_id: str) -> bool:
+        return await self.session.get(ProcessedEventRow, event_id) is not None
+
     async def first_time(self, event_id: str) -> bool:
         """Records ``event_id``; True only the first time it is seen, so a replay is never acted on twice."""
         if await self.session.get(ProcessedEventRow, event_id) is not None:
