@@ -51,7 +51,7 @@ from nio import (
 
 from bot import secrets
 from bot.attachments import file_of, image_bytes, read_message, replied_file, replied_image, replied_to
-from bot.card import edit_content
+from bot.card import CARD, edit_content
 from bot.card_keeper import CardKeeper
 from bot.commands import default_registry
 from bot.context import PostedFile, Preferences, TextMessage
@@ -69,7 +69,7 @@ from bot.sending import Priority, SendQueue
 from bot.session import SESSION_FILE, BotError, log_in, make_private_folder
 from bot.settings import BotSettings
 from bot.sync import SYNC_FILTER, SyncPosition, fill_gap, since_joined
-from hub.domain.model import Coalition
+from hub.domain.model import AnnouncementState, Coalition
 from hub.services.context import Hub
 
 __all__ = ["SESSION_FILE", "SKIP_HISTORY_FILTER", "Bot", "BotError", "split_command", "strip_reply_fallback"]
@@ -80,6 +80,8 @@ log = logging.getLogger(__name__)
 SKIP_HISTORY_FILTER = {"room": {"timeline": {"limit": 0}}}
 _SYNC_TIMEOUT_MS = 30_000
 _RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+#: Announcements whose card the room still needs.
+CARD_STATES = (AnnouncementState.DRAFT, AnnouncementState.OPEN, AnnouncementState.LOCKED, AnnouncementState.OVERDUE)
 
 Handler = Callable[[MatrixRoom, Any], "asyncio.Task[None] | None"]
 
@@ -354,7 +356,20 @@ class Bot:
     async def _report_publications(self) -> None:
         """Tells the rooms how publications go, from the first sync on (the rooms must be known to send)."""
         await self._synced.wait()
+        await self._post_missing_cards()
         await self.publication.run()
+
+    async def _post_missing_cards(self) -> None:
+        """An announcement still in the works whose card was never posted (the homeserver kept refusing it
+        before a stop) gets it now: a proposal is never left without its card."""
+        try:
+            for announcement in await self.hub.announcements.list(states=CARD_STATES):
+                if not await self.hub.announcements.messages(announcement.id, CARD):
+                    await self.cards.touch(announcement.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Could not look for announcements without a card")
 
     def _next_delay(self) -> float:
         delay = _RETRY_SECONDS[min(self._failures, len(_RETRY_SECONDS) - 1)]
