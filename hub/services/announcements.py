@@ -596,7 +596,9 @@ class AnnouncementService:
         if announcement.deadline is not None and announcement.deadline <= self.hub.clock():
             raise InvalidInput("error.signon.deadline_passed")
         actor = await self.hub.actor(uow, actor_id)
-        members = await uow.towns.members(announcement.coalition_id)
+        # Only the towns that matter here: a sign-on costs the same in a coalition of 5 or of 1,600.
+        relevant = actor.officer_of if town_id is None else {*actor.officer_of, town_id}
+        members = await uow.towns.members(announcement.coalition_id, relevant)
         if town_id is None:
             mine = sorted(actor.officer_of & members)
             if len(mine) != 1:

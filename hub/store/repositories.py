@@ -208,8 +208,11 @@ class TownRepository(_Repository):
             sa.update(TownRow).where(TownRow.id == town_id).values(profile=profile, updated_at=_now())
         )
 
-    async def members(self, coalition_id: int) -> set[int]:
+    async def members(self, coalition_id: int, among: Iterable[int] | None = None) -> set[int]:
+        """The coalition's member towns (only those ``among`` the ids given, if any: one indexed read)."""
         query = sa.select(CoalitionTownRow.town_id).where(CoalitionTownRow.coalition_id == coalition_id)
+        if among is not None:
+            query = query.where(CoalitionTownRow.town_id.in_(list(among)))
         return set(await self.session.scalars(query))
 
     async def add_members(self, coalition_id: int, town_ids: Iterable[int]) -> int:
