@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,12 @@ class ImportReport:
     unchanged: list[tuple[int, str]] = field(default_factory=list)
     officers_added: int = 0
     members_added: int = 0
+
+
+def _plain_name(name: str) -> str:
+    """A file name that stays inside its folder: ``../../x.csv`` → ``x.csv``."""
+    plain = Path(name.replace("\\", "/")).name.strip()
+    return plain if plain not in ("", ".", "..") else "villes"
 
 
 class TownService:
@@ -77,6 +85,30 @@ class TownService:
                 },
             )
             return report
+
+    async def import_data(self, actor_id: str, name: str, data: bytes, coalition_id: int | None = None) -> ImportReport:
+        """:meth:`import_file` on the bytes of a file called ``name`` (a file posted in a chat room).
+
+        The bytes are read exactly as the command line reads a file: through a private temporary copy named
+        like the original (its extension says CSV or YAML; its name appears in the report).
+        """
+        folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="unisson-import-"))
+        try:
+            path = folder / _plain_name(name)
+            await asyncio.to_thread(path.write_bytes, data)
+            return await self.import_file(actor_id, path, coalition_id)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    async def coalition_officers(self, actor_id: str, coalition_id: int) -> builtins.list[str]:
+        """The Matrix ids of the officers of every member town, sorted, each once (the coalition's coordinators
+        and the admins may read them: it is whom they invite to the coalition's room)."""
+        async with self.hub.store.unit() as uow:
+            coalition = await get_coalition(uow, coalition_id)
+            permissions.require_coordinator(await self.hub.actor(uow, actor_id), coalition.id, coalition.name)
+            towns = await uow.towns.list(coalition.id)
+            by_town = await uow.roles.officers_by_town(t.id for t in towns)
+        return sorted({officer for officers in by_town.values() for officer in officers})
 
     def _parse(self, path: Path) -> tuple[list[ImportRow], list[UnissonError]]:
         rows: list[ImportRow] = []
