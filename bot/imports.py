@@ -125,9 +125,8 @@ class TownImports:
 
     async def invite(self, sender: str, coalition: Coalition, room_id: str, reply_to: str, lang: str) -> Reply:
         """Starts inviting the coalition's officers missing from its room (see :meth:`Messenger.invite_officers`)."""
-        again = command_text(INVITE, lang, self.prefix)
-        if coalition.id in self._runs:
-            return Reply.text(translate("bot.towns.invite.running", lang, coalition=coalition.name, command=again))
+        if (busy := self._busy(coalition, lang)) is not None:
+            return busy
         officers = await self.hub.towns.coalition_officers(sender, coalition.id)
         if not officers:
             return Reply.text(translate("bot.towns.invite.none", lang, coalition=coalition.name, prefix=self.prefix))
@@ -135,11 +134,11 @@ class TownImports:
         if not plan.invite:
             text = translate("bot.towns.invite.nobody", lang, coalition=coalition.name, present=plan.present)
             return Reply.text(text)
-        if coalition.id in self._runs:  # started by another request while this one read the room
-            return Reply.text(translate("bot.towns.invite.running", lang, coalition=coalition.name, command=again))
-        if self._closed:
-            return Reply.text(translate("bot.towns.invite.stopping", lang, command=again))
+        # Checked again: another request may have started a run while this one read the room.
+        if (busy := self._busy(coalition, lang)) is not None:
+            return busy
         self._start(plan, Asker(room_id, reply_to, lang, coalition))
+        duration = self._duration(len(plan.invite), lang)
         return Reply.text(
             translate(
                 "bot.towns.invite.started",
@@ -147,9 +146,18 @@ class TownImports:
                 count=len(plan.invite),
                 present=plan.present,
                 coalition=coalition.name,
-                duration=self._duration(len(plan.invite), lang),
+                duration=duration,
             )
         )
+
+    def _busy(self, coalition: Coalition, lang: str) -> Reply | None:
+        """Why no run may start for the coalition now, if one may not: one is running, or the bot is stopping."""
+        again = command_text(INVITE, lang, self.prefix)
+        if coalition.id in self._runs:
+            return Reply.text(translate("bot.towns.invite.running", lang, coalition=coalition.name, command=again))
+        if self._closed:
+            return Reply.text(translate("bot.towns.invite.stopping", lang, command=again))
+        return None
 
     async def close(self) -> None:
         """Stops the running invitations and starts no more (``!villes inviter`` resumes them after a restart)."""
