@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -58,7 +59,7 @@ from bot.context import PostedFile, Preferences, TextMessage
 from bot.handling import CommandFailed, CommandRunner, split_command, strip_reply_fallback
 from bot.images import CardImages
 from bot.imports import TownImports
-from bot.invitations import NioHomeserver
+from bot.invitations import NioHomeserver, Pace
 from bot.mentions import command_text
 from bot.publication import PublicationReports
 from bot.reactions import SignOnReactions, decision_of
@@ -71,6 +72,7 @@ from bot.settings import BotSettings
 from bot.sync import SYNC_FILTER, SyncPosition, fill_gap, since_joined
 from hub.domain.model import AnnouncementState, Coalition
 from hub.services.context import Hub
+from hub.store.answers import PendingAnswer
 
 __all__ = ["SESSION_FILE", "SKIP_HISTORY_FILTER", "Bot", "BotError", "split_command", "strip_reply_fallback"]
 
@@ -125,7 +127,8 @@ class Bot:
         self.reminders = Reminders(hub, self.send, settings)
         self.publication = PublicationReports(hub, self, settings.command_prefix)
         homeserver = NioHomeserver(self.client)
-        self.town_imports = TownImports(hub, self, homeserver, self.preferences, settings.command_prefix)
+        pace = Pace(interval=settings.invite_seconds)
+        self.town_imports = TownImports(hub, self, homeserver, self.preferences, settings.command_prefix, pace)
         #: Reminders and publication reports, running while the bot runs.
         self._background: list[asyncio.Task[None]] = []
         #: Set once a sync has told the client which rooms it is in (nio cannot send to a room before that).
@@ -166,7 +169,9 @@ class Bot:
             raise
         self.client.add_event_callback(self._on_invite, InviteMemberEvent)
         self.client.add_response_callback(self._on_sync_response, (SyncResponse, SyncError))
-        self._sender_task = asyncio.create_task(self.outbox.run(), name="matrix-send")
+        for answer in await self.hub.answers.pending():
+            self._deliver(answer)  # kept by an earlier run, not delivered before it stopped
+        self._sender_task = asyncio.create_task(self._send_once_synced(), name="matrix-send")
         self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
         self._background = [
             asyncio.create_task(self.reminders.run(), name="reminders"),
@@ -352,6 +357,11 @@ class Bot:
                         started.append(task)
                     break
         return started
+
+    async def _send_once_synced(self) -> None:
+        """Runs the outbound queue once the first sync has told the client which rooms it is in."""
+        await self._synced.wait()
+        await self.outbox.run()
 
     async def _report_publications(self) -> None:
         """Tells the rooms how publications go, from the first sync on (the rooms must be known to send)."""
@@ -549,7 +559,26 @@ class Bot:
                 log.exception("Command %r from %s in %s (event %s) failed", shown, sender, room_id, event_id)
                 reply = failure.apology()
             if reply is not None:
-                self.post(room_id, reply, in_reply_to=event_id, to=sender)
+                await self._answer(room_id, event_id, sender, reply)
+
+    async def _answer(self, room_id: str, event_id: str, sender: str, reply: Reply) -> None:
+        """Keeps the answer in the hub, then queues it: a stop or a crash before it is sent does not lose it."""
+        content = notice_content(reply, in_reply_to=event_id, also_mention=sender)
+        tx_id = "unisson-answer-" + hashlib.sha256(event_id.encode()).hexdigest()[:32]
+        try:
+            self._deliver(await self.hub.answers.keep(event_id, room_id, tx_id, content))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("Could not keep the answer to %s in %s; sending it anyway", event_id, room_id)
+            self.outbox.put(_discard_result(functools.partial(self.transmit, room_id, content, tx_id)))
+
+    def _deliver(self, answer: PendingAnswer) -> None:
+        async def job() -> None:
+            await self.transmit(answer.channel, answer.content, answer.transaction_id)
+            await self.hub.answers.delivered(answer.event_id)
+
+        self.outbox.put(job).add_done_callback(_log_failure)
 
 
 def _display_name(room: MatrixRoom, user_id: str) -> str | None:

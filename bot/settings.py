@@ -46,6 +46,8 @@ class BotSettings(BaseSettings):
     #: At most one edit of an announcement card every so many seconds: a burst of sign-ons makes one edit
     #: showing them all, and leaves the homeserver's sending budget to the answers.
     card_edit_seconds: float = 2.0
+    #: Seconds between two invitations when officers are invited in bulk (Tchap asks for about one call a second).
+    invite_seconds: float = 1.0
 
     @field_validator("homeserver")
     @classmethod

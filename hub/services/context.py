@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from hub.publishers.base import Publisher
     from hub.services.accounts import AccountService
     from hub.services.announcements import AnnouncementService
+    from hub.services.answers import AnswerService
     from hub.services.audit import AuditService
     from hub.services.coalitions import CoalitionService
     from hub.services.dispatch import DispatchService
@@ -98,6 +99,12 @@ class Hub:
         from hub.services.audit import AuditService
 
         return AuditService(self)
+
+    @cached_property
+    def answers(self) -> AnswerService:
+        from hub.services.answers import AnswerService
+
+        return AnswerService(self)
 
     @cached_property
     def preferences(self) -> PreferenceService:

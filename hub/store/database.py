@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from hub.store.answers import AnswerRepository
 from hub.store.outbox import OutboxRepository, ReportRepository, WorkerRepository
 from hub.store.repositories import (
     AccountRepository,
@@ -75,6 +76,7 @@ class UnitOfWork:
         self.events = EventRepository(session)
         self.messages = MessageRepository(session)
         self.preferences = PreferenceRepository(session)
+        self.answers = AnswerRepository(session)
         self.outbox = OutboxRepository(session)
         self.workers = WorkerRepository(session)
         self.reports = ReportRepository(session)

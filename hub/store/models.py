@@ -265,6 +265,17 @@ class AnnouncementMessageRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 
+class PendingAnswerRow(Base):
+    """A front end's answer to an event, kept until it is delivered (a crash before that sends it after)."""
+
+    __tablename__ = "pending_answers"
+    event_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(255))
+    transaction_id: Mapped[str] = mapped_column(sa.String(64))
+    content: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
 class UserPreferenceRow(Base):
     """What one person chose for themselves (the language the bot answers them in), by their Matrix id."""
 

@@ -15,7 +15,7 @@ from bot.client import Bot
 from bot.settings import BotSettings
 from hub.domain.model import SignOnState
 from hub.services.context import Hub
-from tests.integration.bot_helpers import content_of
+from tests.integration.bot_helpers import content_of, eventually
 from tests.integration.helpers import KREMLIN, PANTIN, SAINT_REMY
 from tests.integration.test_bot_campaign import CODES, People, open_campaign, people, propose
 
@@ -69,3 +69,30 @@ async def test_a_burst_larger_than_the_timeline_is_answered_in_full(
         for ping in pings:
             await coordinator.reply(ping)
     assert all(len(coordinator.replies_to(p)) == 1 for p in pings)
+
+
+async def test_an_answer_not_sent_before_a_stop_is_sent_at_the_next_start_once(
+    hub: Hub, bot_settings: BotSettings, people: People, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    coordinator = people.coordinator
+    async with Bot(hub, bot_settings) as bot:
+        campaign = await open_campaign(hub, people, bot.user_id, tmp_path)
+        room = campaign.room_id
+
+        async def homeserver_down(room_id: str, content: dict[str, object], tx_id: str) -> str:
+            raise RuntimeError("503 Service Unavailable")
+
+        monkeypatch.setattr(bot, "transmit", homeserver_down)
+        ping = await coordinator.say(room, "!ping")
+
+        async def kept() -> bool:
+            return [a.event_id for a in await hub.answers.pending()] == [ping]
+
+        await eventually(kept, "the answer kept in the hub")
+    assert coordinator.replies_to(ping) == []
+
+    async with Bot(hub, bot_settings):
+        await coordinator.reply(ping)
+        await coordinator.answer(room, "!ping")  # later messages still flow
+    assert len(coordinator.replies_to(ping)) == 1
+    assert await hub.answers.pending() == []
