@@ -12,7 +12,8 @@ seconds). Under that limit the order matters more than the speed, so every send 
 Handlers put jobs in the queue and go on: recording a sign-on never waits for a message to be sent. One task
 sends them, one at a time; matrix-nio honours ``M_LIMIT_EXCEEDED`` (it sleeps ``retry_after_ms`` and sends
 again, with the same transaction id), and between two sends the most urgent job waiting goes next. A job that
-fails for another reason is tried again after growing pauses, then given up and logged.
+fails for another reason is tried again after growing pauses, then given up and logged — except a card, which
+is tried again at the longest pause until it goes through.
 """
 
 from __future__ import annotations
@@ -149,12 +150,13 @@ class SendQueue:
             item.done.set_result(None)
 
     def _retry_or_give_up(self, item: _Item, error: Exception) -> None:
-        if item.attempts >= len(RETRY_PAUSES):
+        # A coalesced job (a card) is never given up: the room needs it, and it shows the latest state.
+        if item.attempts >= len(RETRY_PAUSES) and item.key is None:
             log.error("Gave up sending after %s attempts: %s", item.attempts + 1, error)
             if item.done is not None and not item.done.done():
                 item.done.set_exception(error)
             return
-        pause = RETRY_PAUSES[item.attempts]
+        pause = RETRY_PAUSES[min(item.attempts, len(RETRY_PAUSES) - 1)]
         log.warning("Sending failed (%s); trying again in %s s", error, pause)
         item.attempts += 1
         item.ready_at = asyncio.get_running_loop().time() + pause

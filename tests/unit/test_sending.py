@@ -100,3 +100,20 @@ async def test_drained_says_when_messages_are_still_waiting() -> None:
     async with running(queue):
         assert not await queue.drained(0.05)
         assert queue.waiting == 0  # it is being sent, not waiting
+
+
+async def test_a_card_is_never_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sending, "RETRY_PAUSES", (0.01,))
+    attempts = 0
+
+    async def card() -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 5:
+            raise RuntimeError("502 Bad Gateway")
+
+    queue = SendQueue(card_interval=0.0)
+    async with running(queue):
+        queue.coalesce(("card", 1), card)
+        assert await queue.drained(2.0)
+    assert attempts == 5
