@@ -21,6 +21,7 @@ from nio import (
     RoomGetStateEventResponse,
     RoomInviteResponse,
     RoomMessageNotice,
+    RoomPutStateResponse,
     RoomSendResponse,
 )
 
@@ -33,6 +34,8 @@ T = TypeVar("T")
 WAIT_SECONDS = 60.0
 _POLL_SECONDS = 0.1
 _SYNC_TIMEOUT_MS = 3_000
+#: Matrix's moderator power level: enough to delete other people's messages.
+MODERATOR = 50
 
 
 class DemoError(UnissonError):
@@ -172,6 +175,21 @@ class Member:
     async def create_room(self, name: str, alias: str, invite: list[str]) -> str:
         answer = await self.client.room_create(name=name, alias=alias, invite=invite)
         return str(_expect(answer, RoomCreateResponse, "room_create").room_id)
+
+    async def promote(self, room_id: str, user_id: str, level: int) -> None:
+        """Gives ``user_id`` the power ``level`` in the room (its other power levels stay as they are)."""
+        answer = _expect(
+            await self.client.room_get_state_event(room_id, "m.room.power_levels"),
+            RoomGetStateEventResponse,
+            "room_get_state_event",
+        )
+        content = dict(answer.content)
+        content["users"] = {**content.get("users", {}), user_id: level}
+        _expect(
+            await self.client.room_put_state(room_id, "m.room.power_levels", content),
+            RoomPutStateResponse,
+            "room_put_state",
+        )
 
     async def invite(self, room_id: str, user_id: str) -> None:
         _expect(await self.client.room_invite(room_id, user_id), RoomInviteResponse, "room_invite")

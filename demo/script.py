@@ -10,11 +10,12 @@ state), within a deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.card import CARD, RESIGN
+from bot.card import CARD, RESIGN, card_now
 from demo.cast import DECLINING, SIGNING, TOWNS, DemoTown
 from demo.people import WAIT_SECONDS, DemoError, Member, until
 from demo.servers import bluesky_post_url, mastodon_status_url
@@ -34,6 +35,8 @@ _COMMANDS = {
     },
     "en": {"announce": "announce", "edit": "edit", "schedule": "schedule", "lock": "lock", "decline": "decline"},
 }
+#: How long the card shown after the signatures may take to count them all.
+_CARD_SECONDS = 10.0
 _FINISHED = frozenset({AnnouncementState.PUBLISHED, AnnouncementState.PARTIALLY_FAILED})
 
 
@@ -53,6 +56,7 @@ async def play(stage: Stage) -> Result:
     await _decline(stage, number, card)
     call = await _edit(stage, number)
     await _sign(stage, number, call, RESIGN, version=2)
+    await _card_caught_up(stage, number, card)
     stage.narrate("demo.step.card")
     stage.transcript.line(stage.transcript.bot_name, stage.transcript.text(card))
     await _lock(stage, number)
@@ -122,6 +126,20 @@ async def _sign(stage: Stage, number: int, target: str, purpose: str, version: i
         await _react(stage, town, target, purpose, "✅")
         await _decided(stage, number, town, SignOnState.SIGNED, version)
     stage.narrate("demo.signed", count=len(SIGNING))
+
+
+async def _card_caught_up(stage: Stage, number: int, card: str) -> None:
+    """Gives the bot a few seconds to bring the card in the room up to the hub's state (it coalesces its edits),
+    so that the card shown counts every signature just told; after that, it is shown as the room has it."""
+
+    async def check() -> bool | None:
+        _, now = await card_now(stage.hub, number, "!")
+        return stage.transcript.text(card) == now.plain or None
+
+    with contextlib.suppress(DemoError):
+        await until(
+            check, translate("demo.wait.message", stage.lang, number=number), _CARD_SECONDS, stage.transcript.stop
+        )
 
 
 async def _decline(stage: Stage, number: int, card: str) -> None:

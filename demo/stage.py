@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from bot.client import Bot
 from bot.settings import BotSettings
 from demo.cast import BOT, COORDINATOR, TOWNS, DemoTown
-from demo.people import DemoError, Member, Transcript, until
+from demo.people import MODERATOR, DemoError, Member, Transcript, until
 from demo.servers import (
     BlueskyAccount,
     BlueskyServer,
@@ -259,6 +259,8 @@ async def _set_up_coalition(stage: Stage) -> None:
         translate("demo.room.name", lang), alias_part, [o.user_id for o in officers]
     )
     stage.room_alias = f"#{alias_part}:{stage.synapse.server_name}"
+    # As docs/coordinator.md asks: a moderator's power lets the bot delete a secret pasted in the room.
+    await coordinator.promote(stage.room_id, stage.bot.user_id, MODERATOR)
     coalition = await hub.coalitions.create(OPERATOR, translate("demo.coalition.name", lang), stage.room_id, lang)
     stage.coalition_id = coalition.id
     await hub.coalitions.appoint_coordinator(OPERATOR, coalition.id, coordinator.user_id)

@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from nio import RoomGetEventResponse, RoomGetStateEventResponse
 
 from demo.cast import DECLINING, SIGNING, TOWNS
+from demo.people import until
 from demo.script import Result, play, stay_up
 from demo.servers import bluesky_posts_url, mastodon_statuses_url
 from demo.stage import DemoOptions, Stage, open_stage
@@ -126,6 +128,22 @@ async def check_logins(stage: Stage, result: Result, lines: list[str]) -> None:
         await asyncio.wait_for(staying, 5)
 
 
+async def check_secret_is_deleted(stage: Stage) -> None:
+    """The bot is a moderator of the room, so a secret pasted there is really deleted (docs/security.md)."""
+    officer = stage.officers[SIGNING[0].code]
+    levels = await officer.client.room_get_state_event(stage.room_id, "m.room.power_levels")
+    assert isinstance(levels, RoomGetStateEventResponse)
+    assert levels.content["users"][stage.bot.user_id] == 50 >= levels.content.get("redact", 50)
+    event_id = await officer.say(stage.room_id, "mot de passe : abcd-1234-efgh-5678")
+
+    async def deleted() -> bool | None:
+        answer = await officer.client.room_get_event(stage.room_id, event_id)
+        assert isinstance(answer, RoomGetEventResponse), answer
+        return "redacted_because" in answer.event.source.get("unsigned", {}) or None
+
+    await until(deleted, "the secret's deletion", seconds=30)
+
+
 async def get_json_auth(http: aiohttp.ClientSession, url: str, token: str) -> Any:
     async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
         assert response.status == 200, await response.text()
@@ -138,6 +156,7 @@ async def test_the_demo_tells_the_story_and_leaves_the_posts_on_the_local_server
     async with asyncio.timeout(STORY_SECONDS), open_stage(options, lines.append) as stage:
         result = await play(stage)
         await check_servers(stage, result, lines)
+        await check_secret_is_deleted(stage)
         await check_logins(stage, result, lines)
 
     steps = step_lines(lines, "fr")
