@@ -32,10 +32,11 @@ _ICONS = {SignOnState.SIGNED: "✅", SignOnState.DECLINED: "❌", SignOnState.PE
 _EDIT_OVERHEAD = 600
 #: The most the card's text may weigh: an edit carries it twice and must stay under the limit.
 CARD_BYTES = (MAX_CONTENT_BYTES - _EDIT_OVERHEAD) // 2
-#: How many towns of each state the card reads from the hub: more than ever fit in :data:`CARD_BYTES`.
-CARD_TOWNS = 400
 #: At most this many towns in each list of a summarised card, so that the room can read it at a glance.
 CARD_LINES = 40
+#: The card reads every town from the hub up to this many members (more than ever fit in :data:`CARD_BYTES`),
+#: to list them all when they fit; beyond, it reads :data:`CARD_LINES` of each state.
+CARD_TOWNS = 400
 #: Below this much room for the towns, the card shortens the texts it quotes (see :func:`render_card`).
 _MIN_ROOM = 2_000
 #: Where the card cuts a long text (a refusal's reason always; the wording and alt texts when too heavy).
@@ -49,7 +50,7 @@ def render_card(view: Board | BoardSummary, lang: str, prefix: str) -> Reply:
     and the latest signatures, as many as fit, and the command that lists every town. The card never weighs
     more than :data:`CARD_BYTES`, so that its edits stay under the limit, plain or encrypted.
     """
-    summary = view.summary(CARD_TOWNS) if isinstance(view, Board) else view
+    summary = view.summary(CARD_LINES, CARD_TOWNS) if isinstance(view, Board) else view
     cut = None
     if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut)) < _MIN_ROOM:
         cut = _SHORT  # very long quoted texts (four alt texts of 1,500 characters…) leave the towns no room
@@ -198,7 +199,7 @@ def edit_content(reply: Reply, event_id: str) -> dict[str, Any]:
 
 async def card_now(hub: Hub, announcement_id: int, prefix: str) -> tuple[str, Reply]:
     """The coalition's room and the card of the announcement as it stands now."""
-    summary = await hub.announcements.summary(announcement_id, CARD_TOWNS)
+    summary = await hub.announcements.summary(announcement_id, CARD_LINES, CARD_TOWNS)
     return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix)
 
 

@@ -1,11 +1,12 @@
 """Reminding the towns that have not answered an announcement before its sign-on deadline.
 
 At each configured offset before the deadline (``UNISSON_MATRIX_REMINDERS=48h,24h,2h``) the bot posts one
-message in the coalition's room that mentions the officers of every town still pending. Each reminder is
-claimed in the hub (:meth:`AnnouncementService.remember_message`, purpose ``reminder:24h``) *before* it is
-sent, so a restart never sends it twice; a failed send gives the claim back, to be tried again at the next
-check. When the bot was down through several offsets, only the latest one due is sent: two reminders at once
-would say the same thing twice.
+message in the coalition's room that mentions the officers of every town still pending (several messages for
+a long list, each under the size limit). Each reminder is claimed in the hub
+(:meth:`AnnouncementService.remember_message`, purpose ``reminder:24h``) *before* it is sent, so a restart
+never sends it twice; a failed first send gives the claim back, to be tried again at the next check. When the
+bot was down through several offsets, only the latest one due is sent: two reminders at once would say the
+same thing twice.
 
 The time comes from the hub's clock, so tests move it by hand; :meth:`Reminders.poke` runs a check at once.
 """
@@ -20,9 +21,9 @@ from datetime import datetime, timedelta
 
 from babel.dates import format_timedelta
 
-from bot.render import Reply, Rich
+from bot.render import Reply, Rich, paginate_list
 from bot.settings import BotSettings
-from hub.domain.model import Announcement, AnnouncementMessage, AnnouncementState, SignOnState
+from hub.domain.model import Announcement, AnnouncementMessage, AnnouncementState, SignOnState, Town
 from hub.i18n import format_instant, translate
 from hub.services.announcements import Board
 from hub.services.context import Hub
@@ -106,38 +107,59 @@ class Reminders:
         if not await self.hub.announcements.remember_message(claim):
             return False  # sent before (possibly by this bot before a restart)
         cards = await self.hub.announcements.messages(announcement.id, CARD_PURPOSE)
-        try:
-            await self.send(
-                board.coalition.room_id,
-                self.message(board, offset),
-                in_reply_to=cards[-1].message_id if cards else None,
-            )
-        except Exception:  # not CancelledError: cancelled mid-send, the claim stays (better missed than twice)
-            log.exception("Could not send the %s reminder of announcement %s", label(offset), announcement.id)
+        card = cards[-1].message_id if cards else None
+        what = f"the {label(offset)} reminder of announcement {announcement.id}"
+        if not await self._send(board.coalition.room_id, self.messages(board, offset), card, what):
+            # Nothing went out: the claim is given back, to be tried again at the next check.
             await self.hub.announcements.forget_message(claim.message_id, claim.purpose)
             return False
         return True
 
-    def message(self, board: Board, offset: timedelta) -> Reply:
-        """The reminder: what is due when, then each pending town with its officers mentioned."""
+    async def _send(self, room_id: str, pages: list[Reply], card: str | None, what: str) -> int:
+        """Sends the reminder's messages in order, in reply to the card; returns how many went out.
+
+        A failed send stops the rest; once one message went out, the claim stays (better a part missed than
+        the whole reminder twice). Not CancelledError: cancelled mid-send, the claim stays too.
+        """
+        for sent, page in enumerate(pages):
+            try:
+                await self.send(room_id, page, in_reply_to=card)
+            except Exception:
+                log.exception("Could not send %s (message %s of %s)", what, sent + 1, len(pages))
+                return sent
+        return len(pages)
+
+    def messages(self, board: Board, offset: timedelta) -> list[Reply]:
+        """The reminder: what is due when, then each pending town with its officers mentioned.
+
+        A long list goes over several messages, each under the size limit, each saying what to do.
+        """
         lang = board.coalition.language
         announcement = board.announcement
         assert announcement.deadline is not None
+        deadline = format_instant(announcement.deadline, announcement.timezone, lang)
         head = translate(
             "bot.remind.heading",
             lang,
             title=announcement.title,
             left=format_timedelta(offset, locale=lang, threshold=2),
-            deadline=format_instant(announcement.deadline, announcement.timezone, lang),
+            deadline=deadline,
         )
-        lines = []
-        for signon in board.with_state(SignOnState.PENDING):
-            line = Rich().strong(signon.town.name).text(" — ")
-            officers = board.officers.get(signon.town.id, [])
-            for position, officer in enumerate(officers):
-                line.text(", " if position else "").mention(officer)
-            if not officers:
-                line.text(translate("bot.remind.no_officer", lang, prefix=self.prefix))
-            lines.append(line)
-        rich = Rich().strong(head).items(lines)
-        return rich.text(translate("bot.remind.how", lang, prefix=self.prefix)).build()
+        lines = [
+            self._line(signon.town, board.officers.get(signon.town.id, []), lang)
+            for signon in board.with_state(SignOnState.PENDING)
+        ]
+
+        def continued() -> Rich:
+            return Rich().strong(translate("bot.remind.continued", lang, title=announcement.title, deadline=deadline))
+
+        how = translate("bot.remind.how", lang, prefix=self.prefix)
+        return paginate_list(Rich().strong(head), lines, continued, how)
+
+    def _line(self, town: Town, officers: list[str], lang: str) -> Rich:
+        line = Rich().strong(town.name).text(" — ")
+        for position, officer in enumerate(officers):
+            line.text(", " if position else "").mention(officer)
+        if not officers:
+            line.text(translate("bot.remind.no_officer", lang, prefix=self.prefix))
+        return line

@@ -11,13 +11,15 @@ announcement's card is edited in place (:mod:`bot.card`). Long texts go on the l
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from bot.card import RESIGN, post_card, refresh_cards
 from bot.context import Request
 from bot.reactions import SIGNED, forget_reactions, note_decision
 from bot.registry import Argument, Arguments, Audience, command
-from bot.render import Reply, Rich
+from bot.render import MAX_CONTENT_BYTES, Reply, Rich, batches, paginate_list, shorten
 from hub.domain import lifecycle, permissions
 from hub.domain.lifecycle import Action
 from hub.domain.model import Announcement, AnnouncementMessage, Coalition, Platform, SignOn, SignOnState, Town
@@ -27,6 +29,13 @@ from hub.services.announcements import HeldImage, NewVersion
 from hub.text.fit import PreviewLine
 
 NUMBER = Argument("announce.number", number=True)
+#: At most this many towns on one page of ``!etat``.
+STATUS_LINES = 100
+#: A reason is shown up to this many characters in ``!etat`` (a page of the list must stay under the limit).
+_MAX_REASON = 1_000
+#: What one page of ``!etat``'s list may weigh: its heading (with a title of up to 200 characters), the
+#: command for the next page and the message's own keys take less than the 3,000 bytes left.
+_STATUS_ROOM = MAX_CONTENT_BYTES - 3_000
 _DEADLINE = re.compile(r"\s+(?:limite|deadline|date\s+limite)\s+", re.IGNORECASE)
 _OPTIONS = {
     "--remplacement": "overrides",
@@ -36,6 +45,18 @@ _OPTIONS = {
 }
 _LANGUAGE_OPTIONS = ("--langue=", "--language=")
 _ICONS = {SignOnState.SIGNED: "✅", SignOnState.DECLINED: "❌", SignOnState.PENDING: "⏳"}
+
+
+@dataclass(frozen=True, slots=True)
+class _StateAndPage(Argument):
+    """``[signé|refusé|en-attente] [page]``, read by :func:`_state_and_page`.
+
+    One argument for both, because a state may be two words (``en attente``) and either may be left out.
+    """
+
+    def usage(self, lang: str) -> str:
+        states = "|".join(_state_word(state, lang) for state in _STATES)
+        return f"[{states}] [{translate('bot.arg.announce.page', lang)}]"
 
 
 def _help(name: str) -> str:
@@ -250,12 +271,15 @@ async def remind(request: Request, args: Arguments) -> Reply:
     if not pending:
         return _say(request, "bot.announce.remind.nobody", announcement)
     reached = [s.town for s in pending if board.officers.get(s.town.id)]
-    rich = Rich().text(_text(request, "bot.announce.remind", announcement))
-    rich.items(_officers_line(t, board.officers[t.id]) for t in reached)
     unreachable = [s.town for s in pending if not board.officers.get(s.town.id)]
-    if unreachable:
-        rich.text(translate("bot.announce.remind.no_officer", request.lang, towns=_names(unreachable)))
-    return rich.build()
+    lines = [_officers_line(t, board.officers[t.id]) for t in reached]
+    lines += [_no_officer_line(t, request.lang) for t in unreachable]
+    tail = translate("bot.announce.remind.no_officer", request.lang) if unreachable else ""
+    head = Rich().text(_text(request, "bot.announce.remind", announcement))
+    pages = paginate_list(
+        head, lines, lambda: Rich().text(_text(request, "bot.announce.remind.continued", announcement)), tail
+    )
+    return _answer_in_pages(request, pages)
 
 
 # --- reading -------------------------------------------------------------------------------------------------
@@ -273,13 +297,35 @@ async def agenda(request: Request, args: Arguments) -> Reply:
     return Rich().strong(heading).items(lines).build()
 
 
-@command("etat", english="status", aliases=("état",), arguments=(NUMBER,), summary=_help("etat"))
+@command(
+    "etat",
+    english="status",
+    aliases=("état",),
+    arguments=(NUMBER, _StateAndPage("announce.state_page", optional=True, rest=True)),
+    summary=_help("etat"),
+    details="bot.announce.help.etat.details",
+)
 async def status(request: Request, args: Arguments) -> Reply:
-    """Where every member town stands: signed, declined (with the reason) or pending."""
+    """Where the member towns stand — all, or those in one state — one page of the list at a time."""
     announcement = await _announcement(request, args)
+    state, page = _state_and_page(request, announcement, args.optional_text("announce.state_page"))
     board = await request.hub.announcements.board(announcement.id)
-    rich = Rich().strong(_text(request, "bot.announce.status.heading", announcement))
-    return rich.items(_status_line(s, request.lang) for s in board.signons).build()
+    signons = board.signons if state is None else board.with_state(state)
+    groups = batches((_status_line(s, request.lang) for s in signons), _STATUS_ROOM, STATUS_LINES) or [[]]
+    if not 1 <= page <= len(groups):
+        last = _status_command(request, announcement, state, len(groups))
+        raise InvalidInput("bot.announce.status.no_page", page=page, pages=len(groups), last=last)
+    key = "bot.announce.status.heading" if state is None else f"bot.announce.status.heading.{state.value}"
+    heading = _text(request, key, announcement, count=len(signons))
+    if len(groups) > 1:
+        heading += translate("bot.announce.status.page", request.lang, page=page, pages=len(groups))
+    rich = Rich().strong(heading).items(groups[page - 1])
+    if not signons:
+        rich.line().text(translate("bot.announce.status.empty", request.lang))
+    elif page < len(groups):
+        command = _status_command(request, announcement, state, page + 1)
+        rich.text(translate("bot.announce.status.next", request.lang, command=command))
+    return rich.build()
 
 
 @command(
@@ -381,12 +427,25 @@ async def _call_to_sign_again(request: Request, announcement: Announcement, vers
     """Mentions the officers of ``towns`` in a message they can react to, as they would to the card."""
     board = await request.hub.announcements.board(announcement.id)
     lang = board.coalition.language
-    text = translate("bot.announce.resign", lang, id=str(announcement.id), title=announcement.title, version=version)
+    about = {"id": str(announcement.id), "title": announcement.title, "version": version}
+    head = Rich().text(translate("bot.announce.resign", lang, **about))
+    lines = [_officers_line(t, board.officers.get(t.id, [])) for t in towns]
     how = translate("bot.announce.resign.how", lang, prefix=request.prefix, id=str(announcement.id))
-    rich = Rich().text(text).items(_officers_line(t, board.officers.get(t.id, [])) for t in towns).text(how)
-    event_id = await request.matrix().send(request.room_id, rich.build())
-    message = AnnouncementMessage(announcement.id, request.room_id, event_id, RESIGN)
-    await request.hub.announcements.remember_message(message)
+    for page in paginate_list(
+        head, lines, lambda: Rich().text(translate("bot.announce.resign.continued", lang, **about)), how
+    ):
+        # Every part is a message to react to, as the card is: each is remembered.
+        event_id = await request.matrix().send(request.room_id, page)
+        message = AnnouncementMessage(announcement.id, request.room_id, event_id, RESIGN)
+        await request.hub.announcements.remember_message(message)
+
+
+def _answer_in_pages(request: Request, pages: list[Reply]) -> Reply:
+    """An answer in several messages: all but the last are queued now, in reply to the command; the last is the
+    handler's answer, queued after them."""
+    for page in pages[:-1]:
+        request.matrix().post(request.room_id, page, in_reply_to=request.event_id, to=request.sender)
+    return pages[-1]
 
 
 async def _town(request: Request, text: str | None) -> Town | None:
@@ -457,6 +516,10 @@ def _officers_line(town: Town, officers: list[str]) -> Rich:
     return line
 
 
+def _no_officer_line(town: Town, lang: str) -> Rich:
+    return Rich().strong(town.name).text(" : " + translate("bot.announce.remind.nobody_to_tell", lang))
+
+
 def _agenda_line(announcement: Announcement, lang: str) -> Rich:
     state = translate(f"state.{announcement.state.value}", lang)
     return Rich().strong(f"n°{announcement.id} {announcement.title}").text(f" — {state} — {_when(announcement, lang)}")
@@ -468,7 +531,7 @@ def _status_line(signon: SignOn, lang: str) -> Rich:
         return line.text(translate("bot.announce.status.signed", lang, version=signon.version_number or 0))
     if signon.state is SignOnState.DECLINED:
         key = "bot.announce.status.declined.reason" if signon.reason else "bot.announce.status.declined"
-        return line.text(translate(key, lang, reason=signon.reason or ""))
+        return line.text(translate(key, lang, reason=shorten(signon.reason or "", _MAX_REASON)))
     if signon.previous_version_number:
         return line.text(translate("bot.announce.status.resign", lang, version=signon.previous_version_number))
     return line.text(translate("bot.announce.status.pending", lang))
@@ -487,3 +550,47 @@ def _preview_line(line: PreviewLine, lang: str) -> Rich:
     )
     rich = Rich().strong(f"{line.town_name} · {line.platform.value.capitalize()}").text(f" — {counts}")
     return rich.line().text(line.text)
+
+
+# --- !etat's state and page ----------------------------------------------------------------------------------
+
+
+def _state_and_page(request: Request, announcement: Announcement, text: str | None) -> tuple[SignOnState | None, int]:
+    """``signés 2``, ``en attente``, ``Refusé``, ``3`` → the state asked for (None: every town) and the page."""
+    words = (text or "").split()
+    page = int(words.pop()) if words and words[-1].isdecimal() else 1
+    wanted = _folded("".join(words))
+    state = next((s for s, forms in _STATE_FORMS.items() if wanted in forms or wanted.removesuffix("s") in forms), None)
+    if words and state is None:
+        example = _status_command(request, announcement, SignOnState.SIGNED, 2)
+        raise InvalidInput("bot.announce.status.filter", words=text or "", example=example)
+    return state, page
+
+
+def _status_command(request: Request, announcement: Announcement, state: SignOnState | None, page: int) -> str:
+    """``!etat 3 signé 2`` in the language of the request."""
+    declared = request.registry.find("etat")
+    name = declared.shown_name(request.lang) if declared else "etat"
+    words = [f"{request.prefix}{name}", str(announcement.id)]
+    if state is not None:
+        words.append(_state_word(state, request.lang))
+    return " ".join([*words, str(page)])
+
+
+def _state_word(state: SignOnState, lang: str) -> str:
+    return translate(f"bot.announce.status.word.{state.value}", lang)
+
+
+def _folded(text: str) -> str:
+    """Lower case, without accents, hyphens or apostrophes: ``En-Attente`` → ``enattente``."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
+
+
+_STATES = (SignOnState.SIGNED, SignOnState.DECLINED, SignOnState.PENDING)
+#: The words for each state, folded (:func:`_folded`), in French and English; a final "s" is also accepted.
+_STATE_FORMS = {
+    SignOnState.SIGNED: frozenset({"signe", "signee", "signed", "signature"}),
+    SignOnState.DECLINED: frozenset({"refuse", "refusee", "refus", "declined", "refused", "decline"}),
+    SignOnState.PENDING: frozenset({"enattente", "attente", "pending", "waiting"}),
+}

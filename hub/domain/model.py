@@ -196,9 +196,12 @@ class SignOnSummary:
         return sorted([*self.declined, *self.signed, *self.pending], key=lambda s: (s.town.name, s.town.id))
 
     @classmethod
-    def of(cls, signons: Sequence[SignOn], latest: int) -> SignOnSummary:
-        """The summary of every member's sign-on (``signons`` in the members' order), ``latest`` per list."""
-        counts = {state: 0 for state in SignOnState}
+    def of(cls, signons: Sequence[SignOn], latest: int, everyone_up_to: int = 0) -> SignOnSummary:
+        """The summary of every member's sign-on (``signons`` in the members' order): at most ``latest`` towns
+        per list, every town when there are no more than ``everyone_up_to``."""
+        if len(signons) <= everyone_up_to:
+            latest = max(latest, len(signons))
+        counts = dict.fromkeys(SignOnState, 0)
         for signon in signons:
             counts[signon.state] += 1
 

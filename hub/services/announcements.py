@@ -54,7 +54,7 @@ HELD_IMAGE = "held_image"
 MAX_ALT = 1500
 MAX_TITLE = 200
 #: How many towns of each state a summary holds unless told otherwise.
-SUMMARY_LATEST = 400
+SUMMARY_LATEST = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +69,10 @@ class Board:
     def with_state(self, state: SignOnState) -> list[SignOn]:
         return [s for s in self.signons if s.state is state]
 
-    def summary(self, latest: int = SUMMARY_LATEST) -> BoardSummary:
+    def summary(self, latest: int = SUMMARY_LATEST, everyone_up_to: int = 0) -> BoardSummary:
         """The same, summarised as :meth:`AnnouncementService.summary` reads it."""
-        return BoardSummary(self.announcement, self.coalition, SignOnSummary.of(self.signons, latest))
+        signons = SignOnSummary.of(self.signons, latest, everyone_up_to)
+        return BoardSummary(self.announcement, self.coalition, signons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +142,18 @@ class AnnouncementService:
             officers = await uow.roles.officers_by_town(t.id for t in towns)
             return Board(announcement, coalition, signons, officers)
 
-    async def summary(self, announcement_id: int, latest: int = SUMMARY_LATEST) -> BoardSummary:
-        """Counts per state, the refusals and the signatures most recent first, and the pending towns, at most
-        ``latest`` of each: cheap however many towns the coalition has (no officers, no full list)."""
+    async def summary(
+        self, announcement_id: int, latest: int = SUMMARY_LATEST, everyone_up_to: int = 0
+    ) -> BoardSummary:
+        """Where the sign-on stands, cheaply however many towns the coalition has (no officers, no full list).
+
+        Counts per state; the refusals and the signatures most recent first and the pending towns, at most
+        ``latest`` of each — every town when the coalition has no more than ``everyone_up_to``.
+        """
         async with self.hub.store.unit() as uow:
             announcement = await _get(uow, announcement_id)
             coalition = await get_coalition(uow, announcement.coalition_id)
-            signons = await uow.signons.summary(announcement.id, coalition.id, latest)
+            signons = await uow.signons.summary(announcement.id, coalition.id, latest, everyone_up_to)
             return BoardSummary(announcement, coalition, signons)
 
     async def preview(self, announcement_id: int, town_id: int | None = None) -> builtins.list[PreviewLine]:

@@ -611,26 +611,36 @@ class SignOnRepository(_Repository):
         query = sa.select(SignOnRow).where(SignOnRow.announcement_id == announcement_id, SignOnRow.town_id == town.id)
         return _signon(town, await self.session.scalar(query))
 
-    async def summary(self, announcement_id: int, coalition_id: int, latest: int) -> SignOnSummary:
-        """Counts per state over the coalition's members, and at most ``latest`` towns per state.
+    async def summary(
+        self, announcement_id: int, coalition_id: int, latest: int, everyone_up_to: int = 0
+    ) -> SignOnSummary:
+        """Counts per state over the coalition's members, and at most ``latest`` towns per state — every town
+        when there are no more than ``everyone_up_to``.
 
         Signed and declined towns come most recent first (by the time of their decision), pending towns in the
-        members' order. Four small queries, however many members the coalition has.
+        members' order. A few small queries, however many members the coalition has.
         """
         members = sa.select(CoalitionTownRow.town_id).where(CoalitionTownRow.coalition_id == coalition_id)
+        counts = await self._counts(announcement_id, members)
+        if sum(counts.values()) <= everyone_up_to:
+            latest = max(latest, sum(counts.values()))
+        declined = await self._latest(announcement_id, members, SignOnState.DECLINED, latest)
+        signed = await self._latest(announcement_id, members, SignOnState.SIGNED, latest)
+        return SignOnSummary(counts, declined, signed, await self._pending(announcement_id, coalition_id, latest))
+
+    async def _counts(self, announcement_id: int, members: sa.Select[tuple[int]]) -> dict[SignOnState, int]:
+        """How many members are in each state (those without a sign-on are pending)."""
         counted = (
             sa.select(SignOnRow.state, sa.func.count())
             .where(SignOnRow.announcement_id == announcement_id, SignOnRow.town_id.in_(members))
             .group_by(SignOnRow.state)
         )
-        counts = {state: 0 for state in SignOnState}
+        counts = dict.fromkeys(SignOnState, 0)
         for state, count in (await self.session.execute(counted)).tuples():
             counts[SignOnState(state)] += count
         total = await self.session.scalar(sa.select(sa.func.count()).select_from(members.subquery())) or 0
         counts[SignOnState.PENDING] = total - counts[SignOnState.SIGNED] - counts[SignOnState.DECLINED]
-        declined = await self._latest(announcement_id, members, SignOnState.DECLINED, latest)
-        signed = await self._latest(announcement_id, members, SignOnState.SIGNED, latest)
-        return SignOnSummary(counts, declined, signed, await self._pending(announcement_id, coalition_id, latest))
+        return counts
 
     async def _latest(
         self, announcement_id: int, members: sa.Select[tuple[int]], state: SignOnState, latest: int
