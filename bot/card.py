@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.context import Messenger
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, fitting, item_weight, notice_content, shorten, weight
-from hub.domain.model import AnnouncementState, SignOn, SignOnState, SignOnSummary, Version
+from hub.domain.model import AnnouncementMessage, AnnouncementState, SignOn, SignOnState, SignOnSummary, Version
 from hub.i18n import format_instant, translate
 from hub.services.announcements import Board, BoardSummary
 from hub.services.context import Hub
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 #: Purposes of the bot's messages about an announcement, as the hub records them.
 CARD = "card"
+#: A card asked for and not posted yet: a bot restarted before the homeserver took it posts it then.
+CARD_WANTED = "card.wanted"
 #: A call to sign a new version again: reactions to it count like reactions to the card.
 RESIGN = "signon"
 #: Messages whose ✅ / ❌ reactions are sign-on decisions.
@@ -207,8 +209,11 @@ async def post_card(hub: Hub, messenger: Messenger, room_id: str, announcement_i
     """Has the announcement's card posted in its coalition's room, ahead of the answers queued after it.
 
     The bot's outbound queue posts it as soon as the homeserver allows, and keeps trying; the hub remembers
-    it then (see :mod:`bot.card_keeper`).
+    it then (see :mod:`bot.card_keeper`). Until then the hub notes that it is wanted, so that a restart in
+    between still posts it.
     """
+    wanted = AnnouncementMessage(announcement_id, room_id, f"{CARD_WANTED}:{announcement_id}", CARD_WANTED)
+    await hub.announcements.remember_message(wanted)
     await messenger.cards_changed(announcement_id)
 
 

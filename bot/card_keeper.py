@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.card import CARD, card_now, edit_content
+from bot.card import CARD, CARD_WANTED, card_now, edit_content
 from bot.render import notice_content
 from bot.sending import Priority, SendQueue
 from hub.domain.model import AnnouncementMessage
@@ -59,6 +59,7 @@ class CardKeeper:
             # The same transaction id on a second try: the homeserver answers with the card it already has.
             event_id = await self.transmit(room_id, notice_content(reply), f"unisson-card-{announcement_id}")
             await self.hub.announcements.remember_message(AnnouncementMessage(announcement_id, room_id, event_id, CARD))
+            await self.hub.announcements.forget_message(f"{CARD_WANTED}:{announcement_id}", CARD_WANTED)
             self._shown[event_id] = reply.html
             return
         for card in cards:

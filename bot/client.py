@@ -52,7 +52,7 @@ from nio import (
 
 from bot import secrets
 from bot.attachments import file_of, image_bytes, read_message, replied_file, replied_image, replied_to
-from bot.card import CARD, edit_content
+from bot.card import CARD_WANTED, edit_content
 from bot.card_keeper import CardKeeper
 from bot.commands import default_registry
 from bot.context import PostedFile, Preferences, TextMessage
@@ -370,11 +370,11 @@ class Bot:
         await self.publication.run()
 
     async def _post_missing_cards(self) -> None:
-        """An announcement still in the works whose card was never posted (the homeserver kept refusing it
-        before a stop) gets it now: a proposal is never left without its card."""
+        """An announcement proposed here whose card was not posted before a stop (the homeserver kept refusing
+        it) gets it now: a proposal is never left without its card."""
         try:
             for announcement in await self.hub.announcements.list(states=CARD_STATES):
-                if not await self.hub.announcements.messages(announcement.id, CARD):
+                if await self.hub.announcements.messages(announcement.id, CARD_WANTED):
                     await self.cards.touch(announcement.id)
         except asyncio.CancelledError:
             raise
