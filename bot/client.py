@@ -414,22 +414,26 @@ class Bot:
         return self._spawn(work, f"command {event.event_id}")
 
     def _on_image(self, room: MatrixRoom, event: RoomMessageImage | RoomEncryptedImage) -> asyncio.Task[None] | None:
-        target = replied_to(event.source.get("content", {}))
-        if event.sender == self.user_id or target is None:
-            return None
-        fetch = functools.partial(image_bytes, self.client, event)
-        args = (room.room_id, str(event.event_id), str(event.sender), target, fetch)
-        work = functools.partial(self.card_images.posted, *args)
-        return self._spawn(self._once(room.room_id, str(event.event_id), work), f"image {event.event_id}")
+        return self._on_attachment(room, event, image_bytes, self.card_images.posted, "image")
 
     def _on_file(self, room: MatrixRoom, event: RoomMessageFile | RoomEncryptedFile) -> asyncio.Task[None] | None:
+        return self._on_attachment(room, event, file_of, self.town_imports.file_posted, "file")
+
+    def _on_attachment(
+        self,
+        room: MatrixRoom,
+        event: Any,
+        read: Callable[..., Awaitable[Any]],
+        posted: Callable[..., Awaitable[None]],
+        what: str,
+    ) -> asyncio.Task[None] | None:
+        """An image or a file posted in reply to one of the bot's messages: handled once, read only if needed."""
         target = replied_to(event.source.get("content", {}))
         if event.sender == self.user_id or target is None:
             return None
-        fetch = functools.partial(file_of, self.client, event)
-        args = (room.room_id, str(event.event_id), str(event.sender), target, fetch)
-        work = functools.partial(self.town_imports.file_posted, *args)
-        return self._spawn(self._once(room.room_id, str(event.event_id), work), f"file {event.event_id}")
+        fetch = functools.partial(read, self.client, event)
+        work = functools.partial(posted, room.room_id, str(event.event_id), str(event.sender), target, fetch)
+        return self._spawn(self._once(room.room_id, str(event.event_id), work), f"{what} {event.event_id}")
 
     def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> asyncio.Task[None] | None:
         if event.sender == self.user_id or decision_of(event.key) is None:
