@@ -3,17 +3,13 @@
 * :mod:`bot.session` logs in (or restores the saved device) so that encryption keys survive restarts;
 * :mod:`bot.sync` fills the gaps of ``limited`` timelines and saves the sync position only past events that
   were handled, so neither a burst nor a restart loses an event;
+* :mod:`bot.inbound` sorts each sync's events and handles them, one room at a time, in order;
+* :mod:`bot.handling` turns a command into its answer;
 * :mod:`bot.sending` is the one outbound queue (answers first, card edits coalesced, the homeserver's rate
-  limit honoured) and :mod:`bot.card_keeper` keeps the cards current through it;
-* :mod:`bot.handling` turns a command into its answer.
+  limit honoured) and :mod:`bot.card_keeper` keeps the cards current through it.
 
-What keeps the bot from acting twice on one event: on the very first start, one sync with an empty timeline
-moves past the rooms' history; every event's id goes through the hub (:meth:`Hub.first_time`) — commands
-before they run (a command is never run twice), sign-on reactions and their redactions after (recording a
-decision again gives the same state, so a crash in the middle loses nothing).
-
-Events are handled as tasks, one at a time per room in the order the room saw them; the sync loop only sorts
-and dispatches, and a failure in one handler or one sync is logged without stopping the loop.
+On the very first start, one sync with an empty timeline moves past the rooms' history; a failure in one
+handler or one sync is logged without stopping the loop.
 """
 
 from __future__ import annotations
@@ -21,48 +17,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hashlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
 from typing import Any, Self
 
 from nio import (
     AsyncClient,
     AsyncClientConfig,
-    Event,
     InviteMemberEvent,
-    JoinResponse,
     LocalProtocolError,
-    MatrixRoom,
-    MegolmEvent,
-    ReactionEvent,
-    RedactionEvent,
-    RoomEncryptedFile,
-    RoomEncryptedImage,
-    RoomLeaveResponse,
-    RoomMessageFile,
-    RoomMessageImage,
-    RoomMessageText,
     RoomSendResponse,
     SyncError,
     SyncResponse,
 )
 
 from bot import secrets
-from bot.attachments import file_of, image_bytes, read_message, replied_file, replied_image, replied_to
+from bot.attachments import read_message, replied_file, replied_image
 from bot.card import CARD_WANTED, edit_content
 from bot.card_keeper import CardKeeper
 from bot.commands import default_registry
 from bot.context import PostedFile, Preferences, TextMessage
-from bot.handling import CommandFailed, CommandRunner, split_command, strip_reply_fallback
+from bot.handling import CommandRunner, split_command, strip_reply_fallback
 from bot.images import CardImages
 from bot.imports import TownImports
+from bot.inbound import Inbound
 from bot.invitations import NioHomeserver, Pace
-from bot.mentions import command_text
 from bot.publication import PublicationReports
-from bot.reactions import SignOnReactions, decision_of
+from bot.reactions import SignOnReactions
 from bot.registry import Registry
 from bot.reminders import Reminders
 from bot.render import Reply, notice_content
@@ -72,7 +54,6 @@ from bot.settings import BotSettings
 from bot.sync import SYNC_FILTER, SyncPosition, fill_gap, since_joined
 from hub.domain.model import AnnouncementState, Coalition
 from hub.services.context import Hub
-from hub.store.answers import PendingAnswer
 
 __all__ = ["SESSION_FILE", "SKIP_HISTORY_FILTER", "Bot", "BotError", "split_command", "strip_reply_fallback"]
 
@@ -84,8 +65,6 @@ _SYNC_TIMEOUT_MS = 30_000
 _RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 #: Announcements whose card the room still needs.
 CARD_STATES = (AnnouncementState.DRAFT, AnnouncementState.OPEN, AnnouncementState.LOCKED, AnnouncementState.OVERDUE)
-
-Handler = Callable[[MatrixRoom, Any], "asyncio.Task[None] | None"]
 
 
 class Bot:
@@ -112,16 +91,11 @@ class Bot:
         self.outbox = SendQueue(card_interval=settings.card_edit_seconds)
         self.cards = CardKeeper(hub, self.outbox, self.transmit, settings.command_prefix)
         self.commands = CommandRunner(hub, self.registry, self.preferences, self, settings.command_prefix)
-        # Strong references: the event loop only keeps weak ones to running tasks.
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._room_locks: dict[str, asyncio.Lock] = {}
         self._sync_task: asyncio.Task[None] | None = None
         self._sender_task: asyncio.Task[None] | None = None
         self._failures = 0
         #: The position the current sync started from: a gap is filled back to it.
         self._since: str | None = None
-        #: Set by :meth:`stop`: events still waiting for their room are left for the next start.
-        self._stopping = False
         self.reactions = SignOnReactions(hub, self, self.preferences, settings.command_prefix)
         self.card_images = CardImages(hub, self, self.preferences, settings.command_prefix)
         self.reminders = Reminders(hub, self.send, settings)
@@ -133,14 +107,7 @@ class Bot:
         self._background: list[asyncio.Task[None]] = []
         #: Set once a sync has told the client which rooms it is in (nio cannot send to a room before that).
         self._synced = asyncio.Event()
-        self._routes: list[tuple[type | tuple[type, ...], Handler]] = [
-            (RoomMessageText, self._on_message),
-            ((RoomMessageImage, RoomEncryptedImage), self._on_image),
-            ((RoomMessageFile, RoomEncryptedFile), self._on_file),
-            (MegolmEvent, self._on_undecryptable),
-            (ReactionEvent, self._on_reaction),
-            (RedactionEvent, self._on_redaction),
-        ]
+        self.inbound = Inbound(self, log)
 
     @property
     def user_id(self) -> str:
@@ -167,10 +134,10 @@ class Bot:
         except BaseException:
             await self.client.close()
             raise
-        self.client.add_event_callback(self._on_invite, InviteMemberEvent)
+        self.client.add_event_callback(self.inbound.on_invite, InviteMemberEvent)
         self.client.add_response_callback(self._on_sync_response, (SyncResponse, SyncError))
         for answer in await self.hub.answers.pending():
-            self._deliver(answer)  # kept by an earlier run, not delivered before it stopped
+            self.inbound.deliver(answer)  # kept by an earlier run, not delivered before it stopped
         self._sender_task = asyncio.create_task(self._send_once_synced(), name="matrix-send")
         self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
         self._background = [
@@ -186,7 +153,6 @@ class Bot:
         Events that had not started are left unhandled: the saved position is before them, so the next start
         handles them.
         """
-        self._stopping = True
         await self.town_imports.close()
         for task in self._background:
             task.cancel()
@@ -196,11 +162,7 @@ class Bot:
             self._sync_task.cancel()
             await asyncio.gather(self._sync_task, return_exceptions=True)
             self._sync_task = None
-        if self._tasks:
-            _, late = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        await self.inbound.finish(grace)
         await self.position.save()
         if not await self.outbox.drained(grace):
             log.warning("Stopping with %s messages not sent", self.outbox.waiting)
@@ -232,7 +194,7 @@ class Bot:
         """Queues ``reply`` to be sent as soon as the homeserver allows, without waiting for it."""
         content = notice_content(reply, in_reply_to=in_reply_to, also_mention=to)
         job = functools.partial(self.transmit, room_id, content, _new_tx())
-        self.outbox.put(_discard_result(job)).add_done_callback(_log_failure)
+        self.outbox.put_and_forget(job)
 
     async def edit(self, room_id: str, event_id: str, reply: Reply) -> str:
         """Replaces the text of the bot's message ``event_id`` with ``reply`` (``m.replace``); returns the edit's id."""
@@ -305,7 +267,7 @@ class Bot:
         await self.position.save(response.next_batch)
         # Invites that were waiting came with that sync, before the callbacks existed.
         for room_id, room in list(self.client.invited_rooms.items()):
-            self._spawn(self._consider_invite(room_id, room.inviter), f"invite {room_id}")
+            self.inbound.invite_later(room_id, room.inviter)
 
     # -- sync loop --------------------------------------------------------------------------------------
 
@@ -341,22 +303,12 @@ class Bot:
             events = list(info.timeline.events)
             if info.timeline.limited and self._since and info.timeline.prev_batch:
                 events = await fill_gap(self.client, room_id, info.timeline.prev_batch, self._since) + events
-            work += self._dispatch(room, since_joined(events, self.user_id))
+            work += self.inbound.dispatch(room, since_joined(events, self.user_id))
         self.position.reached(response.next_batch, work)
         self._since = response.next_batch
         await self.position.save()
         self._failures = 0
         self._synced.set()
-
-    def _dispatch(self, room: MatrixRoom, events: list[Event]) -> list[asyncio.Task[None]]:
-        started = []
-        for event in events:
-            for kind, handler in self._routes:
-                if isinstance(event, kind):
-                    if (task := handler(room, event)) is not None:
-                        started.append(task)
-                    break
-        return started
 
     async def _send_once_synced(self) -> None:
         """Runs the outbound queue once the first sync has told the client which rooms it is in."""
@@ -386,224 +338,9 @@ class Bot:
         self._failures += 1
         return delay
 
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-        task = asyncio.create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    # -- routes (they only sort and dispatch, so that the sync loop is never held up) ------------------
-
-    def _on_message(self, room: MatrixRoom, event: RoomMessageText) -> asyncio.Task[None] | None:
-        content = event.source.get("content", {})
-        if event.sender == self.user_id or content.get("msgtype") != "m.text":
-            return None
-        text = strip_reply_fallback(str(event.body)).strip()
-        if text.startswith(self.settings.command_prefix):
-            # A pill leaves only a display name in the plain body: commands are given the Matrix id.
-            text = command_text(text, content, functools.partial(_display_name, room))
-        if secrets.looks_like_secret(text, self.settings.command_prefix):
-            # Edits too: a secret added by an edit is as exposed as one in a new message.
-            work = self._guard(room, str(event.event_id), str(event.sender), text)
-            return self._spawn(work, f"guard {event.event_id}")
-        if content.get("m.relates_to", {}).get("rel_type") == "m.replace":
-            return None  # an edit: the original was already handled
-        if not text.startswith(self.settings.command_prefix):
-            return None
-        work = self._handle(room.room_id, str(event.event_id), str(event.sender), text)
-        return self._spawn(work, f"command {event.event_id}")
-
-    def _on_image(self, room: MatrixRoom, event: RoomMessageImage | RoomEncryptedImage) -> asyncio.Task[None] | None:
-        return self._on_attachment(room, event, image_bytes, self.card_images.posted, "image")
-
-    def _on_file(self, room: MatrixRoom, event: RoomMessageFile | RoomEncryptedFile) -> asyncio.Task[None] | None:
-        return self._on_attachment(room, event, file_of, self.town_imports.file_posted, "file")
-
-    def _on_attachment(
-        self,
-        room: MatrixRoom,
-        event: Any,
-        read: Callable[..., Awaitable[Any]],
-        posted: Callable[..., Awaitable[None]],
-        what: str,
-    ) -> asyncio.Task[None] | None:
-        """An image or a file posted in reply to one of the bot's messages: handled once, read only if needed."""
-        target = replied_to(event.source.get("content", {}))
-        if event.sender == self.user_id or target is None:
-            return None
-        fetch = functools.partial(read, self.client, event)
-        work = functools.partial(posted, room.room_id, str(event.event_id), str(event.sender), target, fetch)
-        return self._spawn(self._once(room.room_id, str(event.event_id), work), f"{what} {event.event_id}")
-
-    def _on_reaction(self, room: MatrixRoom, event: ReactionEvent) -> asyncio.Task[None] | None:
-        if event.sender == self.user_id or decision_of(event.key) is None:
-            return None
-        args = (room.room_id, str(event.event_id), str(event.sender), str(event.reacts_to), str(event.key))
-        work = functools.partial(self.reactions.reacted, *args)
-        return self._spawn(self._decision(room.room_id, str(event.event_id), work), f"reaction {event.event_id}")
-
-    def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> asyncio.Task[None] | None:
-        if event.sender == self.user_id:
-            return None
-        work = functools.partial(self.reactions.redacted, room.room_id, str(event.sender), str(event.redacts))
-        return self._spawn(self._decision(room.room_id, str(event.event_id), work), f"redaction {event.event_id}")
-
-    def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> asyncio.Task[None] | None:
-        log.warning(
-            "Cannot decrypt event %s from %s in %s (session %s); asking for the key",
-            event.event_id,
-            event.sender,
-            room.room_id,
-            event.session_id,
-        )
-        self._spawn(self._request_key(event), f"key request {event.event_id}")
-        return None
-
-    async def _on_invite(self, room: MatrixRoom, event: InviteMemberEvent) -> None:
-        # The callback fires for every member event of the invite; only our own invitation matters.
-        if event.state_key != self.user_id or event.membership != "invite":
-            return
-        direct = bool(event.content.get("is_direct"))
-        self._spawn(self._consider_invite(room.room_id, str(event.sender), direct), f"invite {room.room_id}")
-
-    # -- work -----------------------------------------------------------------------------------------
-
-    async def _once(self, room_id: str, event_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Runs ``work`` for an event seen for the first time, after the room's earlier events; never raises."""
-        async with self._room_locks.setdefault(room_id, asyncio.Lock()):
-            if self._stopping:
-                return  # not started: handled at the next start
-            try:
-                if await self.hub.first_time(event_id):
-                    await work()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("Handling event %s in %s failed", event_id, room_id)
-
-    async def _decision(self, room_id: str, event_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Like :meth:`_once` for a sign-on decision, but the event is marked handled only once it is: doing
-        it again after a crash records the same decision, where skipping it would lose it."""
-        async with self._room_locks.setdefault(room_id, asyncio.Lock()):
-            if self._stopping:
-                return
-            try:
-                if not await self.hub.seen(event_id):
-                    await work()
-                    await self.hub.first_time(event_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("Handling event %s in %s failed", event_id, room_id)
-
-    async def _request_key(self, event: MegolmEvent) -> None:
-        try:
-            await self.client.request_room_key(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("Key request for event %s failed", event.event_id)
-
-    async def _consider_invite(self, room_id: str, inviter: str | None, direct: bool = False) -> None:
-        """Joins rooms bound to a coalition, rooms an admin invites us to, and direct conversations with
-        people who hold a role (officers link their accounts there); declines the others."""
-        try:
-            known = await self.hub.coalitions.by_room(room_id) is not None
-            if known or inviter in self.hub.settings.admins or (direct and inviter and await self._has_role(inviter)):
-                joined = await self.client.join(room_id)
-                if not isinstance(joined, JoinResponse):
-                    log.error("Could not join %s (invited by %s): %s", room_id, inviter, joined)
-                return
-            log.info("Declining the invite of %s to %s: not a coalition room, not an admin", inviter, room_id)
-            left = await self.client.room_leave(room_id)
-            if not isinstance(left, RoomLeaveResponse):
-                log.error("Could not decline the invite to %s: %s", room_id, left)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("Failed to handle the invite of %s to %s", inviter, room_id)
-
-    async def _has_role(self, user_id: str) -> bool:
-        return (await self.hub.whois(user_id)).holds_any_role
-
-    async def _guard(self, room: MatrixRoom, event_id: str, sender: str, text: str) -> None:
-        """A secret-looking message: a command in a private conversation, else redacted and its sender told."""
-        prefix = self.settings.command_prefix
-        try:
-            if await secrets.is_private(self.hub, room, self.user_id, sender):
-                if text.startswith(prefix):
-                    await self._handle(room.room_id, event_id, sender, text, private=True)
-                return
-            if not await self.hub.first_time(event_id):
-                return
-            lang = await self.preferences.language_in(sender, room.room_id)
-            await secrets.protect(self, room.room_id, event_id, sender, lang)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("Could not protect the secret-looking event %s in %s", event_id, room.room_id)
-
-    async def _handle(self, room_id: str, event_id: str, sender: str, body: str, *, private: bool = False) -> None:
-        """Runs a command once, after the room's earlier events, and queues its answer."""
-        async with self._room_locks.setdefault(room_id, asyncio.Lock()):
-            if self._stopping:
-                return
-            try:
-                if not await self.hub.first_time(event_id):
-                    return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("Could not check event %s in %s", event_id, room_id)
-                return
-            try:
-                reply = await self.commands.answer(room_id, event_id, sender, body, private=private)
-            except CommandFailed as failure:
-                shown = secrets.masked(body, self.settings.command_prefix)[:80]
-                log.exception("Command %r from %s in %s (event %s) failed", shown, sender, room_id, event_id)
-                reply = failure.apology()
-            if reply is not None:
-                await self._answer(room_id, event_id, sender, reply)
-
-    async def _answer(self, room_id: str, event_id: str, sender: str, reply: Reply) -> None:
-        """Keeps the answer in the hub, then queues it: a stop or a crash before it is sent does not lose it."""
-        content = notice_content(reply, in_reply_to=event_id, also_mention=sender)
-        tx_id = "unisson-answer-" + hashlib.sha256(event_id.encode()).hexdigest()[:32]
-        try:
-            self._deliver(await self.hub.answers.keep(event_id, room_id, tx_id, content))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("Could not keep the answer to %s in %s; sending it anyway", event_id, room_id)
-            self.outbox.put(_discard_result(functools.partial(self.transmit, room_id, content, tx_id)))
-
-    def _deliver(self, answer: PendingAnswer) -> None:
-        async def job() -> None:
-            await self.transmit(answer.channel, answer.content, answer.transaction_id)
-            await self.hub.answers.delivered(answer.event_id)
-
-        self.outbox.put(job).add_done_callback(_log_failure)
-
-
-def _display_name(room: MatrixRoom, user_id: str) -> str | None:
-    user = room.users.get(user_id)
-    return user.display_name if user is not None else None
-
 
 def _new_tx() -> str:
     return f"unisson-{uuid.uuid4().hex}"
-
-
-def _discard_result(call: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
-    async def job() -> None:
-        await call()
-
-    return job
-
-
-def _log_failure(done: asyncio.Future[None]) -> None:
-    if not done.cancelled() and (error := done.exception()) is not None:
-        log.error("A message could not be sent: %s", error)
 
 
 def _client_config(settings: BotSettings) -> AsyncClientConfig:

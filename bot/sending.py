@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 #: Pauses (seconds) before a failed job is tried again; after the last one it is given up.
 RETRY_PAUSES = (1.0, 3.0, 10.0, 30.0)
 
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Awaitable[object]]
 
 
 class Priority(enum.IntEnum):
@@ -71,6 +71,10 @@ class SendQueue:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._add(_Item(priority, next(self._sequence), 0.0, job, done=done))
         return done
+
+    def put_and_forget(self, job: Job, priority: Priority = Priority.REPLY) -> None:
+        """Queues ``job`` without waiting for it; if it is given up, the log says so."""
+        self.put(job, priority).add_done_callback(_log_failure)
 
     def coalesce(self, key: Hashable, job: Job, priority: Priority = Priority.CARD) -> None:
         """Queues ``job`` under ``key`` unless one is already waiting (it will do the same, later and better).
@@ -165,3 +169,8 @@ class SendQueue:
                 return  # a newer run of the same key is already waiting: it does this one's work
             self._pending[item.key] = item
         self._add(item)
+
+
+def _log_failure(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and (error := done.exception()) is not None:
+        log.error("A message could not be sent: %s", error)
