@@ -6,6 +6,10 @@ and a registration shared secret so that tests create users through the admin AP
 
     async with run_synapse(tmp_path) as hs:
         user_id, token = await hs.register("bot", "a-long-password")
+
+``message_limits="default"`` keeps Synapse's own ``rc_message`` (0.2 messages per second after a burst of 10, per
+user), as a production homeserver applies it to a bot, while the other limits stay raised; a server admin can
+then exempt chosen users (the test's people) with :meth:`RunningSynapse.exempt_from_rate_limits`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import quote
 
 import aiohttp
 import yaml
@@ -37,6 +42,12 @@ _STOP_GRACE_SECONDS = 10.0
 _LOG_TAIL_LINES = 40
 # Far above anything a test does; the defaults allow, e.g., 5 invites per user in a burst.
 _UNLIMITED = {"per_second": 10_000, "burst_count": 100_000}
+#: Synapse's own ``rc_message`` when the configuration does not set it.
+DEFAULT_MESSAGES_PER_SECOND = 0.2
+DEFAULT_MESSAGE_BURST = 10
+
+MessageLimits = Literal["raised", "default"]
+"""``raised``: far above anything a test does; ``default``: Synapse's own ``rc_message``."""
 
 
 class SynapseError(RuntimeError):
@@ -73,6 +84,17 @@ class RunningSynapse:
             answer = await _json(response, "POST register")
         return str(answer["user_id"]), str(answer["access_token"])
 
+    async def exempt_from_rate_limits(self, user_id: str, admin_token: str) -> None:
+        """Lifts every message rate limit of ``user_id`` (Synapse's ``override_ratelimit`` admin API).
+
+        ``admin_token`` is the access token of a server admin, e.g. one registered with ``admin=True``.
+        """
+        endpoint = f"{self.url}/_synapse/admin/v1/users/{quote(user_id, safe='')}/override_ratelimit"
+        headers = {"Authorization": f"Bearer {admin_token}"}
+        body = {"messages_per_second": 0, "burst_count": 0}
+        async with self.http.post(endpoint, json=body, headers=headers) as response:
+            await _json(response, f"POST override_ratelimit for {user_id}")
+
 
 def registration_mac(secret: str, nonce: str, localpart: str, password: str, admin: bool) -> str:
     """The HMAC-SHA1 that ``/_synapse/admin/v1/register`` expects (see Synapse's admin API docs)."""
@@ -87,7 +109,9 @@ async def _json(response: aiohttp.ClientResponse, what: str) -> dict[str, Any]:
     return answer
 
 
-def write_config(folder: Path, port: int, server_name: str = SERVER_NAME) -> tuple[Path, str]:
+def write_config(
+    folder: Path, port: int, server_name: str = SERVER_NAME, message_limits: MessageLimits = "raised"
+) -> tuple[Path, str]:
     """Writes ``homeserver.yaml`` and the signing key into ``folder``; returns the config path and shared secret."""
     folder.mkdir(parents=True, exist_ok=True)
     shared_secret = secrets.token_hex(16)
@@ -123,7 +147,7 @@ def write_config(folder: Path, port: int, server_name: str = SERVER_NAME) -> tup
         "url_preview_enabled": False,
         # Otherwise a /sync is served from a cache for two minutes and a reused device sees old events.
         "caches": {"sync_response_cache_duration": 0},
-        **_rate_limits(),
+        **_rate_limits(message_limits),
     }
     path = folder / "homeserver.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -136,9 +160,11 @@ def _signing_key_line() -> str:
     return f"ed25519 a_{secrets.token_hex(2)} {base64.b64encode(seed).decode().rstrip('=')}\n"
 
 
-def _rate_limits() -> dict[str, Any]:
+def _rate_limits(message_limits: MessageLimits = "raised") -> dict[str, Any]:
+    # Left out of the configuration, rc_message takes Synapse's default.
+    messages = ["rc_message"] if message_limits == "raised" else []
     flat = [
-        "rc_message",
+        *messages,
         "rc_registration",
         "rc_joins_per_room",
         "rc_3pid_validation",
@@ -166,14 +192,19 @@ def _rate_limits() -> dict[str, Any]:
 
 @contextlib.asynccontextmanager
 async def run_synapse(
-    folder: Path, *, server_name: str = SERVER_NAME, start_timeout: float = 60.0
+    folder: Path,
+    *,
+    server_name: str = SERVER_NAME,
+    start_timeout: float = 60.0,
+    message_limits: MessageLimits = "raised",
 ) -> AsyncIterator[RunningSynapse]:
     """Start Synapse with a fresh configuration in ``folder`` and stop it on exit (SIGTERM, then kill).
 
-    Its output goes to ``folder/homeserver.log``, whose last lines are in the error if it does not start.
+    Every rate limit is raised, or all but ``rc_message`` with ``message_limits="default"``. Its output goes to
+    ``folder/homeserver.log``, whose last lines are in the error if it does not start.
     """
     port = free_port()
-    config_path, shared_secret = await asyncio.to_thread(write_config, folder, port, server_name)
+    config_path, shared_secret = await asyncio.to_thread(write_config, folder, port, server_name, message_limits)
     log_path = folder / "homeserver.log"
     async with contextlib.AsyncExitStack() as stack:
         log = await asyncio.to_thread(log_path.open, "ab", 0)
