@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import tempfile
@@ -76,6 +77,8 @@ class Figures:
     card_after: float | None = None
     edits: int = 0
     busiest_window: int = 0
+    #: The shortest time between two edits of the card, by the server's timestamps (None: fewer than two).
+    shortest_gap: float | None = None
     card_bytes: int = 0
     commands: int = 0
     latencies: list[float] = field(default_factory=list)
@@ -206,6 +209,8 @@ async def _measure(
     figures.card_after = None if showing is None else showing.at - wave.last_reaction
     figures.edits = len(edits)
     figures.busiest_window = _busiest(edits, EDIT_WINDOW_SECONDS)
+    stamps = sorted(_stamp(e) for e in edits)
+    figures.shortest_gap = min((b - a for a, b in itertools.pairwise(stamps)), default=None)
     original = await crowd.call(room.coordinator, "GET", f"/rooms/{quote(room.room_id)}/event/{quote(card)}")
     figures.card_bytes = max(_size(e) for e in [original, *(e.event for e in edits)])
     replies = seen.replies()
@@ -214,13 +219,18 @@ async def _measure(
 
 def _busiest(edits: list[Seen], seconds: float) -> int:
     """The most edits the server accepted within any ``seconds`` (by their server timestamps)."""
-    stamps = sorted(int(e.event.get("origin_server_ts", 0)) for e in edits)
+    stamps = sorted(_stamp(e) for e in edits)
     most, first = 0, 0
     for last, stamp in enumerate(stamps):
-        while stamp - stamps[first] >= seconds * 1000:
+        while stamp - stamps[first] >= seconds:
             first += 1
         most = max(most, last - first + 1)
     return most
+
+
+def _stamp(seen: Seen) -> float:
+    """When the server accepted the event, in seconds."""
+    return int(seen.event.get("origin_server_ts", 0)) / 1000
 
 
 def _size(event: dict[str, Any]) -> int:
@@ -246,6 +256,8 @@ def report(figures: Figures, window: float) -> None:
     card_met = figures.card_after is not None and figures.card_after <= TARGET_CARD_SECONDS
     _line("card shows all", shown, "≤ 5 s" if exempt else None, card_met)
     edits = f"{figures.edits} sent, at most {figures.busiest_window} in {EDIT_WINDOW_SECONDS:.0f} s"
+    if figures.shortest_gap is not None:
+        edits += f" (shortest gap {figures.shortest_gap:.2f} s)"
     _line("card edits", edits, "≤ 1 per 2 s" if exempt else None, figures.busiest_window <= TARGET_EDITS_PER_WINDOW)
     big = f"{figures.card_bytes:,} bytes (as clients receive it)"
     _line("largest card event", big, f"< {EVENT_LIMIT:,}", figures.card_bytes < EVENT_LIMIT)
