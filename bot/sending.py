@@ -142,6 +142,9 @@ class SendQueue:
     async def _run(self, item: _Item) -> None:
         try:
             await item.job()
+            if item.key is not None:
+                # Counted from the end of the send: two edits reach the room at least the interval apart.
+                self._last_run[item.key] = asyncio.get_running_loop().time()
         except asyncio.CancelledError:
             if item.done is not None and not item.done.done():
                 item.done.cancel()
