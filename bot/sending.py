@@ -143,8 +143,11 @@ class SendQueue:
         try:
             await item.job()
             if item.key is not None:
-                # Counted from the end of the send: two edits reach the room at least the interval apart.
-                self._last_run[item.key] = asyncio.get_running_loop().time()
+                # Counted from the end of the send (for a run queued meanwhile too): two edits reach the room
+                # at least the interval apart.
+                ended = self._last_run[item.key] = asyncio.get_running_loop().time()
+                if (waiting := self._pending.get(item.key)) is not None:
+                    waiting.ready_at = max(waiting.ready_at, ended + self.card_interval)
         except asyncio.CancelledError:
             if item.done is not None and not item.done.done():
                 item.done.cancel()

@@ -118,3 +118,23 @@ async def test_a_card_is_never_given_up(monkeypatch: pytest.MonkeyPatch) -> None
         queue.coalesce(("card", 1), card)
         assert await queue.drained(2.0)
     assert attempts == 5
+
+
+async def test_a_card_touched_while_its_edit_is_being_sent_waits_the_interval_after_that_edit() -> None:
+    loop = asyncio.get_running_loop()
+    ends: list[float] = []
+    starts: list[float] = []
+    queue = SendQueue(card_interval=0.2)
+
+    async def slow_edit() -> None:
+        starts.append(loop.time())
+        await asyncio.sleep(0.15)  # the homeserver takes its time
+        ends.append(loop.time())
+
+    async with running(queue):
+        queue.coalesce("card", slow_edit)
+        await asyncio.sleep(0.05)
+        queue.coalesce("card", slow_edit)  # touched while the first edit is on its way
+        assert await queue.drained(2.0)
+    assert len(starts) == 2
+    assert starts[1] - ends[0] >= 0.19
