@@ -4,8 +4,8 @@ files posted in reply, secrets pasted where they should not be, invitations.
 :meth:`Inbound.dispatch` only sorts the events of one sync and starts a task for each one that matters, so
 the sync loop is never held up. The tasks of one room run one at a time, in the order the room saw them.
 What keeps the bot from acting twice on one event, or not at all: its id goes through the hub — a command is
-recorded *before* it runs (a command never runs twice), a sign-on reaction or its redaction *after* it is
-recorded (recording a decision again gives the same state, so a crash in the middle loses nothing). A
+recorded *before* it runs (a command never runs twice), a sign-on reaction or its redaction in the same
+transaction as the decision (a crash loses none and counts none twice). A
 command's answer is kept in the hub until it is delivered. Events still waiting for their room when the bot
 stops are left alone: the saved sync position is before them, so the next start handles them.
 """
@@ -153,7 +153,8 @@ class Inbound:
     def _on_redaction(self, room: MatrixRoom, event: RedactionEvent) -> asyncio.Task[None] | None:
         if event.sender == self.bot.user_id:
             return None
-        work = functools.partial(self.bot.reactions.redacted, room.room_id, str(event.sender), str(event.redacts))
+        args = (room.room_id, str(event.sender), str(event.redacts), str(event.event_id))
+        work = functools.partial(self.bot.reactions.redacted, *args)
         return self._spawn(self._decision(room.room_id, str(event.event_id), work), f"redaction {event.event_id}")
 
     def _on_undecryptable(self, room: MatrixRoom, event: MegolmEvent) -> asyncio.Task[None] | None:
@@ -190,8 +191,8 @@ class Inbound:
                 self.log.exception("Handling event %s in %s failed", event_id, room_id)
 
     async def _decision(self, room_id: str, event_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Like :meth:`_once` for a sign-on decision, but the event is marked handled only once it is: doing
-        it again after a crash records the same decision, where skipping it would lose it."""
+        """Like :meth:`_once` for a sign-on decision, but the hub records the event in the same transaction as
+        the decision it makes (so a crash can neither lose it nor count it twice); marked here otherwise."""
         async with self._room_locks.setdefault(room_id, asyncio.Lock()):
             if self._stopping:
                 return

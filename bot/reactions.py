@@ -65,7 +65,7 @@ class SignOnReactions:
         if decision is None or card is None:
             return
         try:
-            signon = await self._decide(decision, sender, card.announcement_id)
+            signon = await self._decide(decision, sender, card.announcement_id, event_id)
         except UnissonError as error:
             await self._refuse(room_id, target, sender, card.announcement_id, error, "bot.announce.reaction.refused")
             return
@@ -73,27 +73,31 @@ class SignOnReactions:
         await note_decision(self.hub, record, card.announcement_id, signon.town.id)
         await refresh_cards(self.hub, self.messenger, card.announcement_id, self.prefix)
 
-    async def redacted(self, room_id: str, sender: str, redacts: str) -> None:
+    async def redacted(self, room_id: str, sender: str, redacts: str, event_id: str | None = None) -> None:
         """``sender`` removed event ``redacts``: if it was a counted reaction, the town is pending again."""
         for record in await self.hub.announcements.find_message(redacts):
             if record.purpose not in _OPPOSITE or record.channel != room_id or record.town_id is None:
                 continue
+            if not await self._still_held(record):
+                await self._withdraw(room_id, sender, record, event_id)
+            # Forgotten after the withdrawal, which records the redaction: a crash in between replays it whole.
             await self.hub.announcements.forget_message(redacts, record.purpose)
-            if await self._still_held(record):
-                continue
-            try:
-                await self.hub.announcements.withdraw(sender, record.announcement_id, record.town_id)
-            except UnissonError as error:
-                await self._refuse(
-                    room_id, None, sender, record.announcement_id, error, "bot.announce.redaction.refused"
-                )
-                continue
-            await refresh_cards(self.hub, self.messenger, record.announcement_id, self.prefix)
 
-    async def _decide(self, decision: str, sender: str, announcement_id: int) -> SignOn:
+    async def _withdraw(self, room_id: str, sender: str, record: AnnouncementMessage, event_id: str | None) -> None:
+        assert record.town_id is not None
+        try:
+            await self.hub.announcements.withdraw(sender, record.announcement_id, record.town_id, event_id=event_id)
+        except UnissonError as error:
+            key = "bot.announce.redaction.refused"
+            await self._refuse(room_id, None, sender, record.announcement_id, error, key)
+            return
+        await refresh_cards(self.hub, self.messenger, record.announcement_id, self.prefix)
+
+    async def _decide(self, decision: str, sender: str, announcement_id: int, event_id: str) -> SignOn:
+        """Records the decision and the reaction's event id in one transaction: never counted twice."""
         if decision == SIGNED:
-            return await self.hub.announcements.sign(sender, announcement_id)
-        return await self.hub.announcements.decline(sender, announcement_id)
+            return await self.hub.announcements.sign(sender, announcement_id, event_id=event_id)
+        return await self.hub.announcements.decline(sender, announcement_id, event_id=event_id)
 
     async def _card(self, room_id: str, target: str) -> AnnouncementMessage | None:
         for message in await self.hub.announcements.find_message(target):

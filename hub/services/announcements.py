@@ -434,10 +434,18 @@ class AnnouncementService:
         announcement_id: int,
         town_id: int | None = None,
         override_text: str | None = None,
+        *,
+        event_id: str | None = None,
     ) -> SignOn:
-        """Signs on for the town, for the current wording version."""
+        """Signs on for the town, for the current wording version.
+
+        ``event_id``: the front end's event that asked for it, recorded in the same transaction; when it was
+        recorded already (a replay after a crash), nothing is recorded again and the town's sign-on is returned.
+        """
         async with self.hub.store.unit() as uow:
             announcement, town = await self._signing_town(uow, actor_id, announcement_id, town_id)
+            if not await _first_time(uow, event_id):
+                return await uow.signons.get(announcement.id, town)
             override = (override_text or "").strip() or None
             if override is not None:
                 if not announcement.allow_overrides:
@@ -466,10 +474,19 @@ class AnnouncementService:
             return await uow.signons.get(announcement.id, town)
 
     async def decline(
-        self, actor_id: str, announcement_id: int, town_id: int | None = None, reason: str | None = None
+        self,
+        actor_id: str,
+        announcement_id: int,
+        town_id: int | None = None,
+        reason: str | None = None,
+        *,
+        event_id: str | None = None,
     ) -> SignOn:
+        """Declines for the town (``event_id`` as for :meth:`sign`)."""
         async with self.hub.store.unit() as uow:
             announcement, town = await self._signing_town(uow, actor_id, announcement_id, town_id)
+            if not await _first_time(uow, event_id):
+                return await uow.signons.get(announcement.id, town)
             reason = (reason or "").strip() or None
             await uow.signons.record(
                 announcement.id,
@@ -490,10 +507,14 @@ class AnnouncementService:
             )
             return await uow.signons.get(announcement.id, town)
 
-    async def withdraw(self, actor_id: str, announcement_id: int, town_id: int | None = None) -> SignOn:
-        """Takes back a signature or a refusal: the town is pending again."""
+    async def withdraw(
+        self, actor_id: str, announcement_id: int, town_id: int | None = None, *, event_id: str | None = None
+    ) -> SignOn:
+        """Takes back a signature or a refusal: the town is pending again (``event_id`` as for :meth:`sign`)."""
         async with self.hub.store.unit() as uow:
             announcement, town = await self._signing_town(uow, actor_id, announcement_id, town_id)
+            if not await _first_time(uow, event_id):
+                return await uow.signons.get(announcement.id, town)
             await uow.signons.record(announcement.id, town.id, SignOnState.PENDING, by=actor_id, version_number=None)
             await uow.audit.append(
                 actor_id,
@@ -756,6 +777,11 @@ def _wording(announcement: Announcement) -> Wording:
 
 def _number(announcement: Announcement) -> int | None:
     return announcement.current_version.number if announcement.current_version else None
+
+
+async def _first_time(uow: UnitOfWork, event_id: str | None) -> bool:
+    """Records the front end's event in the caller's transaction; False if it was handled already."""
+    return event_id is None or await uow.events.first_time(event_id)
 
 
 async def _get(uow: UnitOfWork, announcement_id: int, *, for_update: bool = False) -> Announcement:
