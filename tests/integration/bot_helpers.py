@@ -180,15 +180,31 @@ class Person:
     ) -> str:
         """Uploads a PNG and posts it as ``m.image`` (encrypted as an attachment where the room is), optionally
         as a reply to ``reply_to``."""
+        return await self.post_attachment(room_id, data, name, "m.image", "image/png", reply_to=reply_to)
+
+    async def post_attachment(
+        self,
+        room_id: str,
+        data: bytes,
+        name: str,
+        msgtype: str,
+        mimetype: str,
+        *,
+        reply_to: str | None = None,
+        stated_size: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        """Uploads ``data`` and posts it as ``msgtype`` (encrypted as an attachment where the room is)."""
         encrypted = self.client.rooms[room_id].encrypted
         uploaded, keys = await self.client.upload(
-            io.BytesIO(data), content_type="image/png", filename=name, encrypt=encrypted, filesize=len(data)
+            io.BytesIO(data), content_type=mimetype, filename=name, encrypt=encrypted, filesize=len(data)
         )
         assert isinstance(uploaded, UploadResponse), uploaded
         content: dict[str, Any] = {
-            "msgtype": "m.image",
+            "msgtype": msgtype,
             "body": name,
-            "info": {"mimetype": "image/png", "size": len(data)},
+            **(extra or {}),
+            "info": {"mimetype": mimetype, "size": stated_size or len(data)},
         }
         if keys is not None:
             content["file"] = {"url": uploaded.content_uri, **keys}

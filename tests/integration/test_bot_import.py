@@ -15,11 +15,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
-from nio import RoomCreateResponse, RoomGetStateResponse, RoomMessageNotice, UploadResponse
+from nio import RoomCreateResponse, RoomGetStateResponse, RoomMessageNotice
 
 from bot.client import Bot
 from bot.invitations import Pace
@@ -84,24 +83,9 @@ async def _post_file(
     stated_size: int | None = None,
 ) -> str:
     """Uploads ``data`` and posts it as ``m.file`` (encrypted where the room is), optionally in reply."""
-    encrypted = person.client.rooms[room_id].encrypted
-    uploaded, keys = await person.client.upload(
-        io.BytesIO(data), content_type=mimetype, filename=name, encrypt=encrypted, filesize=len(data)
+    return await person.post_attachment(
+        room_id, data, name, "m.file", mimetype, reply_to=reply_to, stated_size=stated_size, extra={"filename": name}
     )
-    assert isinstance(uploaded, UploadResponse), uploaded
-    content: dict[str, Any] = {
-        "msgtype": "m.file",
-        "body": name,
-        "filename": name,
-        "info": {"mimetype": mimetype, "size": stated_size or len(data)},
-    }
-    if keys is not None:
-        content["file"] = {"url": uploaded.content_uri, **keys}
-    else:
-        content["url"] = uploaded.content_uri
-    if reply_to is not None:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
-    return await person.send(room_id, "m.room.message", content)
 
 
 def _towns_csv(count: int, officers: dict[int, list[str]], bad_sites: Collection[int] = ()) -> bytes:
