@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.registry import Audience, Command, Registry
 from bot.render import Reply
@@ -137,7 +137,7 @@ class Request:
 
 
 def choose_language(
-    *, chosen: str | None, invoked: str, command: Command | None, room: str | None, default: str
+    *, chosen: str | None, invoked: str, command: Command[Any] | None, room: str | None, default: str
 ) -> str:
     """The language of a reply.
 

@@ -83,7 +83,7 @@ class CommandRunner:
         except Exception as error:
             raise CommandFailed(lang) from error
 
-    async def _execute(self, declared: Command, rest: str, where: Where) -> Reply:
+    async def _execute(self, declared: Command[Request], rest: str, where: Where) -> Reply:
         """Parses the arguments and runs the handler; expected errors become replies in the user's language."""
         try:
             args = declared.parse(rest)

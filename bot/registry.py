@@ -16,13 +16,14 @@ import enum
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import Any, Generic, TypeVar
 
 from bot.render import Reply, Rich
 from hub.i18n import translate
 
-if TYPE_CHECKING:
-    from bot.context import Request
+#: What a handler is given besides its arguments (:class:`bot.context.Request`). The registry only declares and
+#: describes commands, so it leaves the type open rather than import the module that needs the registry.
+RequestT = TypeVar("RequestT")
 
 
 class Audience(enum.IntEnum):
@@ -104,11 +105,11 @@ class Arguments:
         return name in self._values
 
 
-Handler = Callable[["Request", Arguments], Awaitable[Reply]]
+Handler = Callable[[RequestT, Arguments], Awaitable[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class Command(Generic[RequestT]):
     """A declared command; call :func:`command` rather than building one by hand."""
 
     name: str
@@ -118,7 +119,7 @@ class Command:
     audience: Audience
     summary_key: str
     details_key: str | None
-    handler: Handler = field(repr=False)
+    handler: Handler[RequestT] = field(repr=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -167,13 +168,13 @@ def command(
     audience: Audience = Audience.ANYONE,
     summary: str | None = None,
     details: str | None = None,
-) -> Callable[[Handler], Command]:
+) -> Callable[[Handler[RequestT]], Command[RequestT]]:
     """Declares a command: its French ``name``, its ``english`` name, other aliases, arguments and help keys.
 
     The help keys default to ``bot.help.<name>`` (one line) and no details.
     """
 
-    def declare(handler: Handler) -> Command:
+    def declare(handler: Handler[RequestT]) -> Command[RequestT]:
         return Command(
             name=name,
             english=english or name,
@@ -191,9 +192,9 @@ def command(
 class Registry:
     """Every command the bot answers to, found by any of its names (case does not matter)."""
 
-    def __init__(self, commands: Iterable[Command]) -> None:
+    def __init__(self, commands: Iterable[Command[Any]]) -> None:
         self._commands = list(commands)
-        self._by_name: dict[str, Command] = {}
+        self._by_name: dict[str, Command[Any]] = {}
         for declared in self._commands:
             for word in declared.names:
                 if (other := self._by_name.get(word.casefold())) is not None:
@@ -205,18 +206,18 @@ class Registry:
         """The commands declared in ``modules``, in the order they appear."""
         return cls(value for module in modules for value in vars(module).values() if isinstance(value, Command))
 
-    def __iter__(self) -> Iterator[Command]:
+    def __iter__(self) -> Iterator[Command[Any]]:
         return iter(self._commands)
 
-    def find(self, word: str) -> Command | None:
+    def find(self, word: str) -> Command[Any] | None:
         return self._by_name.get(word.casefold())
 
-    def suggest(self, word: str) -> Command | None:
+    def suggest(self, word: str) -> Command[Any] | None:
         """The command whose name is closest to a mistyped ``word``, if one is close enough."""
         close = difflib.get_close_matches(word.casefold(), self._by_name, n=1, cutoff=0.7)
         return self._by_name[close[0]] if close else None
 
-    def visible(self, audience: Audience) -> list[Command]:
+    def visible(self, audience: Audience) -> list[Command[Any]]:
         return [c for c in self._commands if c.audience <= audience]
 
     def overview(self, lang: str, audience: Audience, prefix: str) -> Reply:
@@ -230,7 +231,7 @@ class Registry:
         rich = Rich().strong(translate("bot.help.heading", lang)).items(lines)
         return rich.text(translate("bot.help.more", lang, usage=more)).build()
 
-    def details(self, declared: Command, lang: str, prefix: str) -> Reply:
+    def details(self, declared: Command[Any], lang: str, prefix: str) -> Reply:
         """Everything about one command: usage, help, other names."""
         rich = (
             Rich().code(declared.usage(lang, prefix)).line().text(translate(declared.summary_key, lang, prefix=prefix))
@@ -242,7 +243,7 @@ class Registry:
             rich.line().text(translate("bot.help.aliases", lang, names=", ".join(others)))
         return rich.build()
 
-    def usage_reply(self, declared: Command, lang: str, prefix: str) -> Reply:
+    def usage_reply(self, declared: Command[Any], lang: str, prefix: str) -> Reply:
         """What a wrong invocation gets: the usage and the one-line help."""
         rich = Rich().text(translate("bot.usage", lang)).code(declared.usage(lang, prefix)).line()
         return rich.text(translate(declared.summary_key, lang, prefix=prefix)).build()
