@@ -17,9 +17,10 @@ import functools
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from nio import (
+    AsyncClient,
     Event,
     InviteMemberEvent,
     JoinResponse,
@@ -37,23 +38,47 @@ from nio import (
 
 from bot import secrets
 from bot.attachments import file_of, image_bytes, replied_to
-from bot.handling import CommandFailed, strip_reply_fallback
+from bot.context import Messenger, Preferences
+from bot.handling import CommandFailed, CommandRunner, strip_reply_fallback
+from bot.images import CardImages
+from bot.imports import TownImports
 from bot.mentions import command_text
-from bot.reactions import decision_of
+from bot.reactions import SignOnReactions, decision_of
 from bot.render import Reply, notice_content
+from bot.sending import SendQueue
+from bot.settings import BotSettings
+from hub.services.context import Hub
 from hub.store.answers import PendingAnswer
 
-if TYPE_CHECKING:
-    from bot.client import Bot
-
-
 Handler = Callable[[MatrixRoom, Any], "asyncio.Task[None] | None"]
+
+
+class BotParts(Messenger, Protocol):
+    """What the handling of events uses of the bot (:class:`bot.client.Bot` assembles them): declared here, so
+    that this module needs nothing of the module that wires it."""
+
+    hub: Hub
+    settings: BotSettings
+    client: AsyncClient
+    preferences: Preferences
+    commands: CommandRunner
+    reactions: SignOnReactions
+    card_images: CardImages
+    town_imports: TownImports
+    outbox: SendQueue
+
+    @property
+    def user_id(self) -> str: ...
+
+    async def transmit(self, room_id: str, content: dict[str, Any], tx_id: str) -> str:
+        """Sends an ``m.room.message`` now; returns its id."""
+        ...
 
 
 class Inbound:
     """The bot's handling of what the rooms say; one per bot."""
 
-    def __init__(self, bot: Bot, log: logging.Logger) -> None:
+    def __init__(self, bot: BotParts, log: logging.Logger) -> None:
         self.bot = bot
         #: The bot's own log, where operators look for what went wrong with an event.
         self.log = log
@@ -247,7 +272,7 @@ class Inbound:
             if not await self.bot.hub.first_time(event_id):
                 return
             lang = await self.bot.preferences.language_in(sender, room.room_id)
-            await secrets.protect(self.bot, room.room_id, event_id, sender, lang)
+            await secrets.protect(self.bot.client, self.bot, prefix, room.room_id, event_id, sender, lang)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
 
-from nio import MatrixRoom, RoomRedactResponse
+from nio import AsyncClient, MatrixRoom, RoomRedactResponse
 
+from bot.context import Messenger
 from bot.render import Reply, Rich
 from hub.i18n import translate
 from hub.services.context import Hub
-
-if TYPE_CHECKING:
-    from bot.client import Bot
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +104,17 @@ async def is_private(hub: Hub, room: MatrixRoom, bot_id: str, sender: str) -> bo
     return await hub.coalitions.by_room(room.room_id) is None
 
 
-async def protect(bot: Bot, room_id: str, event_id: str, sender: str, lang: str) -> bool:
+async def protect(
+    client: AsyncClient, messenger: Messenger, prefix: str, room_id: str, event_id: str, sender: str, lang: str
+) -> bool:
     """Redacts the message and tells its sender what to do; returns whether the redaction succeeded."""
     reason = translate("bot.secret.reason", lang)
-    response = await bot.client.room_redact(room_id, event_id, reason=reason)
+    response = await client.room_redact(room_id, event_id, reason=reason)
     removed = isinstance(response, RoomRedactResponse)
     if not removed:
         log.warning("Could not redact the secret-looking event %s in %s: %s", event_id, room_id, response)
     # A reply to the (now empty) message, so that everyone sees which one it was; clients quote nothing of it.
-    bot.post(room_id, warning(sender, lang, removed, bot.settings.command_prefix), in_reply_to=event_id)
+    messenger.post(room_id, warning(sender, lang, removed, prefix), in_reply_to=event_id)
     return removed
 
 
