@@ -36,7 +36,7 @@ from bot import secrets
 from bot.attachments import read_message, replied_file, replied_image
 from bot.card import CARD_WANTED, edit_content
 from bot.card_keeper import CardKeeper
-from bot.commands import default_registry
+from bot.commands.families import default_registry
 from bot.context import PostedFile, Preferences, TextMessage
 from bot.handling import CommandRunner, split_command, strip_reply_fallback
 from bot.images import CardImages

@@ -1,14 +1,5 @@
-"""Command families, one module each; :func:`default_registry` gathers them."""
+"""Command families, one module each (the announcements' in a folder of their own); :mod:`bot.commands.families`
+gathers them.
 
-from __future__ import annotations
-
-from bot.commands import accounts, admin, announcements, basic, publication, towns
-from bot.registry import Registry
-
-
-def default_registry() -> Registry:
-    """Every command the bot answers to."""
-    declared = Registry.from_modules(basic, announcements, publication, admin, accounts)
-    # ``!villes`` lists the towns as declared in admin, and also imports and invites: the towns family answers for
-    # the three, in the listing's place.
-    return Registry(towns.towns if found is admin.towns else found for found in declared)
+This file imports nothing: a family that imports another would otherwise depend on every family.
+"""

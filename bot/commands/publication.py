@@ -7,7 +7,7 @@ announcement. Progress and recaps come from the dispatcher's reports (:mod:`bot.
 
 from __future__ import annotations
 
-from bot.commands.announcements import NUMBER, _announcement, _refresh, _say
+from bot.commands.announcements.shared import NUMBER, announcement_of, refresh, say
 from bot.context import Request
 from bot.registry import Argument, Arguments, Audience, command
 from bot.render import Reply
@@ -24,10 +24,10 @@ CONFIRM = Argument("publication.confirm", choices=("confirmer", "confirm"), opti
 )
 async def publish(request: Request, args: Arguments) -> Reply:
     """Publishes now an announcement whose instant passed during an outage."""
-    announcement = await _announcement(request, args)
+    announcement = await announcement_of(request, args)
     announcement = await request.hub.dispatch.confirm_late(request.sender, announcement.id)
-    await _refresh(request, announcement.id)
-    return _say(request, "bot.publication.published_late", announcement)
+    await refresh(request, announcement.id)
+    return say(request, "bot.publication.published_late", announcement)
 
 
 @command(
@@ -40,10 +40,10 @@ async def publish(request: Request, args: Arguments) -> Reply:
 )
 async def retract(request: Request, args: Arguments) -> Reply:
     """Without the confirmation word, says what would be deleted; with it, deletes every post."""
-    announcement = await _announcement(request, args)
+    announcement = await announcement_of(request, args)
     if "publication.confirm" not in args:
         preview = await request.hub.dispatch.retract_preview(request.sender, announcement.id)
-        return _say(request, "bot.publication.retract.preview", announcement, posts=preview.posts, towns=preview.towns)
+        return say(request, "bot.publication.retract.preview", announcement, posts=preview.posts, towns=preview.towns)
     result = await request.hub.dispatch.retract(request.sender, announcement.id)
-    await _refresh(request, announcement.id)
-    return _say(request, "bot.publication.retract.started", result.announcement, posts=result.posts, towns=result.towns)
+    await refresh(request, announcement.id)
+    return say(request, "bot.publication.retract.started", result.announcement, posts=result.posts, towns=result.towns)

@@ -20,7 +20,7 @@ from nio import (
 from pydantic import SecretStr
 
 from bot.client import SESSION_FILE, Bot
-from bot.commands import default_registry
+from bot.commands.families import default_registry
 from bot.context import Request
 from bot.registry import Arguments, Registry, command
 from bot.render import Reply

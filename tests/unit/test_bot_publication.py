@@ -6,7 +6,7 @@ import base64
 import json
 from datetime import UTC, datetime
 
-from bot.commands import default_registry
+from bot.commands.families import default_registry
 from bot.publication import group_reports
 from bot.publication_text import (
     Problem,

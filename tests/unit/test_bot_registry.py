@@ -7,7 +7,7 @@ import types
 import pytest
 
 from bot.client import split_command, strip_reply_fallback
-from bot.commands import default_registry
+from bot.commands.families import default_registry
 from bot.context import Request, audience_of, choose_language
 from bot.registry import Argument, Arguments, Audience, Registry, UsageError, command
 from bot.render import Reply, Rich, notice_content
