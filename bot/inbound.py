@@ -41,7 +41,7 @@ from bot.handling import CommandFailed, strip_reply_fallback
 from bot.mentions import command_text
 from bot.reactions import decision_of
 from bot.render import Reply, notice_content
-from hub.store.answers import PendingAnswer
+from hub.store.repositories import PendingAnswer
 
 if TYPE_CHECKING:
     from bot.client import Bot
