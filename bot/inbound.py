@@ -48,7 +48,7 @@ from bot.render import Reply, notice_content
 from bot.sending import SendQueue
 from bot.settings import BotSettings
 from hub.services.context import Hub
-from hub.store.answers import PendingAnswer
+from hub.store.repositories import PendingAnswer
 
 Handler = Callable[[MatrixRoom, Any], "asyncio.Task[None] | None"]
 

@@ -123,8 +123,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def hub(migrated_database_url: str, tmp_path: Path, clock: Clock) -> AsyncIterator[Hub]:
-    """A hub on a migrated database, with one admin and a fixed clock."""
-    store = Store.from_url(migrated_database_url)
+    """A hub on a migrated database, with one admin and a fixed clock (which also dates what the store writes)."""
+    store = Store.from_url(migrated_database_url, clock)
     settings = Settings(data_dir=tmp_path, database_url=migrated_database_url, admins=[ADMIN], _env_file=None)  # type: ignore[call-arg]
     hub = Hub(store, SecretBox([generate_key()]), settings, clock=clock)
     yield hub

@@ -91,5 +91,5 @@ def _job(claimed: Claimed, account: Account, frozen: Frozen) -> PostJob:
         images=frozen.images,
         remote_key=claimed.remote_key,
         prepared=claimed.prepared,
-        first_attempt=claimed.first,
+        first_attempt=claimed.first_attempt,
     )

@@ -35,7 +35,7 @@ from hub.errors import UnissonError
 from hub.publishers.base import PublishError, TransientPublishError
 from hub.publishers.registry import build_publishers
 from hub.services.context import Hub
-from hub.store.outbox import Claimed, Outcome
+from hub.store.outbox import AttemptOutcome, Claimed
 
 log = logging.getLogger(__name__)
 
@@ -186,17 +186,17 @@ class Dispatcher:
             self.metrics.published(task.announcement.publish_at, self.clock())
         self.writer.add(outcome)
 
-    async def _act(self, task: Task) -> Outcome:
+    async def _act(self, task: Task) -> AttemptOutcome:
         delivery = task.claimed.delivery
         publisher = self.hub.publisher(task.job.account.platform)
         if task.claimed.deleting:
             assert delivery.remote_id is not None
             await publisher.delete(task.job.account, delivery.remote_id)
-            return Outcome(delivery.id, DeliveryState.RETRACTED)
+            return AttemptOutcome(delivery.id, DeliveryState.RETRACTED)
         published = await publisher.publish(task.job)
-        return Outcome(delivery.id, DeliveryState.PUBLISHED, published.remote_id, published.url)
+        return AttemptOutcome(delivery.id, DeliveryState.PUBLISHED, published.remote_id, published.url)
 
-    def _after_error(self, task: Task, error: PublishError) -> Outcome:
+    def _after_error(self, task: Task, error: PublishError) -> AttemptOutcome:
         claimed, now = task.claimed, self.clock()
         attempts = claimed.delivery.attempts + 1
         if claimed.deleting:
@@ -211,7 +211,8 @@ class Dispatcher:
             return _failed(claimed, failure)
         self.retries += 1
         waiting = DeliveryState.RETRACTING if claimed.deleting else DeliveryState.PENDING
-        return Outcome(claimed.delivery.id, waiting, retry_at=decision.retry_at, failure=failure, detail=_detail(error))
+        detail = _detail(error)
+        return AttemptOutcome(claimed.delivery.id, waiting, retry_at=decision.retry_at, failure=failure, detail=detail)
 
     # --- waiting -------------------------------------------------------------------------------------
 
@@ -311,8 +312,8 @@ def _running(host: str, pid: int) -> bool:
     return True
 
 
-def _failed(claimed: Claimed, failure: Failure) -> Outcome:
-    return Outcome(claimed.delivery.id, DeliveryState.FAILED, failure=failure, detail=failure.key)
+def _failed(claimed: Claimed, failure: Failure) -> AttemptOutcome:
+    return AttemptOutcome(claimed.delivery.id, DeliveryState.FAILED, failure=failure, detail=failure.key)
 
 
 def _detail(error: PublishError) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from hub.store import Store
-from hub.store.outbox import Outcome
+from hub.store.outbox import AttemptOutcome
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,13 @@ class OutcomeWriter:
         #: Seconds the first outcome waits for others to share its transaction.
         self.gather = gather
         self._next_retry: datetime | None = None
-        self._queue: list[Outcome] = []
+        self._queue: list[AttemptOutcome] = []
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()
         #: Set after each write, so the worker can look for more work.
         self.written = asyncio.Event()
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: AttemptOutcome) -> None:
         self._queue.append(outcome)
         self._ready.set()
         if outcome.retry_at is not None and (self._next_retry is None or outcome.retry_at < self._next_retry):

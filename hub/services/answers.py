@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.services.context import Hub
-from hub.store.answers import PendingAnswer
+from hub.store.repositories import PendingAnswer
 
 
 class AnswerService:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -12,7 +12,7 @@ from hub.crypto import SecretBox, load_or_create_key_file, parse_keys
 from hub.domain.model import Platform
 from hub.domain.permissions import Actor
 from hub.settings import Settings
-from hub.store import Store, UnitOfWork
+from hub.store import Store, UnitOfWork, utc_now
 
 if TYPE_CHECKING:
     from hub.publishers.base import Publisher
@@ -29,10 +29,6 @@ if TYPE_CHECKING:
 OPERATOR = "operator:cli"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Hub:
     """The hub's entry point: holds shared resources and hands out the services."""
@@ -45,12 +41,13 @@ class Hub:
     publishers: Mapping[Platform, Publisher] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Hub:
+    def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Hub:
         raw = settings.encryption_keys.get_secret_value()
         keys = parse_keys(raw) if raw else load_or_create_key_file(settings.key_file)
         if settings.database_url is None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(Store.from_url(settings.resolved_database_url), SecretBox(keys), settings)
+        store = Store.from_url(settings.resolved_database_url, clock)
+        return cls(store, SecretBox(keys), settings, clock=clock)
 
     async def actor(self, uow: UnitOfWork, user_id: str) -> Actor:
         """The roles ``user_id`` holds, read in the caller's transaction."""

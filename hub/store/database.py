@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from hub.store.answers import AnswerRepository
-from hub.store.outbox import OutboxRepository, ReportRepository, WorkerRepository
+from hub.store.outbox import OutboxRepository
 from hub.store.repositories import (
     AccountRepository,
     AnnouncementRepository,
+    AnswerRepository,
     AuditRepository,
     CoalitionRepository,
     DeliveryRepository,
@@ -21,10 +22,17 @@ from hub.store.repositories import (
     MediaRepository,
     MessageRepository,
     PreferenceRepository,
+    ReportRepository,
     RoleRepository,
     SignOnRepository,
     TownRepository,
+    WorkerRepository,
 )
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC: the clock of a deployment."""
+    return datetime.now(UTC)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -60,38 +68,42 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 class UnitOfWork:
-    """One transaction, with a repository per noun. Commits on success, rolls back on error."""
+    """One transaction, with a repository per noun. Commits on success, rolls back on error.
 
-    def __init__(self, session: AsyncSession) -> None:
+    ``clock`` dates every row the repositories write (the hub's clock, so tests can move it).
+    """
+
+    def __init__(self, session: AsyncSession, clock: Callable[[], datetime]) -> None:
         self.session = session
-        self.coalitions = CoalitionRepository(session)
-        self.towns = TownRepository(session)
-        self.roles = RoleRepository(session)
-        self.accounts = AccountRepository(session)
-        self.media = MediaRepository(session)
-        self.announcements = AnnouncementRepository(session)
-        self.signons = SignOnRepository(session)
-        self.deliveries = DeliveryRepository(session)
-        self.audit = AuditRepository(session)
-        self.events = EventRepository(session)
-        self.messages = MessageRepository(session)
-        self.preferences = PreferenceRepository(session)
-        self.answers = AnswerRepository(session)
-        self.outbox = OutboxRepository(session)
-        self.workers = WorkerRepository(session)
-        self.reports = ReportRepository(session)
+        self.coalitions = CoalitionRepository(session, clock)
+        self.towns = TownRepository(session, clock)
+        self.roles = RoleRepository(session, clock)
+        self.accounts = AccountRepository(session, clock)
+        self.media = MediaRepository(session, clock)
+        self.announcements = AnnouncementRepository(session, clock)
+        self.signons = SignOnRepository(session, clock)
+        self.deliveries = DeliveryRepository(session, clock)
+        self.audit = AuditRepository(session, clock)
+        self.events = EventRepository(session, clock)
+        self.messages = MessageRepository(session, clock)
+        self.preferences = PreferenceRepository(session, clock)
+        self.answers = AnswerRepository(session, clock)
+        self.outbox = OutboxRepository(session, clock)
+        self.workers = WorkerRepository(session, clock)
+        self.reports = ReportRepository(session, clock)
 
 
 class Store:
-    """The database of one deployment."""
+    """The database of one deployment; ``clock`` dates what its units of work write."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utc_now) -> None:
         self.engine = engine
+        self.clock = clock
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        return cls(create_engine(url))
+    def from_url(cls, url: str, clock: Callable[[], datetime] = utc_now) -> Store:
+        return cls(create_engine(url), clock)
 
     @property
     def dialect(self) -> str:
@@ -100,7 +112,7 @@ class Store:
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[UnitOfWork]:
         async with self._sessions() as session, session.begin():
-            yield UnitOfWork(session)
+            yield UnitOfWork(session, self.clock)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,4 +1,8 @@
-"""Tables. Every change here needs an Alembic revision (a test compares the two)."""
+"""Tables. Every change here needs an Alembic revision (a test compares the two).
+
+Time stamps have no default: the repositories set each one from the hub's clock, so a test that moves the clock
+sees it in the rows, and an insert that forgets one fails at once instead of taking the wall clock's time.
+"""
 
 from __future__ import annotations
 
@@ -47,17 +51,13 @@ class Base(DeclarativeBase):
     }
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class CoalitionRow(Base):
     __tablename__ = "coalitions"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), unique=True)
     room_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
     language: Mapped[str] = mapped_column(sa.String(8), default="fr")
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime]
 
 
 class TownRow(Base):
@@ -71,15 +71,15 @@ class TownRow(Base):
     name: Mapped[str] = mapped_column(sa.String(255))
     timezone: Mapped[str] = mapped_column(sa.String(64), default="Europe/Paris")
     profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class CoalitionTownRow(Base):
     __tablename__ = "coalition_towns"
     coalition_id: Mapped[int] = mapped_column(sa.ForeignKey("coalitions.id", ondelete="CASCADE"), primary_key=True)
     town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"), primary_key=True)
-    joined_at: Mapped[datetime] = mapped_column(default=_now)
+    joined_at: Mapped[datetime]
 
 
 class RoleGrantRow(Base):
@@ -93,7 +93,7 @@ class RoleGrantRow(Base):
     coalition_id: Mapped[int | None] = mapped_column(sa.ForeignKey("coalitions.id", ondelete="CASCADE"))
     town_id: Mapped[int | None] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
     granted_by: Mapped[str] = mapped_column(sa.String(255))
-    granted_at: Mapped[datetime] = mapped_column(default=_now)
+    granted_at: Mapped[datetime]
 
 
 class AccountRow(Base):
@@ -109,8 +109,8 @@ class AccountRow(Base):
     limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
     last_verified_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:  # never show the encrypted columns either
         return f"AccountRow(id={self.id}, town_id={self.town_id}, platform={self.platform})"
@@ -139,8 +139,8 @@ class AnnouncementRow(Base):
     publish_at: Mapped[datetime | None]
     current_version: Mapped[int | None]
     created_by: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class VersionRow(Base):
@@ -154,7 +154,7 @@ class VersionRow(Base):
     images: Mapped[list[Any]] = mapped_column(default=list)
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     created_by: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime]
 
 
 class SignOnRow(Base):
@@ -201,8 +201,8 @@ class DeliveryRow(Base):
     prepared_at: Mapped[datetime | None]
     preflight_error: Mapped[dict[str, Any] | None]
     published_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=_now)
-    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class WorkerRow(Base):
@@ -212,8 +212,8 @@ class WorkerRow(Base):
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     host: Mapped[str] = mapped_column(sa.String(255))
     pid: Mapped[int]
-    started_at: Mapped[datetime] = mapped_column(default=_now)
-    heartbeat_at: Mapped[datetime] = mapped_column(default=_now)
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
 
 
 class ReportRow(Base):
@@ -228,7 +228,7 @@ class ReportRow(Base):
     town_id: Mapped[int | None]
     platform: Mapped[str | None] = mapped_column(sa.String(16))
     problem: Mapped[dict[str, Any] | None]
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
 
@@ -237,7 +237,7 @@ class AuditRow(Base):
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=_now, index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(sa.String(255))
     action: Mapped[str] = mapped_column(sa.String(64))
     coalition_id: Mapped[int | None]
@@ -262,7 +262,7 @@ class AnnouncementMessageRow(Base):
     town_id: Mapped[int | None]
     #: The image a message carries (the ``media`` row of its bytes), e.g. one waiting for its alt text.
     media_sha256: Mapped[str | None] = mapped_column(sa.String(64))
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime]
 
 
 class PendingAnswerRow(Base):
@@ -273,7 +273,7 @@ class PendingAnswerRow(Base):
     channel: Mapped[str] = mapped_column(sa.String(255))
     transaction_id: Mapped[str] = mapped_column(sa.String(64))
     content: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime] = mapped_column(default=_now)
+    created_at: Mapped[datetime]
 
 
 class UserPreferenceRow(Base):
@@ -282,10 +282,10 @@ class UserPreferenceRow(Base):
     __tablename__ = "user_preferences"
     user_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     language: Mapped[str] = mapped_column(sa.String(8))
-    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime]
 
 
 class ProcessedEventRow(Base):
     __tablename__ = "processed_events"
     event_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(default=_now)
+    processed_at: Mapped[datetime]

@@ -1,8 +1,9 @@
-"""The outbox's queries: claiming due deliveries, recording outcomes, workers' heartbeats, reports.
+"""The outbox's queries: claiming due deliveries, recording the outcomes of attempts, pre-flight.
 
 Claiming is one statement: an ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``, so that
 several workers on one PostgreSQL never take the same delivery; SQLite has one writer at a time (transactions
-begin immediately, see :mod:`hub.store.database`), which gives the same guarantee there.
+begin immediately, see :mod:`hub.store.database`), which gives the same guarantee there. Workers' heartbeats
+are :mod:`hub.store.repositories.workers`, the reports a failure leaves :mod:`hub.store.repositories.reports`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from hub.domain.model import (
     AnnouncementState,
@@ -23,11 +23,11 @@ from hub.domain.model import (
     Failure,
     Platform,
     Progress,
-    Report,
     ReportKind,
 )
 from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
-from hub.store.repositories import _delivery, _Repository, failure_json, failure_of
+from hub.store.repositories.base import Repository
+from hub.store.repositories.mapping import failure_json, failure_of, to_delivery
 
 _D, _A = DeliveryState, AnnouncementState
 _CLAIMABLE = sa.or_(
@@ -58,10 +58,6 @@ _UNCLAIMED = sa.case(
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class Claimed:
     """A delivery a worker holds, with what it needs to act: prepared uploads, the stored remote key."""
@@ -71,7 +67,7 @@ class Claimed:
     remote_key: str | None
     prepared: dict[str, Any] | None
     #: True on the delivery's first claim: nothing was sent for it before.
-    first: bool = False
+    first_attempt: bool = False
 
     @property
     def deleting(self) -> bool:
@@ -80,7 +76,7 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class AttemptOutcome:
     """What became of one attempt: published (``remote_id``), retracted, to retry at ``retry_at``, or failed."""
 
     delivery_id: int
@@ -92,7 +88,7 @@ class Outcome:
     detail: str | None = None
 
 
-class OutboxRepository(_Repository):
+class OutboxRepository(Repository):
     async def claim(self, worker_id: str, now: datetime, limit: int) -> builtins.list[Claimed]:
         """Takes up to ``limit`` due deliveries for ``worker_id``, oldest due first."""
         due = (
@@ -118,9 +114,9 @@ class OutboxRepository(_Repository):
             .execution_options(synchronize_session=False)
         )
         rows = (await self.session.scalars(statement)).all()
-        return [Claimed(_delivery(r), r.version_number, r.remote_key, r.prepared, r.claims == 1) for r in rows]
+        return [Claimed(to_delivery(r), r.version_number, r.remote_key, r.prepared, r.claims == 1) for r in rows]
 
-    async def record(self, worker_id: str, outcomes: Sequence[Outcome], now: datetime) -> int:
+    async def record(self, worker_id: str, outcomes: Sequence[AttemptOutcome], now: datetime) -> int:
         """Writes the outcomes of this worker's attempts; returns how many were written.
 
         A post made is always recorded (it exists, whoever holds the delivery now); any other outcome only
@@ -154,16 +150,18 @@ class OutboxRepository(_Repository):
             written += 1
             if outcome.state is DeliveryState.FAILED:
                 announcement_id, town_id, platform = row
-                await self._report_failure(announcement_id, town_id, platform, outcome.failure)
+                await self._report_failure(announcement_id, town_id, platform, outcome.failure, now)
         return written
 
-    async def _record_published(self, outcomes: Sequence[Outcome], now: datetime) -> int:
+    async def _record_published(self, outcomes: Sequence[AttemptOutcome], now: datetime) -> int:
         rows = [{"b_id": o.delivery_id, "b_remote_id": o.remote_id, "b_remote_url": o.remote_url} for o in outcomes]
         result = await self.session.execute(_PUBLISHED.values(updated_at=now, published_at=now), rows)
         counted = int(getattr(result, "rowcount", -1))
         return counted if counted >= 0 else len(rows)
 
-    async def _report_failure(self, announcement_id: int, town_id: int, platform: str, failure: Failure | None) -> None:
+    async def _report_failure(
+        self, announcement_id: int, town_id: int, platform: str, failure: Failure | None, now: datetime
+    ) -> None:
         coalition_id = await self.session.scalar(
             sa.select(AnnouncementRow.coalition_id).where(AnnouncementRow.id == announcement_id)
         )
@@ -176,6 +174,7 @@ class OutboxRepository(_Repository):
                     town_id=town_id,
                     platform=platform,
                     problem=failure_json(failure),
+                    created_at=now,
                 )
             )
 
@@ -194,7 +193,7 @@ class OutboxRepository(_Repository):
         result = await self.session.execute(
             sa.update(DeliveryRow)
             .where(DeliveryRow.state == DeliveryState.CLAIMED.value, condition)
-            .values(state=_UNCLAIMED, claimed_by=None, claimed_until=None, updated_at=_now())
+            .values(state=_UNCLAIMED, claimed_by=None, claimed_until=None, updated_at=self.clock())
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0))
@@ -227,7 +226,7 @@ class OutboxRepository(_Repository):
             DeliveryRow.prepared_at.is_(None),
         )
         rows = [r for r in await self.session.scalars(query) if _worth_preparing(r.preflight_error, retry_transient)]
-        return [Claimed(_delivery(r), r.version_number, r.remote_key, r.prepared) for r in rows]
+        return [Claimed(to_delivery(r), r.version_number, r.remote_key, r.prepared) for r in rows]
 
     async def prepared(
         self, delivery_id: int, prepared: dict[str, Any] | None, failure: Failure | None, now: datetime
@@ -250,7 +249,7 @@ class OutboxRepository(_Repository):
         await self.session.execute(
             sa.update(DeliveryRow)
             .where(DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value)
-            .values(prepared=None, prepared_at=None, preflight_error=None, updated_at=_now())
+            .values(prepared=None, prepared_at=None, preflight_error=None, updated_at=self.clock())
         )
         return announcements
 
@@ -318,7 +317,7 @@ def _first_remote_key(now: datetime) -> sa.ColumnElement[Any]:
     )
 
 
-def _other_outcome(outcome: Outcome) -> dict[str, Any]:
+def _other_outcome(outcome: AttemptOutcome) -> dict[str, Any]:
     values: dict[str, Any] = {"attempts": DeliveryRow.attempts + 1, "error": failure_json(outcome.failure)}
     if outcome.detail is not None:
         values["last_error"] = outcome.detail
@@ -330,77 +329,3 @@ def _other_outcome(outcome: Outcome) -> dict[str, Any]:
 def _worth_preparing(error: dict[str, Any] | None, retry_transient: bool) -> bool:
     failure = failure_of(error)
     return failure is None or (retry_transient and not failure.permanent)
-
-
-# --- workers ------------------------------------------------------------------------------------------------
-
-
-class WorkerRepository(_Repository):
-    async def beat(self, worker_id: str, host: str, pid: int, now: datetime) -> None:
-        """Records that ``worker_id`` is alive (registering it the first time)."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(WorkerRow).values(id=worker_id, host=host, pid=pid, started_at=now, heartbeat_at=now)
-        await self.session.execute(
-            statement.on_conflict_do_update(index_elements=[WorkerRow.id], set_={"heartbeat_at": now})
-        )
-
-    async def remove(self, worker_id: str) -> None:
-        await self.session.execute(sa.delete(WorkerRow).where(WorkerRow.id == worker_id))
-
-    async def alive(self, since: datetime) -> builtins.list[str]:
-        query = sa.select(WorkerRow.id).where(WorkerRow.heartbeat_at >= since).order_by(WorkerRow.id)
-        return list(await self.session.scalars(query))
-
-    async def seen(self, since: datetime) -> builtins.list[tuple[str, str, int]]:
-        """``(id, host, pid)`` of the workers heard from since ``since``."""
-        query = sa.select(WorkerRow.id, WorkerRow.host, WorkerRow.pid).where(WorkerRow.heartbeat_at >= since)
-        return [(i, h, p) for i, h, p in (await self.session.execute(query)).tuples()]
-
-
-# --- reports ------------------------------------------------------------------------------------------------
-
-
-def _report(row: ReportRow) -> Report:
-    return Report(
-        id=row.id,
-        kind=ReportKind(row.kind),
-        coalition_id=row.coalition_id,
-        announcement_id=row.announcement_id,
-        town_id=row.town_id,
-        platform=Platform(row.platform) if row.platform else None,
-        problem=failure_of(row.problem),
-        created_at=row.created_at,
-    )
-
-
-class ReportRepository(_Repository):
-    async def add(
-        self,
-        kind: ReportKind,
-        coalition_id: int,
-        announcement_id: int,
-        *,
-        town_id: int | None = None,
-        platform: Platform | None = None,
-        problem: Failure | None = None,
-    ) -> None:
-        self.session.add(
-            ReportRow(
-                kind=kind.value,
-                coalition_id=coalition_id,
-                announcement_id=announcement_id,
-                town_id=town_id,
-                platform=platform.value if platform else None,
-                problem=failure_json(problem),
-            )
-        )
-
-    async def unsent(self, limit: int = 100) -> builtins.list[Report]:
-        query = sa.select(ReportRow).where(ReportRow.sent_at.is_(None)).order_by(ReportRow.id).limit(limit)
-        return [_report(row) for row in await self.session.scalars(query)]
-
-    async def mark_sent(self, report_ids: Iterable[int], now: datetime) -> None:
-        ids = list(report_ids)
-        if ids:
-            await self.session.execute(sa.update(ReportRow).where(ReportRow.id.in_(ids)).values(sent_at=now))

@@ -554,7 +554,7 @@ async def test_many_concurrent_posts_with_latency_are_all_recorded(make_server: 
 async def hub(tmp_path: Path, clock: Clock) -> AsyncIterator[Hub]:
     """The hub on SQLite only: what the publisher needs from the store does not depend on the database."""
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'unisson.db'}"
-    store = Store.from_url(database_url)
+    store = Store.from_url(database_url, clock)
     await migrate.upgrade(store)
     settings = Settings(data_dir=tmp_path, database_url=database_url, admins=[ADMIN], _env_file=None)
     hub = Hub(store, SecretBox([generate_key()]), settings, clock=clock)

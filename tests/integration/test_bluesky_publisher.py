@@ -45,7 +45,7 @@ DEAD_LINK = "http://127.0.0.1:9/agenda"
 async def hub(tmp_path: Path, clock: Clock) -> AsyncIterator[Hub]:
     """The hub on SQLite only: what the publisher needs from the store does not depend on the database."""
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'unisson.db'}"
-    store = Store.from_url(database_url)
+    store = Store.from_url(database_url, clock)
     await migrate.upgrade(store)
     settings = Settings(data_dir=tmp_path, database_url=database_url, admins=[ADMIN], _env_file=None)  # type: ignore[call-arg]
     hub = Hub(store, SecretBox([generate_key()]), settings, clock=clock)

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from hub.store.models import PendingAnswerRow
-from hub.store.repositories import _Repository
+from hub.store.repositories.base import Repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class PendingAnswer:
     content: dict[str, Any]
 
 
-class AnswerRepository(_Repository):
+class AnswerRepository(Repository):
     async def keep(self, answer: PendingAnswer) -> None:
         if await self.session.get(PendingAnswerRow, answer.event_id) is None:
             self.session.add(
@@ -31,6 +31,7 @@ class AnswerRepository(_Repository):
                     channel=answer.channel,
                     transaction_id=answer.transaction_id,
                     content=answer.content,
+                    created_at=self.clock(),
                 )
             )
 

@@ -1,0 +1,50 @@
+"""Repositories: the only code that queries the database. They take and return domain values.
+
+One module per noun; :mod:`~hub.store.repositories.mapping` turns rows into domain values and
+:mod:`~hub.store.repositories.base` holds what every repository shares. The outbox, the dispatcher's queue,
+is :mod:`hub.store.outbox`.
+"""
+
+from hub.store.repositories.accounts import AccountRepository, EncryptedSecrets
+from hub.store.repositories.announcements import AnnouncementRepository
+from hub.store.repositories.answers import AnswerRepository, PendingAnswer
+from hub.store.repositories.audit import AuditRepository
+from hub.store.repositories.base import Repository
+from hub.store.repositories.coalitions import CoalitionRepository
+from hub.store.repositories.deliveries import DeliveryRepository, NewDelivery
+from hub.store.repositories.events import EventRepository
+from hub.store.repositories.mapping import failure_json, failure_of
+from hub.store.repositories.media import MediaRepository
+from hub.store.repositories.messages import MessageRepository
+from hub.store.repositories.preferences import PreferenceRepository
+from hub.store.repositories.reports import ReportRepository
+from hub.store.repositories.roles import Grant, RoleRepository
+from hub.store.repositories.signons import SignOnRepository
+from hub.store.repositories.towns import TownRepository, TownValues
+from hub.store.repositories.workers import WorkerRepository
+
+__all__ = [
+    "AccountRepository",
+    "AnnouncementRepository",
+    "AnswerRepository",
+    "AuditRepository",
+    "CoalitionRepository",
+    "DeliveryRepository",
+    "EncryptedSecrets",
+    "EventRepository",
+    "Grant",
+    "MediaRepository",
+    "MessageRepository",
+    "NewDelivery",
+    "PendingAnswer",
+    "PreferenceRepository",
+    "ReportRepository",
+    "Repository",
+    "RoleRepository",
+    "SignOnRepository",
+    "TownRepository",
+    "TownValues",
+    "WorkerRepository",
+    "failure_json",
+    "failure_of",
+]

@@ -1,0 +1,100 @@
+"""The towns' accounts on the networks, with their encrypted secrets."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from hub.domain.model import Account, Platform
+from hub.store.models import AccountRow
+from hub.store.repositories.base import Repository
+from hub.store.repositories.mapping import to_account
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedSecrets:
+    account_id: int
+    secret: bytes
+    session: bytes | None
+
+
+class AccountRepository(Repository):
+    async def upsert(self, town_id: int, platform: Platform, identifier: str, server: str, secret: bytes) -> Account:
+        """Links (or re-links) the town's account on ``platform``; a re-link forgets the old session."""
+        query = sa.select(AccountRow).where(AccountRow.town_id == town_id, AccountRow.platform == platform)
+        now = self.clock()
+        row = await self.session.scalar(query)
+        if row is None:
+            row = AccountRow(town_id=town_id, platform=platform.value, limits={}, created_at=now)
+            self.session.add(row)
+        row.identifier, row.server, row.secret, row.session = identifier, server, secret, None
+        row.last_verified_at, row.last_error, row.updated_at = None, None, now
+        await self.session.flush()
+        return to_account(row)
+
+    async def get(self, account_id: int) -> Account | None:
+        row = await self.session.get(AccountRow, account_id)
+        return to_account(row) if row else None
+
+    async def many(self, account_ids: Iterable[int]) -> dict[int, Account]:
+        query = sa.select(AccountRow).where(AccountRow.id.in_(list(account_ids)))
+        return {row.id: to_account(row) for row in await self.session.scalars(query)}
+
+    async def of_town(self, town_id: int) -> list[Account]:
+        query = sa.select(AccountRow).where(AccountRow.town_id == town_id).order_by(AccountRow.platform)
+        return [to_account(row) for row in await self.session.scalars(query)]
+
+    async def of_towns(self, town_ids: Iterable[int]) -> dict[int, list[Account]]:
+        wanted = list(town_ids)
+        found: dict[int, list[Account]] = {}
+        for start in range(0, len(wanted), 500):
+            query = (
+                sa.select(AccountRow)
+                .where(AccountRow.town_id.in_(wanted[start : start + 500]))
+                .order_by(AccountRow.platform)
+            )
+            for row in await self.session.scalars(query):
+                found.setdefault(row.town_id, []).append(to_account(row))
+        return found
+
+    async def list(self) -> list[Account]:
+        query = sa.select(AccountRow).order_by(AccountRow.town_id, AccountRow.platform)
+        return [to_account(row) for row in await self.session.scalars(query)]
+
+    async def secrets(self, account_id: int) -> EncryptedSecrets | None:
+        row = await self.session.get(AccountRow, account_id)
+        return EncryptedSecrets(row.id, row.secret, row.session) if row else None
+
+    async def secrets_of(self, account_ids: Iterable[int]) -> builtins.list[EncryptedSecrets]:
+        query = sa.select(AccountRow.id, AccountRow.secret, AccountRow.session).where(
+            AccountRow.id.in_(list(account_ids))
+        )
+        return [EncryptedSecrets(i, secret, session) for i, secret, session in (await self.session.execute(query))]
+
+    async def all_secrets(self) -> builtins.list[EncryptedSecrets]:
+        rows = await self.session.scalars(sa.select(AccountRow).order_by(AccountRow.id))
+        return [EncryptedSecrets(row.id, row.secret, row.session) for row in rows]
+
+    async def store_secrets(self, secrets: EncryptedSecrets) -> None:
+        await self.session.execute(
+            sa.update(AccountRow)
+            .where(AccountRow.id == secrets.account_id)
+            .values(secret=secrets.secret, session=secrets.session)
+        )
+
+    async def record_health(self, account_id: int, *, error: str | None, limits: dict[str, Any] | None = None) -> None:
+        now = self.clock()
+        values: dict[str, Any] = {"last_error": error, "updated_at": now}
+        if error is None:
+            values["last_verified_at"] = now
+        if limits is not None:
+            values["limits"] = limits
+        await self.session.execute(sa.update(AccountRow).where(AccountRow.id == account_id).values(**values))
+
+    async def delete_for_town(self, town_id: int) -> int:
+        result = await self.session.execute(sa.delete(AccountRow).where(AccountRow.town_id == town_id))
+        return int(getattr(result, "rowcount", 0))

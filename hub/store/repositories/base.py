@@ -1,0 +1,20 @@
+"""What every repository shares: the unit of work's session and the clock that dates what it writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+class Repository:
+    """The queries of one noun, run in the session of one unit of work.
+
+    Every time stamp a repository writes comes from ``clock`` (the hub's), so that a test that moves the clock
+    sees the same times in the database as in the services.
+    """
+
+    def __init__(self, session: AsyncSession, clock: Callable[[], datetime]) -> None:
+        self.session = session
+        self.clock = clock

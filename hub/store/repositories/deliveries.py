@@ -1,0 +1,112 @@
+"""Deliveries: one post of an announcement for one town on one network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+import sqlalchemy as sa
+
+from hub.domain.model import Delivery, DeliveryState, Platform
+from hub.store.models import DeliveryRow
+from hub.store.repositories.base import Repository
+from hub.store.repositories.mapping import to_delivery
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    town_id: int
+    account_id: int
+    platform: Platform
+    version_number: int
+    text: str
+    idempotency_key: str
+    due: datetime
+
+
+class DeliveryRepository(Repository):
+    async def create_many(self, announcement_id: int, deliveries: Sequence[NewDelivery]) -> None:
+        if not deliveries:
+            return
+        now = self.clock()
+        await self.session.execute(
+            sa.insert(DeliveryRow),
+            [
+                {
+                    "announcement_id": announcement_id,
+                    "town_id": d.town_id,
+                    "account_id": d.account_id,
+                    "platform": d.platform.value,
+                    "version_number": d.version_number,
+                    "text": d.text,
+                    "idempotency_key": d.idempotency_key,
+                    "state": DeliveryState.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": d.due,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for d in deliveries
+            ],
+        )
+
+    async def list(self, announcement_id: int) -> list[Delivery]:
+        query = (
+            sa.select(DeliveryRow)
+            .where(DeliveryRow.announcement_id == announcement_id)
+            .order_by(DeliveryRow.town_id, DeliveryRow.platform)
+        )
+        return [to_delivery(row) for row in await self.session.scalars(query)]
+
+    async def keep_first_remote_key(self, delivery_id: int, key: str) -> str:
+        """Sets the delivery's remote key only if it has none (one statement, so concurrent attempts agree);
+        returns the key now stored."""
+        await self.session.execute(
+            sa.update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.remote_key.is_(None))
+            .values(remote_key=key, updated_at=self.clock())
+        )
+        stored = await self.remote_key(delivery_id)
+        if stored is None:
+            raise LookupError(f"delivery {delivery_id} does not exist")
+        return stored
+
+    async def keep_first_remote_keys(self, keys: dict[int, str]) -> dict[int, str]:
+        """:meth:`keep_first_remote_key` for many deliveries in one transaction; returns the keys now stored."""
+        table = cast(sa.Table, DeliveryRow.__table__)
+        await self.session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("delivery"), table.c.remote_key.is_(None))
+            .values(remote_key=sa.bindparam("key")),
+            [{"delivery": i, "key": k} for i, k in keys.items()],
+        )
+        query = sa.select(DeliveryRow.id, DeliveryRow.remote_key).where(DeliveryRow.id.in_(list(keys)))
+        return {i: k for i, k in (await self.session.execute(query)).tuples() if k is not None}
+
+    async def remote_key(self, delivery_id: int) -> str | None:
+        return await self.session.scalar(sa.select(DeliveryRow.remote_key).where(DeliveryRow.id == delivery_id))
+
+    async def delete_pending(self, announcement_id: int) -> int:
+        result = await self.session.execute(
+            sa.delete(DeliveryRow).where(
+                DeliveryRow.announcement_id == announcement_id,
+                DeliveryRow.state == DeliveryState.PENDING.value,
+            )
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def counts(self, announcement_id: int) -> dict[DeliveryState, int]:
+        query = (
+            sa.select(DeliveryRow.state, sa.func.count())
+            .where(DeliveryRow.announcement_id == announcement_id)
+            .group_by(DeliveryRow.state)
+        )
+        return {DeliveryState(s): n for s, n in (await self.session.execute(query)).tuples()}
+
+    async def totals(self) -> dict[DeliveryState, int]:
+        """How many deliveries of every announcement are in each state (every state named, zero included)."""
+        query = sa.select(DeliveryRow.state, sa.func.count()).group_by(DeliveryRow.state)
+        found = {s: n for s, n in (await self.session.execute(query)).tuples()}
+        return {state: found.get(state.value, 0) for state in DeliveryState}

@@ -1,0 +1,172 @@
+"""From rows to domain values, and failures to and from their JSON column."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.domain.model import (
+    Account,
+    AnnouncementMessage,
+    AuditEntry,
+    Coalition,
+    Delivery,
+    DeliveryState,
+    Failure,
+    ImageRef,
+    Platform,
+    Report,
+    ReportKind,
+    SignOn,
+    SignOnState,
+    Town,
+    TownKind,
+    Version,
+    Wording,
+)
+from hub.store.models import (
+    AccountRow,
+    AnnouncementMessageRow,
+    AuditRow,
+    CoalitionRow,
+    DeliveryRow,
+    ReportRow,
+    SignOnRow,
+    TownRow,
+    VersionRow,
+)
+
+
+def to_coalition(row: CoalitionRow) -> Coalition:
+    return Coalition(id=row.id, name=row.name, room_id=row.room_id, language=row.language)
+
+
+def to_town(row: TownRow) -> Town:
+    return Town(
+        id=row.id,
+        kind=TownKind(row.kind),
+        code=row.code,
+        name=row.name,
+        timezone=row.timezone,
+        profile=dict(row.profile or {}),
+    )
+
+
+def to_account(row: AccountRow) -> Account:
+    return Account(
+        id=row.id,
+        town_id=row.town_id,
+        platform=Platform(row.platform),
+        identifier=row.identifier,
+        server=row.server,
+        limits=dict(row.limits or {}),
+        last_verified_at=row.last_verified_at,
+        last_error=row.last_error,
+    )
+
+
+def _wording(row: VersionRow) -> Wording:
+    return Wording(
+        text=row.text,
+        variants={Platform(k): v for k, v in (row.variants or {}).items()},
+        images=tuple(ImageRef(**image) for image in (row.images or [])),
+    )
+
+
+def to_version(row: VersionRow) -> Version:
+    return Version(
+        id=row.id,
+        announcement_id=row.announcement_id,
+        number=row.number,
+        wording=_wording(row),
+        content_hash=row.content_hash,
+        created_by=row.created_by,
+        created_at=row.created_at,
+    )
+
+
+def to_signon(town: Town, row: SignOnRow | None) -> SignOn:
+    """The town's sign-on; a town with no row is pending."""
+    if row is None:
+        return SignOn(town=town, state=SignOnState.PENDING)
+    return SignOn(
+        town=town,
+        state=SignOnState(row.state),
+        version_number=row.version_number,
+        by=row.by_user,
+        at=row.at,
+        reason=row.reason,
+        override_text=row.override_text,
+        previous_version_number=row.previous_version_number,
+    )
+
+
+def to_delivery(row: DeliveryRow) -> Delivery:
+    return Delivery(
+        id=row.id,
+        announcement_id=row.announcement_id,
+        town_id=row.town_id,
+        account_id=row.account_id,
+        platform=Platform(row.platform),
+        text=row.text,
+        idempotency_key=row.idempotency_key,
+        state=DeliveryState(row.state),
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        remote_id=row.remote_id,
+        remote_url=row.remote_url,
+        published_at=row.published_at,
+        last_error=row.last_error,
+        error=failure_of(row.error),
+        preflight_error=failure_of(row.preflight_error),
+    )
+
+
+def to_audit(row: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        coalition_id=row.coalition_id,
+        announcement_id=row.announcement_id,
+        town_id=row.town_id,
+        version_number=row.version_number,
+        details=dict(row.details or {}),
+    )
+
+
+def to_message(row: AnnouncementMessageRow) -> AnnouncementMessage:
+    return AnnouncementMessage(
+        row.announcement_id, row.channel, row.message_id, row.purpose, row.author, row.town_id, row.media_sha256
+    )
+
+
+def to_report(row: ReportRow) -> Report:
+    return Report(
+        id=row.id,
+        kind=ReportKind(row.kind),
+        coalition_id=row.coalition_id,
+        announcement_id=row.announcement_id,
+        town_id=row.town_id,
+        platform=Platform(row.platform) if row.platform else None,
+        problem=failure_of(row.problem),
+        created_at=row.created_at,
+    )
+
+
+def failure_json(failure: Failure | None) -> dict[str, Any] | None:
+    if failure is None:
+        return None
+    return {
+        "key": failure.key,
+        "params": failure.params,
+        "permanent": failure.permanent,
+        "reconnect": failure.reconnect,
+    }
+
+
+def failure_of(value: dict[str, Any] | None) -> Failure | None:
+    if not value:
+        return None
+    params = {str(k): str(v) for k, v in dict(value.get("params") or {}).items()}
+    return Failure(str(value["key"]), params, bool(value.get("permanent", True)), bool(value.get("reconnect", False)))
