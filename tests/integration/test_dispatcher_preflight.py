@@ -6,6 +6,8 @@ a second time) and its leadership (and check every account again) while the lead
 
 The first announcement is under way, its Mastodon posts slow, so the leader holds their claims; meanwhile the
 pre-flight of the second one stalls on each Bluesky account check, longer than the worker timeout.
+
+A side task that ends anyway (a bug) stops the worker, which leaves as on a stop.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.dispatch.side_tasks import SideTaskStopped
+from hub.dispatch.worker import Dispatcher
 from hub.domain.model import Announcement, AnnouncementState, DeliveryState, Platform
 from hub.services.context import Hub, utc_now
 from sandbox.bluesky import CREATE_RECORD, GET_SESSION, BlueskyDouble
@@ -124,3 +128,23 @@ async def test_a_preflight_longer_than_the_worker_timeout_keeps_the_leaders_clai
     for announcement in (first.announcement, second):
         outcomes = await hub.dispatch.outcomes(announcement.id)
         assert [o.delivery.attempts for o in outcomes] == [1] * 2 * len(CODES)
+
+
+class Fatal(BaseException):
+    """Not an exception: no round of a side task recovers from it (as a bug in the loop itself would end it)."""
+
+
+@pytest.mark.parametrize("migrated_database_url", ["sqlite"], indirect=True)
+async def test_a_side_task_that_ends_stops_the_worker_which_leaves_cleanly(hub: Hub) -> None:
+    async def broken() -> None:
+        raise Fatal
+
+    dispatcher = Dispatcher(hub)
+    dispatcher.side.every("broken", lambda: 0.1, broken)
+    with pytest.raises(SideTaskStopped) as stopped:
+        await asyncio.wait_for(dispatcher.run(asyncio.Event()), 10)
+
+    assert stopped.value.params["task"] == "broken"
+    async with hub.store.unit() as uow:  # it left as on a stop: unregistered, its heartbeat stopped with it
+        assert await uow.workers.alive(hub.clock() - timedelta(minutes=1)) == []
+    assert [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("dispatcher-")] == []
