@@ -51,9 +51,11 @@ class SideTasks:
         restarted task would likely meet the same bug again, quietly. Stopping with an error leaves the restart
         to the process supervisor, from a clean state, and shows the operator what happened.
         """
-        for task in self._ended:
-            error = None if task.cancelled() else task.exception()
-            raise SideTaskStopped(task=task.get_name(), detail=repr(error) if error else "-") from error
+        if not self._ended:
+            return
+        task = self._ended[0]
+        error = None if task.cancelled() else task.exception()
+        raise SideTaskStopped(task=task.get_name(), detail=repr(error) if error else "-") from error
 
     async def stop(self, *names: str) -> None:
         """Cancels the named side tasks (all if none is named) and waits for them, at most :data:`STOP_SECONDS`."""
