@@ -29,7 +29,9 @@ class Frozen:
 
 
 @dataclass(frozen=True, slots=True)
-class Task:
+class Attempt:
+    """One claimed delivery ready to be tried: the claim, the publisher's job, what its announcement shares."""
+
     claimed: Claimed
     job: PostJob
     announcement: Frozen
@@ -43,8 +45,8 @@ class JobFactory:
         self.gateway = gateway
         self._announcements: dict[tuple[int, int], Frozen] = {}
 
-    async def tasks(self, claimed: Sequence[Claimed]) -> tuple[list[Task], list[Claimed]]:
-        """The tasks for ``claimed``; the second list holds deliveries whose account is gone."""
+    async def attempts(self, claimed: Sequence[Claimed]) -> tuple[list[Attempt], list[Claimed]]:
+        """The attempts for ``claimed``; the second list holds deliveries whose account is gone."""
         async with self.store.unit() as uow:
             accounts = await uow.accounts.many({c.delivery.account_id for c in claimed if c.delivery.account_id})
             if self.box is not None and self.gateway is not None:
@@ -58,7 +60,7 @@ class JobFactory:
                     if announcement is None:
                         raise NotFound("error.announcement.unknown", id=str(c.delivery.announcement_id))
                     self._announcements[key] = await self._freeze(uow, announcement, c.version_number)
-        tasks: list[Task] = []
+        attempts: list[Attempt] = []
         orphans: list[Claimed] = []
         for c in claimed:
             account = accounts.get(c.delivery.account_id or 0)
@@ -66,8 +68,8 @@ class JobFactory:
                 orphans.append(c)
                 continue
             frozen = self._announcements[(c.delivery.announcement_id, c.version_number)]
-            tasks.append(Task(c, _job(c, account, frozen), frozen))
-        return tasks, orphans
+            attempts.append(Attempt(c, _job(c, account, frozen), frozen))
+        return attempts, orphans
 
     async def _freeze(self, uow: UnitOfWork, announcement: Announcement, number: int) -> Frozen:
         versions = {v.number: v for v in await uow.announcements.versions(announcement.id)}

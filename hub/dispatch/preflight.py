@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 from hub.dispatch.gate import Gates
-from hub.dispatch.jobs import JobFactory, Task
+from hub.dispatch.jobs import Attempt, JobFactory
 from hub.dispatch.retry import as_failure
 from hub.domain.model import AnnouncementState, Failure, ReportKind
 from hub.errors import UnissonError
@@ -48,50 +48,50 @@ class Preflight:
             if retry:
                 self._next_retry[announcement.id] = now + RETRY_EVERY
             if waiting:
-                tasks, _ = await self.jobs.tasks(waiting)
-                await self._prepare_all(tasks)
-                prepared += len(tasks)
+                attempts, _ = await self.jobs.attempts(waiting)
+                await self._prepare_all(attempts)
+                prepared += len(attempts)
         return prepared
 
-    async def _prepare_all(self, tasks: list[Task]) -> None:
+    async def _prepare_all(self, attempts: list[Attempt]) -> None:
         verified: dict[int, asyncio.Task[Failure | None]] = {}
-        for task in tasks:
-            account_id = task.job.account.id
+        for attempt in attempts:
+            account_id = attempt.job.account.id
             if account_id not in verified:
-                verified[account_id] = asyncio.create_task(self._verify(task))
-        await asyncio.gather(*(self._prepare(task, verified[task.job.account.id]) for task in tasks))
+                verified[account_id] = asyncio.create_task(self._verify(attempt))
+        await asyncio.gather(*(self._prepare(a, verified[a.job.account.id]) for a in attempts))
 
-    async def _verify(self, task: Task) -> Failure | None:
-        account = task.job.account
+    async def _verify(self, attempt: Attempt) -> Failure | None:
+        account = attempt.job.account
         async with self._slots, self.gates.of(account.server).slot(lambda: None):
             health = await self.hub.accounts.verify(account.id)
         return as_failure(health.problem) if health.problem is not None else None
 
-    async def _prepare(self, task: Task, verified: asyncio.Task[Failure | None]) -> None:
+    async def _prepare(self, attempt: Attempt, verified: asyncio.Task[Failure | None]) -> None:
         failure = await verified
         async with self._slots:
-            await self._prepare_one(task, failure)
+            await self._prepare_one(attempt, failure)
 
-    async def _prepare_one(self, task: Task, failure: Failure | None) -> None:
-        account = task.job.account
+    async def _prepare_one(self, attempt: Attempt, failure: Failure | None) -> None:
+        account = attempt.job.account
         prepared = None
         if failure is None:
             publisher = self.hub.publisher(account.platform)
             try:
                 async with self.gates.of(account.server).slot(lambda: publisher.host_pace(account.server)):
-                    prepared = await publisher.prepare(task.job)
+                    prepared = await publisher.prepare(attempt.job)
             except UnissonError as error:
                 failure = as_failure(error)
         async with self.hub.store.unit() as uow:
-            await uow.outbox.prepared(task.claimed.delivery.id, prepared, failure, self.hub.clock())
-            if failure is not None and failure.permanent and task.claimed.delivery.preflight_error != failure:
+            await uow.outbox.prepared(attempt.claimed.delivery.id, prepared, failure, self.hub.clock())
+            if failure is not None and failure.permanent and attempt.claimed.delivery.preflight_error != failure:
                 await uow.reports.add(
                     ReportKind.PREFLIGHT_FAILED,
-                    task.announcement.coalition_id,
-                    task.claimed.delivery.announcement_id,
-                    town_id=task.claimed.delivery.town_id,
+                    attempt.announcement.coalition_id,
+                    attempt.claimed.delivery.announcement_id,
+                    town_id=attempt.claimed.delivery.town_id,
                     platform=account.platform,
                     problem=failure,
                 )
         if failure is not None:
-            log.info("pre-flight of delivery %s: %s", task.claimed.delivery.id, failure.key)
+            log.info("pre-flight of delivery %s: %s", attempt.claimed.delivery.id, failure.key)

@@ -1,12 +1,15 @@
 """The dispatcher worker: claims due deliveries and publishes them, concurrently, exactly once.
 
-One loop, three kinds of work:
+A main loop and side tasks:
 
-- upkeep (twice a second, and at each announcement's instant): heartbeat, hand back dead workers' claims,
-  start due publications or hold late ones, pre-flight those coming up, close finished ones;
+- upkeep (twice a second, and at each announcement's instant): start due publications or hold late ones,
+  close finished ones;
 - claiming: as many due deliveries as there is room for, in one statement (see :mod:`hub.store.outbox`);
 - attempts: one task per delivery, bounded per remote host (:mod:`hub.dispatch.gate`); outcomes are written
-  in batches (:mod:`hub.dispatch.writer`) and retries planned by a :class:`~hub.dispatch.retry.RetryStrategy`.
+  in batches (:mod:`hub.dispatch.writer`) and retries decided by a :class:`~hub.dispatch.retry.RetryStrategy`;
+- side tasks (:mod:`hub.dispatch.side_tasks`), each at its own pace: the heartbeat, taking back dead workers'
+  claims, and the pre-flight of publications coming up (by the leading worker only). A long pre-flight thus
+  never stops the heartbeat, nor delays claiming.
 
 A worker killed at any moment loses nothing: its claims go back to the queue when its heartbeat stops, and a
 retried delivery is recognised by the publishers (stored rkey, Idempotency-Key, our own record).
@@ -26,9 +29,10 @@ from typing import Protocol
 
 from hub.dispatch.gate import Gates
 from hub.dispatch.gateway import BatchingGateway
-from hub.dispatch.jobs import JobFactory, Task
+from hub.dispatch.jobs import Attempt, JobFactory
 from hub.dispatch.preflight import Preflight
 from hub.dispatch.retry import RetryStrategy, as_failure
+from hub.dispatch.side_tasks import SideTasks
 from hub.dispatch.writer import OutcomeWriter
 from hub.domain.model import DeliveryState, Failure
 from hub.errors import UnissonError
@@ -39,8 +43,9 @@ from hub.store.outbox import AttemptOutcome, Claimed
 
 log = logging.getLogger(__name__)
 
-#: Deletions (a retraction) are tried this many times before they are reported as failed.
-DELETE_ATTEMPTS = 8
+HEARTBEAT = "dispatcher-heartbeat"
+RECOVERY = "dispatcher-recovery"
+PREFLIGHT = "dispatcher-preflight"
 
 
 class AnotherDispatcher(UnissonError):
@@ -70,9 +75,7 @@ class Dispatcher:
         self.hub = hub
         self.clock: Callable[[], datetime] = hub.clock
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.strategy = strategy or RetryStrategy(
-            timedelta(seconds=settings.retry_initial_seconds), timedelta(seconds=settings.retry_max_seconds)
-        )
+        self.strategy = strategy or RetryStrategy.from_settings(settings)
         self.max_in_flight = max_in_flight
         #: Deliveries claimed per statement: the first posts leave while the next batch is being claimed.
         self.claim_batch = claim_batch
@@ -89,11 +92,11 @@ class Dispatcher:
         self.preflight = Preflight(hub, self.gates)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self.side = SideTasks(on_end=self._wake.set)
         #: Whether the last claim filled all the room (more may be due): look again as soon as room frees.
         self._more = True
         self._next_upkeep: datetime | None = None
         self._next_instant: datetime | None = None
-        self._last_beat: datetime | None = None
         #: Counters for the metrics and the benchmarks.
         self.attempts = 0
         self.retries = 0
@@ -101,12 +104,18 @@ class Dispatcher:
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Works until ``stop`` is set, then lets in-flight posts finish (within the grace) and leaves."""
+        """Works until ``stop`` is set, then lets in-flight posts finish (within the grace) and leaves.
+
+        Raises :class:`~hub.dispatch.side_tasks.SideTaskStopped` (after leaving the same way) if a side task
+        ended on its own: see :meth:`SideTasks.check <hub.dispatch.side_tasks.SideTasks.check>`.
+        """
         await self._register()
         writer = asyncio.create_task(self.writer.run(), name="outbox-writer")
         stopping = asyncio.create_task(stop.wait(), name="dispatcher-stop")
+        self._start_side_tasks()
         try:
             while not stop.is_set():
+                self.side.check()
                 await self.step()
                 await self._sleep(stopping)
         finally:
@@ -128,12 +137,9 @@ class Dispatcher:
         return await self._fill()
 
     async def upkeep(self, now: datetime) -> None:
-        await self._beat(now)
         dispatch = self.hub.dispatch
         await dispatch.start_due(now)
         await dispatch.hold_stalled(now)
-        if await self._leading(now):
-            await self.preflight.run(now)
         await self.writer.flush()
         await dispatch.finish_done()
         self._next_instant = await dispatch.next_instant()
@@ -150,15 +156,15 @@ class Dispatcher:
         self._more = len(claimed) == room
         if not claimed:
             return 0
-        tasks, orphans = await self.jobs.tasks(claimed)
+        attempts, orphans = await self.jobs.attempts(claimed)
         for orphan in orphans:
             self.writer.add(_failed(orphan, Failure("publish.account_gone")))
-        for task in tasks:
-            self._spawn(task)
+        for attempt in attempts:
+            self._spawn(attempt)
         return len(claimed)
 
-    def _spawn(self, task: Task) -> None:
-        running = asyncio.create_task(self._attempt(task), name=f"delivery-{task.claimed.delivery.id}")
+    def _spawn(self, attempt: Attempt) -> None:
+        running = asyncio.create_task(self._try(attempt), name=f"delivery-{attempt.claimed.delivery.id}")
         self._tasks.add(running)
         running.add_done_callback(self._done)
 
@@ -166,45 +172,45 @@ class Dispatcher:
         self._tasks.discard(task)
         self._wake.set()
 
-    async def _attempt(self, task: Task) -> None:
-        account = task.job.account
+    async def _try(self, attempt: Attempt) -> None:
+        account = attempt.job.account
         publisher = self.hub.publisher(account.platform)
         async with self.gates.of(account.server).slot(lambda: publisher.host_pace(account.server)):
             self.attempts += 1
             try:
-                outcome = await self._act(task)
+                outcome = await self._act(attempt)
             except PublishError as error:
-                outcome = self._after_error(task, error)
+                outcome = self._after_error(attempt, error)
             except UnissonError as error:
-                outcome = _failed(task.claimed, as_failure(error))
+                outcome = _failed(attempt.claimed, as_failure(error))
             except Exception as error:  # a bug must neither lose the post nor stop the others: retry later
-                log.exception("delivery %s: unexpected failure", task.claimed.delivery.id)
+                log.exception("delivery %s: unexpected failure", attempt.claimed.delivery.id)
                 outcome = self._after_error(
-                    task, TransientPublishError("publish.unexpected", detail=type(error).__name__)
+                    attempt, TransientPublishError("publish.unexpected", detail=type(error).__name__)
                 )
         if self.metrics is not None and outcome.state is DeliveryState.PUBLISHED:
-            self.metrics.published(task.announcement.publish_at, self.clock())
+            self.metrics.published(attempt.announcement.publish_at, self.clock())
         self.writer.add(outcome)
 
-    async def _act(self, task: Task) -> AttemptOutcome:
-        delivery = task.claimed.delivery
-        publisher = self.hub.publisher(task.job.account.platform)
-        if task.claimed.deleting:
+    async def _act(self, attempt: Attempt) -> AttemptOutcome:
+        delivery = attempt.claimed.delivery
+        publisher = self.hub.publisher(attempt.job.account.platform)
+        if attempt.claimed.deleting:
             assert delivery.remote_id is not None
-            await publisher.delete(task.job.account, delivery.remote_id)
+            await publisher.delete(attempt.job.account, delivery.remote_id)
             return AttemptOutcome(delivery.id, DeliveryState.RETRACTED)
-        published = await publisher.publish(task.job)
+        published = await publisher.publish(attempt.job)
         return AttemptOutcome(delivery.id, DeliveryState.PUBLISHED, published.remote_id, published.url)
 
-    def _after_error(self, task: Task, error: PublishError) -> AttemptOutcome:
-        claimed, now = task.claimed, self.clock()
-        attempts = claimed.delivery.attempts + 1
-        if claimed.deleting:
-            give_up = now + timedelta(days=1) if attempts < DELETE_ATTEMPTS else now
-        else:
-            instant = task.announcement.publish_at or now
-            give_up = instant + timedelta(minutes=self.hub.settings.retry_minutes)
-        decision = self.strategy.decide(error, attempts, now, give_up)
+    def _after_error(self, attempt: Attempt, error: PublishError) -> AttemptOutcome:
+        claimed = attempt.claimed
+        decision = self.strategy.for_delivery(
+            error,
+            claimed.delivery.attempts + 1,
+            self.clock(),
+            deleting=claimed.deleting,
+            instant=attempt.announcement.publish_at,
+        )
         failure = as_failure(error)
         if decision.retry_at is None:
             log.info("delivery %s failed: %s", claimed.delivery.id, failure.key)
@@ -257,20 +263,31 @@ class Dispatcher:
             # On SQLite this worker is the only one: whatever is claimed was left by a process that died.
             since = now if self.hub.store.dialect == "sqlite" else self._alive_since(now)
             recovered = await uow.outbox.recover(since)
-        self._last_beat = now
         if recovered:
             log.info("took back %d deliveries from a stopped worker", recovered)
 
-    async def _beat(self, now: datetime) -> None:
-        interval = timedelta(seconds=self.hub.settings.worker_heartbeat_seconds)
-        if self._last_beat is not None and now - self._last_beat < interval:
-            return
+    def _start_side_tasks(self) -> None:
+        settings = self.hub.settings
+        self.side.every(HEARTBEAT, lambda: settings.worker_heartbeat_seconds, self._beat)
+        self.side.every(RECOVERY, lambda: settings.worker_heartbeat_seconds, self._recover)
+        self.side.every(PREFLIGHT, lambda: self.upkeep_seconds, self._preflight)
+
+    async def _beat(self) -> None:
+        # A beat that hangs (a lost connection) is abandoned and tried again, rather than waited for forever.
+        async with asyncio.timeout(self.hub.settings.worker_timeout_seconds):
+            async with self.hub.store.unit() as uow:
+                await uow.workers.beat(self.worker_id, socket.gethostname(), os.getpid(), self.clock())
+
+    async def _recover(self) -> None:
         async with self.hub.store.unit() as uow:
-            await uow.workers.beat(self.worker_id, socket.gethostname(), os.getpid(), now)
-            recovered = await uow.outbox.recover(self._alive_since(now))
-        self._last_beat = now
+            recovered = await uow.outbox.recover(self._alive_since(self.clock()))
         if recovered:
             log.warning("took back %d deliveries from a worker that stopped answering", recovered)
+
+    async def _preflight(self) -> None:
+        now = self.clock()
+        if await self._leading(now):
+            await self.preflight.run(now)
 
     async def _leading(self, now: datetime) -> bool:
         """One worker (the oldest id alive) runs the pre-flight, so towns are not told twice."""
@@ -278,20 +295,31 @@ class Dispatcher:
             alive = await uow.workers.alive(self._alive_since(now))
         return not alive or alive[0] == self.worker_id
 
+    async def _drain(self) -> None:
+        """Lets the attempts under way finish within the grace, then cancels the rest."""
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(set(self._tasks), timeout=self.grace_seconds)
+        for task in late:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*late, return_exceptions=True)
+
     def _alive_since(self, now: datetime) -> datetime:
         return now - timedelta(seconds=self.hub.settings.worker_timeout_seconds)
 
     async def _leave(self, writer: asyncio.Task[None]) -> None:
-        if self._tasks:
-            _, late = await asyncio.wait(set(self._tasks), timeout=self.grace_seconds)
-            for task in late:
-                task.cancel()
+        await self.side.stop(PREFLIGHT, RECOVERY)
+        # The heartbeat goes on while the posts under way finish: were it silent, another worker would take
+        # them back and send them again.
+        try:
+            await self._drain()
+            writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*late, return_exceptions=True)
-        writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await writer
-        await self.writer.flush()
+                await writer
+            await self.writer.flush()
+        finally:
+            await self.side.stop()
         async with self.hub.store.unit() as uow:
             released = await uow.outbox.release(self.worker_id)
             await uow.workers.remove(self.worker_id)
