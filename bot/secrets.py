@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from nio import MatrixRoom, RoomRedactResponse
 
 from bot.render import Reply, Rich
+from hub.core import Hub
 from hub.i18n import translate
-from hub.services.context import Hub
 
 if TYPE_CHECKING:
     from bot.client import Bot
