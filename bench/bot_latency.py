@@ -24,8 +24,8 @@ from pydantic import SecretStr
 
 from bot.client import SKIP_HISTORY_FILTER, Bot
 from bot.settings import BotSettings
+from hub.core import Hub
 from hub.crypto import SecretBox, generate_key
-from hub.services.context import Hub
 from hub.services.onboarding import OnboardingService
 from hub.settings import Settings
 from hub.store import Store, migrate

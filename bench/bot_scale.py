@@ -35,9 +35,9 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from bot.settings import BotSettings
+from hub.core import Hub
 from hub.crypto import generate_key
 from hub.domain.model import SignOnState
-from hub.services.context import Hub
 from hub.settings import Settings
 from hub.store import migrate
 from sandbox.crowd import (

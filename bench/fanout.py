@@ -37,14 +37,14 @@ from typing import Any
 
 import aiohttp
 
+from hub.core import Hub, utc_now
 from hub.crypto import SecretBox, generate_key
+from hub.dispatch.gateway import StoreGateway
 from hub.domain.model import AnnouncementState, DeliveryState, Platform
 from hub.publishers.base import PostJob, Published
 from hub.publishers.bluesky import BlueskyPublisher
-from hub.publishers.gateway import StoreGateway
 from hub.publishers.mastodon import MastodonPublisher
 from hub.reference import RefEntry
-from hub.services.context import Hub, utc_now
 from hub.settings import Settings
 from hub.store import Store, migrate
 from sandbox.bluesky import BlueskyDouble

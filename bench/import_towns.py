@@ -14,8 +14,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from hub.core import OPERATOR, Hub
 from hub.crypto import SecretBox, generate_key
-from hub.services.context import OPERATOR, Hub
 from hub.settings import Settings
 from hub.store import Store, migrate
 from tests.tools.communes_csv import write_communes_csv

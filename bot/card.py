@@ -13,10 +13,10 @@ from typing import Any
 
 from bot.context import Messenger
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, fitting, item_weight, notice_content, shorten, weight
+from hub.core import Hub
 from hub.domain.model import AnnouncementMessage, AnnouncementState, SignOn, SignOnState, SignOnSummary, Version
 from hub.i18n import format_instant, translate
 from hub.services.announcements import Board, BoardSummary
-from hub.services.context import Hub
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 from bot.card import CARD, CARD_WANTED, card_now, edit_content
 from bot.render import notice_content
 from bot.sending import Priority, SendQueue
+from hub.core import Hub
 from hub.domain.model import AnnouncementMessage
-from hub.services.context import Hub
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from bot.settings import BotSettings
 from hub.cli import Env, main, pass_env, run_async, with_hub
+from hub.core import Hub
 from hub.dispatch.worker import Dispatcher
 from hub.errors import UnissonError
 from hub.i18n import translate
-from hub.services.context import Hub
 from hub.web import Monitoring, serving
 
 __all__ = ["main"]

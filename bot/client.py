@@ -52,8 +52,8 @@ from bot.sending import Priority, SendQueue
 from bot.session import SESSION_FILE, BotError, log_in, make_private_folder
 from bot.settings import BotSettings
 from bot.sync import SYNC_FILTER, SyncPosition, fill_gap, since_joined
+from hub.core import Hub
 from hub.domain.model import AnnouncementState, Coalition
-from hub.services.context import Hub
 
 __all__ = ["SESSION_FILE", "SKIP_HISTORY_FILTER", "Bot", "BotError", "split_command", "strip_reply_fallback"]
 

@@ -7,9 +7,9 @@ from typing import Any, Protocol
 
 from bot.registry import Audience, Command, Registry
 from bot.render import Reply
+from hub.core import Hub
 from hub.domain.model import Coalition
 from hub.domain.permissions import Actor
-from hub.services.context import Hub
 
 
 class Preferences:

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from bot.context import Messenger, Preferences, Request, audience_of, choose_language
 from bot.registry import Command, Registry, UsageError
 from bot.render import Reply
+from hub.core import Hub
 from hub.domain.model import Coalition
 from hub.errors import UnissonError
 from hub.i18n import translate
-from hub.services.context import Hub
 
 
 class CommandFailed(Exception):

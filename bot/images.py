@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from bot.card import CARD
 from bot.context import Messenger, Preferences
 from bot.render import Reply, Rich
+from hub.core import Hub
 from hub.domain.model import AnnouncementMessage
 from hub.errors import UnissonError
 from hub.i18n import translate
-from hub.services.context import Hub
 
 
 class CardImages:
@@ -44,7 +44,7 @@ class CardImages:
         try:
             await self.hub.announcements.check_editable(sender, announcement_id)
             data = await fetch()
-            held = await self.hub.announcements.hold_image(sender, announcement_id, room_id, event_id, data)
+            held = await self.hub.images.hold_image(sender, announcement_id, room_id, event_id, data)
         except UnissonError as error:
             text = translate("bot.announce.held.refused", lang, reason=error.message(lang))
             self.messenger.post(room_id, Rich().mention(sender).text(" " + text).build(), in_reply_to=event_id)

@@ -27,11 +27,11 @@ from pathlib import PurePath
 from bot.context import Messenger, PostedFile, Preferences
 from bot.invitations import LIMIT_EXCEEDED, Failure, Homeserver, Inviter, Pace, Plan, Progress
 from bot.render import Reply, Rich, Section, paginate
+from hub.core import Hub
 from hub.domain import permissions
 from hub.domain.model import Coalition
 from hub.errors import ImportRejected, InvalidInput, NotFound, UnissonError
 from hub.i18n import translate
-from hub.services.context import Hub
 from hub.services.towns import ImportReport
 
 log = logging.getLogger(__name__)

@@ -47,7 +47,7 @@ from bot.reactions import SignOnReactions, decision_of
 from bot.render import Reply, notice_content
 from bot.sending import SendQueue
 from bot.settings import BotSettings
-from hub.services.context import Hub
+from hub.core import Hub
 from hub.store.repositories import PendingAnswer
 
 Handler = Callable[[MatrixRoom, Any], "asyncio.Task[None] | None"]

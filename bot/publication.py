@@ -42,8 +42,8 @@ from bot.publication_text import (
     retraction_tally,
 )
 from bot.render import Reply
+from hub.core import Hub
 from hub.domain.model import Announcement, AnnouncementMessage, AnnouncementState, Platform, Report, ReportKind
-from hub.services.context import Hub
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from bot.card import SIGN_ON_TARGETS, refresh_cards
 from bot.context import Messenger, Preferences
 from bot.render import Rich
+from hub.core import Hub
 from hub.domain.model import AnnouncementMessage, SignOn
 from hub.errors import UnissonError
 from hub.i18n import translate
-from hub.services.context import Hub
 
 SIGNED = "signed"
 DECLINED = "declined"

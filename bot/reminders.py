@@ -23,10 +23,10 @@ from babel.dates import format_timedelta
 
 from bot.render import Reply, Rich, paginate_list
 from bot.settings import BotSettings
+from hub.core import Hub
 from hub.domain.model import Announcement, AnnouncementMessage, AnnouncementState, SignOnState, Town
 from hub.i18n import format_instant, translate
 from hub.services.announcements import Board
-from hub.services.context import Hub
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from nio import AsyncClient, MatrixRoom, RoomRedactResponse
 
 from bot.context import Messenger
 from bot.render import Reply, Rich
+from hub.core import Hub
 from hub.i18n import translate
-from hub.services.context import Hub
 
 log = logging.getLogger(__name__)
 

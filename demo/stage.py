@@ -31,12 +31,12 @@ from demo.servers import (
     open_mastodon_account,
     town_sites,
 )
+from hub.core import OPERATOR, Hub
 from hub.crypto import generate_key
 from hub.dispatch.worker import Dispatcher
 from hub.domain.model import Platform, Town, TownKind
 from hub.i18n import translate
 from hub.reference import lookup
-from hub.services.context import OPERATOR, Hub
 from hub.settings import Settings
 from hub.store import migrate
 from sandbox import pds

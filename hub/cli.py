@@ -12,12 +12,12 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from hub.core import OPERATOR, Hub
 from hub.crypto import generate_key
 from hub.domain.model import AnnouncementState
 from hub.errors import UnissonError
 from hub.i18n import format_instant, translate
 from hub.logs import configure_logging
-from hub.services.context import OPERATOR, Hub
 from hub.settings import Settings
 from hub.store import migrate
 

@@ -42,9 +42,9 @@ import aiohttp
 
 from bot.card import CARD
 from bot.settings import BotSettings
+from hub.core import OPERATOR, Hub
 from hub.domain.model import Coalition, Town
 from hub.reference import RefEntry, communes
-from hub.services.context import OPERATOR, Hub
 from hub.settings import Settings
 from sandbox.process import stop
 from sandbox.synapse import RunningSynapse

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from hub.core import OPERATOR, Hub
+from hub.dispatch.gateway import StoreGateway
 from hub.domain.model import Announcement, Platform, Town
 from hub.publishers.bluesky import BlueskyPublisher
-from hub.publishers.gateway import StoreGateway
 from hub.publishers.mastodon import MastodonPublisher
-from hub.services.context import OPERATOR, Hub
 from sandbox.bluesky import BlueskyDouble
 from sandbox.mastodon import MastodonDouble
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from hub.core import Hub
 from hub.crypto import SecretBox, generate_key
-from hub.services.context import Hub
 from hub.settings import Settings
 from hub.store import Store, migrate
 from sandbox.postgres import run_postgres

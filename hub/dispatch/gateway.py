@@ -1,4 +1,7 @@
-"""The dispatcher's side of the publishers' gateway: few transactions for many posts.
+"""The hub's side of :class:`hub.publishers.base.Gateway`: secrets and sessions from the encrypted store.
+
+:class:`StoreGateway` reads them when asked; the dispatcher's :class:`BatchingGateway` makes few transactions
+for many posts:
 
 - Secrets and network sessions are read and decrypted once per claimed batch (:meth:`prime`) instead of once
   per post; a session the publisher saves replaces the cached one.
@@ -11,16 +14,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Protocol
 
-from hub.publishers.gateway import StoreGateway
-from hub.services.context import Hub
+from hub.services.accounts import AccountService
+from hub.store import Store
 
 #: How long a key waits for others to share its transaction.
 GATHER_SECONDS = 0.005
 
 
+class Source(Protocol):
+    """Where the gateway reads: the hub's store and its accounts service (which decrypts)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def accounts(self) -> AccountService: ...
+
+
+class StoreGateway:
+    def __init__(self, hub: Source) -> None:
+        self.hub = hub
+
+    async def secret(self, account_id: int) -> str:
+        return (await self.hub.accounts.credentials(account_id)).secret
+
+    async def session(self, account_id: int) -> str | None:
+        return (await self.hub.accounts.credentials(account_id)).session
+
+    async def save_session(self, account_id: int, session: str | None) -> None:
+        await self.hub.accounts.save_session(account_id, session)
+
+    async def remember_remote_key(self, delivery_id: int, key: str) -> str:
+        """Stored (and committed) before the request that uses it is sent; a key stored earlier wins, so a
+        stale job can never replace the first attempt's key."""
+        async with self.hub.store.unit() as uow:
+            return await uow.deliveries.keep_first_remote_key(delivery_id, key)
+
+
 class BatchingGateway(StoreGateway):
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Source) -> None:
         super().__init__(hub)
         self._secrets: dict[int, str] = {}
         self._sessions: dict[int, str | None] = {}

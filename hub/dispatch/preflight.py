@@ -11,12 +11,12 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
+from hub.core import Hub
 from hub.dispatch.gate import Gates
 from hub.dispatch.jobs import Attempt, JobFactory
 from hub.dispatch.retry import as_failure
 from hub.domain.model import AnnouncementState, Failure, ReportKind
 from hub.errors import UnissonError
-from hub.services.context import Hub
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from hub.core import Hub
 from hub.dispatch.gate import Gates
 from hub.dispatch.gateway import BatchingGateway
 from hub.dispatch.jobs import Attempt, JobFactory
@@ -38,7 +39,6 @@ from hub.domain.model import DeliveryState, Failure
 from hub.errors import UnissonError
 from hub.publishers.base import PublishError, TransientPublishError
 from hub.publishers.registry import build_publishers
-from hub.services.context import Hub
 from hub.store.outbox import AttemptOutcome, Claimed
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from hub.domain.identifiers import check_web_url, normalize_bluesky_handle, norm
 from hub.domain.model import Account, Platform, Town
 from hub.errors import InvalidInput, NotFound, UnissonError
 from hub.services.coalitions import get_town
-from hub.services.context import Hub
+from hub.services.context import ServiceContext
 from hub.store.repositories import EncryptedSecrets
 
 DEFAULT_BLUESKY_SERVICE = "https://bsky.social"
@@ -39,8 +39,8 @@ class Credentials:
 
 
 class AccountService:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
 
     async def link(
         self,
@@ -55,12 +55,12 @@ class AccountService:
         identifier, server = _normalize(platform, identifier, server)
         if not secret.strip():
             raise InvalidInput("error.account.secret_required")
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             town = await get_town(uow, town_id)
-            actor = await self.hub.actor(uow, actor_id)
+            actor = await self.context.actor(uow, actor_id)
             permissions.require_officer(actor, town.id, town.name)
             account = await uow.accounts.upsert(
-                town.id, platform, identifier, server, self.hub.box.encrypt(secret.strip())
+                town.id, platform, identifier, server, self.context.box.encrypt(secret.strip())
             )
             if not town.profile.get(platform.value):
                 await uow.towns.update_profile(town.id, {**town.profile, platform.value: identifier})
@@ -83,7 +83,7 @@ class AccountService:
 
     async def verify(self, account_id: int) -> Health:
         """Asks the network whether the account can publish; records the answer and the server's limits."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             account = await uow.accounts.get(account_id)
             town = await uow.towns.get(account.town_id) if account else None
         if account is None or town is None:
@@ -91,11 +91,11 @@ class AccountService:
         problem: UnissonError | None = None
         limits = None
         try:
-            check = await self.hub.publisher(account.platform).verify(account)
+            check = await self.context.publisher(account.platform).verify(account)
             limits = check.limits
         except UnissonError as error:  # publish errors and our own refusals alike are reported, not raised
             problem = error
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             await uow.accounts.record_health(
                 account.id, error=problem.message("fr") if problem else None, limits=limits
             )
@@ -108,42 +108,42 @@ class AccountService:
         return list(await asyncio.gather(*(self.verify(a.id) for a in accounts)))
 
     async def of_town(self, town_id: int) -> list[Account]:
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             return await uow.accounts.of_town(town_id)
 
     async def all(self) -> list[tuple[Town, Account]]:
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             accounts = await uow.accounts.list()
             towns = {t.id: t for t in await uow.towns.list()}
             return [(towns[a.town_id], a) for a in accounts if a.town_id in towns]
 
     async def credentials(self, account_id: int) -> Credentials:
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             account = await uow.accounts.get(account_id)
             stored = await uow.accounts.secrets(account_id)
         if account is None or stored is None:
             raise NotFound("error.account.unknown", id=str(account_id))
-        session = self.hub.box.decrypt(stored.session) if stored.session else None
-        return Credentials(account, self.hub.box.decrypt(stored.secret), session)
+        session = self.context.box.decrypt(stored.session) if stored.session else None
+        return Credentials(account, self.context.box.decrypt(stored.secret), session)
 
     async def save_session(self, account_id: int, session: str | None) -> None:
         """Keeps a network session (tokens) encrypted, so that we log in once, not per post."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             stored = await uow.accounts.secrets(account_id)
             if stored is None:
                 raise NotFound("error.account.unknown", id=str(account_id))
-            encrypted = self.hub.box.encrypt(session) if session else None
+            encrypted = self.context.box.encrypt(session) if session else None
             await uow.accounts.store_secrets(EncryptedSecrets(account_id, stored.secret, encrypted))
 
     async def rotate_keys(self, actor_id: str) -> int:
         """Re-encrypts every stored secret under the newest key; returns how many accounts were rewritten."""
-        async with self.hub.store.unit() as uow:
-            permissions.require_admin(await self.hub.actor(uow, actor_id))
+        async with self.context.store.unit() as uow:
+            permissions.require_admin(await self.context.actor(uow, actor_id))
             rows = await uow.accounts.all_secrets()
             for row in rows:
-                session = self.hub.box.rotate(row.session) if row.session else None
+                session = self.context.box.rotate(row.session) if row.session else None
                 await uow.accounts.store_secrets(
-                    EncryptedSecrets(row.account_id, self.hub.box.rotate(row.secret), session)
+                    EncryptedSecrets(row.account_id, self.context.box.rotate(row.secret), session)
                 )
             await uow.audit.append(actor_id, "key.rotate", details={"accounts": len(rows)})
             return len(rows)

@@ -9,25 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.services.context import Hub
+from hub.services.context import ServiceContext
 from hub.store.repositories import PendingAnswer
 
 
 class AnswerService:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
 
     async def keep(self, event_id: str, channel: str, transaction_id: str, content: dict[str, Any]) -> PendingAnswer:
         answer = PendingAnswer(event_id, channel, transaction_id, content)
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             await uow.answers.keep(answer)
         return answer
 
     async def pending(self, limit: int = 1000) -> list[PendingAnswer]:
         """The answers not delivered yet, oldest first."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             return await uow.answers.pending(limit)
 
     async def delivered(self, event_id: str) -> None:
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             await uow.answers.delivered(event_id)

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from hub.domain.model import AuditEntry
 from hub.errors import InvalidInput
-from hub.services.context import Hub
+from hub.services.context import ServiceContext
 
 FIELDS = (
     "id",
@@ -25,8 +25,8 @@ FIELDS = (
 
 
 class AuditService:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
 
     async def entries(
         self,
@@ -35,7 +35,7 @@ class AuditService:
         announcement_id: int | None = None,
         since: datetime | None = None,
     ) -> list[AuditEntry]:
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             return await uow.audit.list(coalition_id=coalition_id, announcement_id=announcement_id, since=since)
 
     async def export(self, fmt: str, **filters: object) -> str:

@@ -1,53 +1,33 @@
-"""What every service needs: the store, the secret box, the settings, a clock; and the acting person."""
+"""What every service needs: the store, the secret box, the settings, a clock, the acting person's roles and
+the publishers. It imports no service: :class:`hub.core.Hub` builds on it and hands out the services."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from typing import TYPE_CHECKING
 
-from hub.crypto import SecretBox, load_or_create_key_file, parse_keys
+from hub.crypto import SecretBox
 from hub.domain.model import Platform
 from hub.domain.permissions import Actor
+from hub.publishers.base import Publisher
 from hub.settings import Settings
 from hub.store import Store, UnitOfWork, utc_now
-
-if TYPE_CHECKING:
-    from hub.publishers.base import Publisher
-    from hub.services.accounts import AccountService
-    from hub.services.announcements import AnnouncementService
-    from hub.services.answers import AnswerService
-    from hub.services.audit import AuditService
-    from hub.services.coalitions import CoalitionService
-    from hub.services.dispatch import DispatchService
-    from hub.services.preferences import PreferenceService
-    from hub.services.towns import TownService
 
 #: The CLI acts as the operator of the deployment, who has every right.
 OPERATOR = "operator:cli"
 
 
 @dataclass
-class Hub:
-    """The hub's entry point: holds shared resources and hands out the services."""
+class ServiceContext:
+    """The shared resources a service works with; a service is built from one and never from another service."""
 
     store: Store
     box: SecretBox
     settings: Settings
     clock: Callable[[], datetime] = field(default=utc_now)
-    #: One publisher per network; built from the settings on first use unless given (tests, benchmarks).
+    #: One publisher per network; built on first use unless given (tests, benchmarks).
     publishers: Mapping[Platform, Publisher] | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, clock: Callable[[], datetime] = utc_now) -> Hub:
-        raw = settings.encryption_keys.get_secret_value()
-        keys = parse_keys(raw) if raw else load_or_create_key_file(settings.key_file)
-        if settings.database_url is None:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store.from_url(settings.resolved_database_url, clock)
-        return cls(store, SecretBox(keys), settings, clock=clock)
 
     async def actor(self, uow: UnitOfWork, user_id: str) -> Actor:
         """The roles ``user_id`` holds, read in the caller's transaction."""
@@ -56,78 +36,12 @@ class Hub:
         grants = [(g.role, g.coalition_id, g.town_id) for g in await uow.roles.of_user(user_id)]
         return Actor.build(user_id, self.settings.admins, grants)
 
-    async def whois(self, user_id: str) -> Actor:
-        """The roles ``user_id`` holds (for a front end that adapts what it shows)."""
-        async with self.store.unit() as uow:
-            return await self.actor(uow, user_id)
-
-    @cached_property
-    def coalitions(self) -> CoalitionService:
-        from hub.services.coalitions import CoalitionService
-
-        return CoalitionService(self)
-
-    @cached_property
-    def towns(self) -> TownService:
-        from hub.services.towns import TownService
-
-        return TownService(self)
-
-    @cached_property
-    def accounts(self) -> AccountService:
-        from hub.services.accounts import AccountService
-
-        return AccountService(self)
-
-    @cached_property
-    def announcements(self) -> AnnouncementService:
-        from hub.services.announcements import AnnouncementService
-
-        return AnnouncementService(self)
-
-    @cached_property
-    def dispatch(self) -> DispatchService:
-        from hub.services.dispatch import DispatchService
-
-        return DispatchService(self)
-
-    @cached_property
-    def audit(self) -> AuditService:
-        from hub.services.audit import AuditService
-
-        return AuditService(self)
-
-    @cached_property
-    def answers(self) -> AnswerService:
-        from hub.services.answers import AnswerService
-
-        return AnswerService(self)
-
-    @cached_property
-    def preferences(self) -> PreferenceService:
-        from hub.services.preferences import PreferenceService
-
-        return PreferenceService(self)
-
-    async def seen(self, event_id: str) -> bool:
-        """Whether an inbound event id was already handled (recorded by :meth:`first_time`)."""
-        async with self.store.unit() as uow:
-            return await uow.events.seen(event_id)
-
-    async def first_time(self, event_id: str) -> bool:
-        """True the first time an inbound event id is seen; a replayed event is never acted on twice."""
-        async with self.store.unit() as uow:
-            return await uow.events.first_time(event_id)
-
     def publisher(self, platform: Platform) -> Publisher:
         if self.publishers is None:
-            from hub.publishers.gateway import StoreGateway
-            from hub.publishers.registry import build_publishers
-
-            self.publishers = build_publishers(StoreGateway(self), self.settings)
+            self.publishers = self.build_publishers()
         return self.publishers[platform]
 
-    async def close(self) -> None:
-        for publisher in (self.publishers or {}).values():
-            await publisher.close()
-        await self.store.close()
+    def build_publishers(self) -> Mapping[Platform, Publisher]:
+        """The deployment's publishers; only the assembled hub knows how to build them (they read secrets
+        through the accounts service), a bare context must be given them."""
+        raise LookupError("this context was given no publishers")

@@ -1,4 +1,5 @@
-"""The publication's rules around the outbox: when an announcement starts, is held, finishes or is retracted.
+"""The publication's rules around the outbox: what a lock puts in it (:func:`frozen_deliveries`), when an
+announcement starts, is held, finishes or is retracted.
 
 The worker (:mod:`hub.dispatch.worker`) calls the ``*_due`` steps; coordinators call :meth:`confirm_late`,
 :meth:`retract_preview` and :meth:`retract`; front ends read :meth:`reports`, :meth:`progress` and
@@ -8,12 +9,14 @@ The worker (:mod:`hub.dispatch.worker`) calls the ``*_due`` steps; coordinators 
 from __future__ import annotations
 
 import builtins
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub.domain import lifecycle, permissions
 from hub.domain.lifecycle import Action
 from hub.domain.model import (
+    Account,
     Announcement,
     AnnouncementState,
     Delivery,
@@ -21,11 +24,16 @@ from hub.domain.model import (
     Progress,
     Report,
     ReportKind,
+    SignOn,
     Town,
 )
-from hub.services.announcements import _get
-from hub.services.context import Hub
+from hub.domain.wording import current_wording
+from hub.errors import UnissonError
+from hub.services.context import ServiceContext
+from hub.services.editing import get_announcement, record_decision
 from hub.store import UnitOfWork
+from hub.store.repositories import NewDelivery
+from hub.text.renderings import renderings, too_long
 
 #: The dispatcher's name in the audit log.
 DISPATCHER = "system:dispatcher"
@@ -47,8 +55,8 @@ class RetractPreview:
 
 
 class DispatchService:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
 
     # --- steps of the worker -----------------------------------------------------------------------------
 
@@ -56,9 +64,9 @@ class DispatchService:
         """Starts the publications whose instant has come; holds those too late to start silently.
 
         Returns the ids of the announcements that started."""
-        window = timedelta(minutes=self.hub.settings.late_window_minutes)
+        window = timedelta(minutes=self.context.settings.late_window_minutes)
         started: list[int] = []
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             for candidate in await uow.announcements.list(states=[AnnouncementState.LOCKED]):
                 if candidate.publish_at is None or candidate.publish_at > now:
                     continue
@@ -74,9 +82,9 @@ class DispatchService:
 
     async def hold_stalled(self, now: datetime) -> builtins.list[int]:
         """Holds publications whose posts have waited, never tried, past the late window (an outage)."""
-        cutoff = now - timedelta(minutes=self.hub.settings.late_window_minutes)
+        cutoff = now - timedelta(minutes=self.context.settings.late_window_minutes)
         held: list[int] = []
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             for announcement in await uow.announcements.list(states=[AnnouncementState.PUBLISHING]):
                 if announcement.publish_at is None or announcement.publish_at >= cutoff:
                     continue
@@ -91,7 +99,7 @@ class DispatchService:
     async def finish_done(self) -> builtins.list[int]:
         """Closes the publications and retractions that have nothing left to do; returns their ids."""
         finished: list[int] = []
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             states = [AnnouncementState.PUBLISHING, AnnouncementState.RETRACTING]
             for candidate in await uow.announcements.list(states=states):
                 progress = await uow.outbox.progress(candidate.id)
@@ -110,7 +118,7 @@ class DispatchService:
 
     async def next_instant(self) -> datetime | None:
         """The next moment something falls due: an announcement's instant or a delivery's next try."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             instants = [a.publish_at for a in await uow.announcements.list(states=[AnnouncementState.LOCKED])]
             instants.append(await uow.outbox.next_due())
         known = [moment for moment in instants if moment is not None]
@@ -120,19 +128,19 @@ class DispatchService:
 
     async def confirm_late(self, actor_id: str, announcement_id: int) -> Announcement:
         """Publishes now an announcement held after an outage; its instant becomes now."""
-        now = self.hub.clock()
-        async with self.hub.store.unit() as uow:
+        now = self.context.clock()
+        async with self.context.store.unit() as uow:
             announcement = await self._coordinated(uow, actor_id, announcement_id)
             state = lifecycle.apply(Action.CONFIRM_LATE, announcement.state)
             await uow.announcements.update(announcement.id, state=state, publish_at=now)
             await uow.outbox.reschedule(announcement.id, now)
             await self._audit(uow, actor_id, announcement, Action.CONFIRM_LATE, state)
             await uow.reports.add(ReportKind.PUBLISHING, announcement.coalition_id, announcement.id)
-            return await _get(uow, announcement.id)
+            return await get_announcement(uow, announcement.id)
 
     async def retract_preview(self, actor_id: str, announcement_id: int) -> RetractPreview:
         """What :meth:`retract` would delete (the coordinator confirms after reading it)."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             announcement = await self._coordinated(uow, actor_id, announcement_id)
             lifecycle.apply(Action.RETRACT, announcement.state)
             posts = [d for d in await uow.deliveries.list(announcement.id) if d.state is DeliveryState.PUBLISHED]
@@ -140,8 +148,8 @@ class DispatchService:
 
     async def retract(self, actor_id: str, announcement_id: int) -> RetractPreview:
         """Deletes every post of a published announcement (the worker does it, reported like a publication)."""
-        now = self.hub.clock()
-        async with self.hub.store.unit() as uow:
+        now = self.context.clock()
+        async with self.context.store.unit() as uow:
             announcement = await self._coordinated(uow, actor_id, announcement_id)
             state = lifecycle.apply(Action.RETRACT, announcement.state)
             deliveries = await uow.deliveries.list(announcement.id)
@@ -150,27 +158,27 @@ class DispatchService:
             await uow.announcements.update(announcement.id, state=state)
             await self._audit(uow, actor_id, announcement, Action.RETRACT, state, posts=posts)
             await uow.reports.add(ReportKind.RETRACTING, announcement.coalition_id, announcement.id)
-            return RetractPreview(await _get(uow, announcement.id), posts, len(towns))
+            return RetractPreview(await get_announcement(uow, announcement.id), posts, len(towns))
 
     # --- front ends ----------------------------------------------------------------------------------------
 
     async def reports(self, limit: int = 100) -> builtins.list[Report]:
         """What the room has not been told yet, oldest first."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             return await uow.reports.unsent(limit)
 
     async def reported(self, report_ids: builtins.list[int]) -> None:
-        async with self.hub.store.unit() as uow:
-            await uow.reports.mark_sent(report_ids, self.hub.clock())
+        async with self.context.store.unit() as uow:
+            await uow.reports.mark_sent(report_ids, self.context.clock())
 
     async def progress(self, announcement_id: int) -> Progress:
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             return await uow.outbox.progress(announcement_id)
 
     async def outcomes(self, announcement_id: int) -> builtins.list[Outcome]:
         """Every delivery of an announcement with its town, by town then network."""
-        async with self.hub.store.unit() as uow:
-            announcement = await _get(uow, announcement_id)
+        async with self.context.store.unit() as uow:
+            announcement = await get_announcement(uow, announcement_id)
             towns = {t.id: t for t in await uow.towns.list(announcement.coalition_id)}
             deliveries = await uow.deliveries.list(announcement.id)
         return [Outcome(towns[d.town_id], d) for d in deliveries if d.town_id in towns]
@@ -197,19 +205,41 @@ class DispatchService:
         state: AnnouncementState,
         **details: object,
     ) -> None:
-        version = announcement.current_version
-        await uow.audit.append(
-            actor_id,
-            f"announcement.{action.value}",
-            coalition_id=announcement.coalition_id,
-            announcement_id=announcement.id,
-            version_number=version.number if version else None,
-            details={"from": announcement.state.value, "to": state.value, **details},
-        )
+        changed = {"from": announcement.state.value, "to": state.value, **details}
+        await record_decision(uow, actor_id, f"announcement.{action.value}", announcement, details=changed)
 
     async def _coordinated(self, uow: UnitOfWork, actor_id: str, announcement_id: int) -> Announcement:
-        announcement = await _get(uow, announcement_id, for_update=True)
+        announcement = await get_announcement(uow, announcement_id, for_update=True)
         coalition = await uow.coalitions.get(announcement.coalition_id)
         name = coalition.name if coalition else str(announcement.coalition_id)
-        permissions.require_coordinator(await self.hub.actor(uow, actor_id), announcement.coalition_id, name)
+        permissions.require_coordinator(await self.context.actor(uow, actor_id), announcement.coalition_id, name)
         return announcement
+
+
+def frozen_deliveries(
+    announcement: Announcement, signed: list[SignOn], accounts: dict[int, list[Account]]
+) -> tuple[list[NewDelivery], list[UnissonError], list[UnissonError], list[Town]]:
+    """What a lock puts in the outbox: one delivery per signed town and linked account, with its text rendered
+    now; and what stops the lock (texts that fail to render or to fit) or is worth a warning (signed towns
+    that have linked no account)."""
+    wording, version = current_wording(announcement), announcement.current_version
+    assert announcement.publish_at is not None and version is not None
+    deliveries: list[NewDelivery] = []
+    missing: list[UnissonError] = []
+    over: list[UnissonError] = []
+    without: list[Town] = []
+    for signon in signed:
+        linked = accounts.get(signon.town.id, [])
+        if not linked:
+            without.append(signon.town)
+            continue
+        override = signon.override_text if announcement.allow_overrides else None
+        texts, unrendered = renderings(signon.town, override, wording, linked)
+        missing += unrendered
+        over += too_long(signon.town, texts)
+        by_platform = {a.platform: a for a in linked}
+        for platform, _, text in texts:
+            account = by_platform[platform]
+            key, instant = uuid.uuid4().hex, announcement.publish_at
+            deliveries.append(NewDelivery(signon.town.id, account.id, platform, version.number, text, key, instant))
+    return deliveries, missing, over, without

@@ -15,7 +15,7 @@ from hub import reference
 from hub.domain import permissions
 from hub.domain.model import Platform, Town, TownKind
 from hub.services.coalitions import get_coalition
-from hub.services.context import Hub
+from hub.services.context import ServiceContext
 from hub.store.repositories import TownValues
 
 
@@ -42,8 +42,8 @@ class RosterEntry:
 class OnboardingService:
     """Adds towns to a coalition one by one and lists a coalition's towns for its room."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
 
     async def add_town(
         self, actor_id: str, coalition_id: int, code: str, kind: TownKind = TownKind.COMMUNE
@@ -55,13 +55,13 @@ class OnboardingService:
         """
         # The first look-up loads the whole list: keep it off the event loop.
         entry = await asyncio.to_thread(reference.validate, kind, code)
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             coalition = await get_coalition(uow, coalition_id)
-            permissions.require_coordinator(await self.hub.actor(uow, actor_id), coalition.id, coalition.name)
+            permissions.require_coordinator(await self.context.actor(uow, actor_id), coalition.id, coalition.name)
             town = await uow.towns.by_key(kind, entry.code)
             created = town is None
             if town is None:
-                values = TownValues(kind, entry.code, entry.name, self.hub.settings.default_timezone, {})
+                values = TownValues(kind, entry.code, entry.name, self.context.settings.default_timezone, {})
                 await uow.towns.insert_many([values])
                 town = await uow.towns.by_key(kind, entry.code)
                 assert town is not None  # just inserted in this transaction
@@ -78,7 +78,7 @@ class OnboardingService:
 
     async def roster(self, coalition_id: int) -> list[RosterEntry]:
         """The coalition's towns by name, each with its officers and linked networks."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             await get_coalition(uow, coalition_id)
             towns = await uow.towns.list(coalition_id)
             officers = await uow.roles.officers_by_town(t.id for t in towns)

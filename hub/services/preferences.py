@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hub.errors import InvalidInput
 from hub.i18n import LANGUAGES
-from hub.services.context import Hub
+from hub.services.context import ServiceContext
 from hub.store import UnitOfWork
 
 #: Audit actions that name a person because of their own preferences (forgotten with them).
@@ -12,12 +12,12 @@ PREFERENCE_ACTIONS = ("user.language",)
 
 
 class PreferenceService:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
 
     async def language(self, user_id: str) -> str | None:
         """The language ``user_id`` chose, or None if they never chose one."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             return await uow.preferences.language(user_id)
 
     async def set_language(self, user_id: str, language: str) -> str:
@@ -25,7 +25,7 @@ class PreferenceService:
         language = language.strip().lower()
         if language not in LANGUAGES:
             raise InvalidInput("error.language", language=language, allowed=", ".join(LANGUAGES))
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             if await uow.preferences.language(user_id) != language:
                 await uow.preferences.set_language(user_id, language)
                 await uow.audit.append(user_id, "user.language", details={"language": language})

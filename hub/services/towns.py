@@ -19,7 +19,7 @@ from hub.domain.identifiers import (
 from hub.domain.model import PROFILE_FIELDS, Role, Town, TownKind
 from hub.errors import ImportRejected, InvalidInput, NotFound, PermissionDenied, UnissonError
 from hub.services.coalitions import get_coalition, get_town
-from hub.services.context import Hub
+from hub.services.context import ServiceContext
 from hub.services.preferences import forget_preferences
 from hub.services.town_import import ImportRow, RowProblem, parse_row, read_rows
 from hub.store import UnitOfWork
@@ -46,8 +46,8 @@ def _plain_name(name: str) -> str:
 
 
 class TownService:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
 
     async def import_file(self, actor_id: str, path: Path, coalition_id: int | None = None) -> ImportReport:
         """Upserts every town of a CSV or YAML file, keyed by official code (or name), all or nothing.
@@ -57,8 +57,8 @@ class TownService:
         rows, problems = await asyncio.to_thread(self._parse, path)
         if problems:
             raise ImportRejected(problems=problems, file=path.name)
-        async with self.hub.store.unit() as uow:
-            actor = await self.hub.actor(uow, actor_id)
+        async with self.context.store.unit() as uow:
+            actor = await self.context.actor(uow, actor_id)
             if coalition_id is None:
                 permissions.require_admin(actor)
             else:
@@ -103,9 +103,9 @@ class TownService:
     async def coalition_officers(self, actor_id: str, coalition_id: int) -> builtins.list[str]:
         """The Matrix ids of the officers of every member town, sorted, each once (the coalition's coordinators
         and the admins may read them: it is whom they invite to the coalition's room)."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             coalition = await get_coalition(uow, coalition_id)
-            permissions.require_coordinator(await self.hub.actor(uow, actor_id), coalition.id, coalition.name)
+            permissions.require_coordinator(await self.context.actor(uow, actor_id), coalition.id, coalition.name)
             towns = await uow.towns.list(coalition.id)
             by_town = await uow.roles.officers_by_town(t.id for t in towns)
         return sorted({officer for officers in by_town.values() for officer in officers})
@@ -116,7 +116,7 @@ class TownService:
         first_line: dict[tuple[TownKind, str], int] = {}
         for line, raw in read_rows(path):
             try:
-                row = parse_row(line, raw, self.hub.settings.default_timezone)
+                row = parse_row(line, raw, self.context.settings.default_timezone)
             except RowProblem as problem:
                 problems.append(problem)
                 continue
@@ -159,12 +159,12 @@ class TownService:
         return report
 
     async def list(self, coalition_id: int | None = None) -> list[Town]:
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             return await uow.towns.list(coalition_id)
 
     async def find(self, text: str, coalition_id: int | None = None) -> Town:
         """The one town whose code or name is ``text`` (within a coalition if given)."""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             found = await uow.towns.find(text, coalition_id)
         if not found:
             raise NotFound("error.town.not_found", text=text)
@@ -176,7 +176,7 @@ class TownService:
     async def appoint_officer(self, actor_id: str, town_id: int, user_id: str) -> bool:
         """Makes ``user_id`` an officer of the town; by a coordinator of a coalition the town belongs to."""
         check_matrix_user_id(user_id)
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             town = await get_town(uow, town_id)
             await self._require_town_coordinator(uow, actor_id, town)
             added = await uow.roles.grant(user_id, Role.OFFICER, by=actor_id, town_id=town.id)
@@ -185,7 +185,7 @@ class TownService:
             return added
 
     async def remove_officer(self, actor_id: str, town_id: int, user_id: str) -> bool:
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             town = await get_town(uow, town_id)
             await self._require_town_coordinator(uow, actor_id, town)
             removed = await uow.roles.revoke(user_id, Role.OFFICER, town_id=town.id)
@@ -194,7 +194,7 @@ class TownService:
             return removed
 
     async def officers(self, town_id: int) -> builtins.list[str]:
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             return await uow.roles.holders(Role.OFFICER, town_id=town_id)
 
     async def set_profile(self, actor_id: str, town_id: int, name: str, value: str) -> Town:
@@ -208,9 +208,9 @@ class TownService:
             "mastodon": normalize_mastodon_handle,
         }
         cleaned = checks[name](value) if value.strip() else ""
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             town = await get_town(uow, town_id)
-            actor = await self.hub.actor(uow, actor_id)
+            actor = await self.context.actor(uow, actor_id)
             if not permissions.can_speak_for(actor, town.id):
                 await self._require_town_coordinator(uow, actor_id, town)
             profile = {k: v for k, v in {**town.profile, name: cleaned}.items() if v}
@@ -226,13 +226,13 @@ class TownService:
         reactions that signed or declined for the town are forgotten (who reacted, and which event), and audit
         entries about the town no longer name the people who acted.
         """
-        async with self.hub.store.unit() as uow:
+        async with self.context.store.unit() as uow:
             town = await get_town(uow, town_id)
-            permissions.require_admin(await self.hub.actor(uow, actor_id))
+            permissions.require_admin(await self.context.actor(uow, actor_id))
             accounts = await uow.accounts.delete_for_town(town.id)
             officers = await uow.roles.delete_for_town(town.id)
             for officer in officers:
-                if not (await self.hub.actor(uow, officer)).holds_any_role:
+                if not (await self.context.actor(uow, officer)).holds_any_role:
                     await forget_preferences(uow, officer, ERASED)
             await uow.towns.update_profile(town.id, {})
             await uow.signons.erase_for_town(town.id)
@@ -250,7 +250,7 @@ class TownService:
             )
 
     async def _require_town_coordinator(self, uow: UnitOfWork, actor_id: str, town: Town) -> None:
-        actor = await self.hub.actor(uow, actor_id)
+        actor = await self.context.actor(uow, actor_id)
         coalitions = await uow.towns.coalitions_of(town.id)
         if actor.is_admin or any(permissions.can_coordinate(actor, c) for c in coalitions):
             return

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from hub.core import Hub
 from hub.errors import UnissonError
-from hub.services.context import Hub
 from hub.settings import Settings
 from hub.web.health import Health
 from hub.web.metrics import Metrics

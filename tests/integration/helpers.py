@@ -14,8 +14,8 @@ from typing import Any
 
 from PIL import Image
 
+from hub.core import OPERATOR, Hub
 from hub.domain.model import Account, Announcement, Coalition, Delivery, Platform, Town
-from hub.services.context import OPERATOR, Hub
 from tests.conftest import ADMIN
 
 # Real INSEE codes; the names are those of the official list.

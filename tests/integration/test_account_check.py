@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from hub.core import Hub
+from hub.dispatch.gateway import StoreGateway
 from hub.domain.model import Platform
-from hub.publishers.gateway import StoreGateway
 from hub.publishers.mastodon import MastodonPublisher
-from hub.services.context import Hub
 from sandbox.mastodon import MastodonDouble
 from tests.integration.helpers import KREMLIN, PANTIN, Setup, build_coalition
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hub.core import Hub
 from hub.domain.model import AnnouncementMessage
-from hub.services.context import Hub
 from tests.integration.helpers import PANTIN, build_coalition, propose
 
 

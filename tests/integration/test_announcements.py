@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.core import Hub
 from hub.domain.model import AnnouncementState, DeliveryState, Platform, SignOnState
 from hub.errors import (
     Conflict,
@@ -16,8 +17,7 @@ from hub.errors import (
     ProblemList,
     TextDoesNotFit,
 )
-from hub.services.announcements import NewVersion
-from hub.services.context import Hub
+from hub.services.editing import NewVersion
 from tests.conftest import Clock
 from tests.integration.helpers import (
     KREMLIN,

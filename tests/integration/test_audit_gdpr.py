@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from hub.core import Hub
 from hub.domain.model import AnnouncementMessage, AuditEntry, SignOnState
 from hub.errors import InvalidInput, NotFound
-from hub.services.context import Hub
 from hub.services.towns import ERASED
 from tests.conftest import ADMIN
 from tests.integration.helpers import KREMLIN, PANTIN, Setup, build_coalition, link_bluesky, propose

@@ -21,13 +21,13 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
+from hub.core import Hub
 from hub.crypto import SecretBox, generate_key
+from hub.dispatch.gateway import StoreGateway
 from hub.domain.model import Account, Platform
 from hub.publishers.base import PermanentPublishError, PostImage, PostJob, Published, TransientPublishError
 from hub.publishers.bluesky import BlueskyPublisher, new_tid
 from hub.publishers.bluesky_content import stated_limit
-from hub.publishers.gateway import StoreGateway
-from hub.services.context import Hub
 from hub.settings import Settings
 from hub.store import Store, migrate
 from hub.store.repositories import NewDelivery

@@ -17,12 +17,12 @@ import pytest_asyncio
 from aiohttp import web
 from PIL import Image
 
+from hub.core import Hub
 from hub.crypto import SecretBox, generate_key
+from hub.dispatch.gateway import StoreGateway
 from hub.domain.model import Account, Platform
 from hub.publishers.base import PermanentPublishError, PostImage, PostJob, Published, TransientPublishError
 from hub.publishers.bluesky import LIMITS, BlueskyPublisher
-from hub.publishers.gateway import StoreGateway
-from hub.services.context import Hub
 from hub.settings import Settings
 from hub.store import Store, migrate
 from hub.store.repositories import NewDelivery

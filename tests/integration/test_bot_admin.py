@@ -21,10 +21,10 @@ from pydantic import SecretStr
 
 from bot.client import Bot
 from bot.settings import BotSettings
+from hub.core import Hub
+from hub.dispatch.gateway import StoreGateway
 from hub.domain.model import Platform, TownKind
-from hub.publishers.gateway import StoreGateway
 from hub.publishers.mastodon import MastodonPublisher
-from hub.services.context import Hub
 from hub.services.onboarding import OnboardingService
 from sandbox.mastodon import MastodonDouble
 from sandbox.synapse import RunningSynapse

@@ -25,7 +25,7 @@ from bot.context import Request
 from bot.registry import Arguments, Registry, command
 from bot.render import Reply
 from bot.settings import BotSettings
-from hub.services.context import Hub
+from hub.core import Hub
 from sandbox.synapse import RunningSynapse
 from tests.conftest import ADMIN
 from tests.integration.bot_helpers import PASSWORD, Person, content_of, eventually, register

@@ -20,8 +20,8 @@ import pytest_asyncio
 
 from bot.client import Bot
 from bot.settings import BotSettings
+from hub.core import OPERATOR, Hub
 from hub.domain.model import AnnouncementState, Coalition, Platform, SignOnState, Town
-from hub.services.context import OPERATOR, Hub
 from sandbox.synapse import RunningSynapse
 from tests.conftest import ADMIN
 from tests.integration.bot_helpers import Person, content_of, replaces

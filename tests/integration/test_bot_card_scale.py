@@ -27,10 +27,10 @@ from bot.card import CARD, RESIGN
 from bot.client import Bot
 from bot.render import MAX_CONTENT_BYTES, content_weight
 from bot.settings import BotSettings
+from hub.core import OPERATOR, Hub
 from hub.domain.model import Coalition, SignOnState, Town
 from hub.i18n import format_number
 from hub.reference import RefEntry
-from hub.services.context import OPERATOR, Hub
 from sandbox.synapse import RunningSynapse
 from tests.conftest import ADMIN, Clock
 from tests.integration.bot_helpers import Person, content_of, eventually, replaces

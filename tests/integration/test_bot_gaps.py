@@ -13,8 +13,8 @@ import pytest
 from bot import client as bot_client
 from bot.client import Bot
 from bot.settings import BotSettings
+from hub.core import Hub
 from hub.domain.model import SignOnState
-from hub.services.context import Hub
 from tests.integration.bot_helpers import content_of, eventually
 from tests.integration.helpers import KREMLIN, PANTIN, SAINT_REMY
 from tests.integration.test_bot_campaign import CODES, People, open_campaign, people, propose

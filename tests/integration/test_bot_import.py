@@ -24,8 +24,8 @@ from bot.client import Bot
 from bot.invitations import Pace
 from bot.render import MAX_CONTENT_BYTES
 from bot.settings import BotSettings
+from hub.core import Hub
 from hub.domain.model import Coalition
-from hub.services.context import Hub
 from sandbox.synapse import RunningSynapse
 from tests.conftest import ADMIN
 from tests.integration.bot_helpers import Person, content_of, eventually, register

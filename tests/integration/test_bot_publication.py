@@ -20,9 +20,9 @@ import pytest_asyncio
 from bot.client import Bot
 from bot.render import Reply
 from bot.settings import BotSettings
+from hub.core import OPERATOR, Hub, utc_now
 from hub.dispatch.worker import Dispatcher
 from hub.domain.model import AnnouncementState, Platform, Town
-from hub.services.context import OPERATOR, Hub, utc_now
 from sandbox.bluesky import BlueskyDouble
 from sandbox.fleet import PASSWORD, handle_of, use_servers, username_of
 from sandbox.mastodon import MastodonDouble

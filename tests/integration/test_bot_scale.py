@@ -28,8 +28,8 @@ from pydantic import SecretStr
 
 from bot.client import Bot
 from bot.settings import BotSettings
+from hub.core import Hub
 from hub.domain.model import SignOnState
-from hub.services.context import Hub
 from hub.settings import Settings
 from sandbox.crowd import BotProcess, Crowd, Observer, Sent, coalition_room, now, signed_count
 from sandbox.synapse import DEFAULT_MESSAGE_BURST, DEFAULT_MESSAGES_PER_SECOND, RunningSynapse, run_synapse

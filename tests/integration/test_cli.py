@@ -96,8 +96,8 @@ def test_accounts_verify_prints_a_table_and_fails_when_an_account_cannot_publish
 ) -> None:
     import asyncio
 
+    from hub.core import OPERATOR, Hub
     from hub.domain.model import Platform
-    from hub.services.context import OPERATOR, Hub
     from hub.settings import Settings
 
     assert "Aucun compte relié." in run(unisson, "accounts", "verify")

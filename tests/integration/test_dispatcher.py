@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from hub.core import Hub, utc_now
 from hub.dispatch.worker import AnotherDispatcher, Dispatcher
 from hub.domain.model import AnnouncementState, DeliveryState, Platform, Progress, Report, ReportKind
 from hub.errors import InvalidTransition, PermissionDenied
-from hub.services.context import Hub, utc_now
 from sandbox import bluesky, mastodon
 from sandbox.bluesky import CREATE_RECORD, GET_RECORD, BlueskyDouble
 from sandbox.fleet import COORDINATOR, Fleet, build_fleet, officer_of, use_servers, username_of

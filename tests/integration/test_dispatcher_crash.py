@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+from hub.core import Hub, utc_now
 from hub.crypto import SecretBox, generate_key
 from hub.domain.model import AnnouncementState
-from hub.services.context import Hub, utc_now
 from hub.settings import Settings
 from hub.store import Store
 from sandbox.bluesky import BlueskyDouble

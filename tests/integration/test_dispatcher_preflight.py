@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from hub.core import Hub, utc_now
 from hub.dispatch.side_tasks import SideTaskStopped
 from hub.dispatch.worker import Dispatcher
 from hub.domain.model import Announcement, AnnouncementState, DeliveryState, Platform
-from hub.services.context import Hub, utc_now
 from sandbox.bluesky import CREATE_RECORD, GET_SESSION, BlueskyDouble
 from sandbox.fleet import COORDINATOR, Fleet, build_fleet, officer_of, use_servers
 from sandbox.mastodon import CREATE_STATUS, MastodonDouble

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from hub.core import Hub
 from hub.domain.model import Platform
 from hub.errors import NotFound, TextDoesNotFit
 from hub.i18n import format_number
-from hub.services.context import Hub
 from hub.text.fit import Unit
 from tests.integration.helpers import (
     KREMLIN,

@@ -24,12 +24,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.settings import BotSettings
+from hub.core import Hub, utc_now
 from hub.crypto import SecretBox, generate_key
 from hub.dispatch.worker import Dispatcher
 from hub.domain.model import AnnouncementState, DeliveryState
 from hub.errors import UnissonError
 from hub.publishers.base import RateLimit
-from hub.services.context import Hub, utc_now
 from hub.settings import Settings
 from hub.store import Store, migrate
 from hub.web import HttpEndpoint, Monitoring

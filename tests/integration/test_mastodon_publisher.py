@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
+from hub.core import Hub
+from hub.dispatch.gateway import StoreGateway
 from hub.domain.model import Account, Delivery, Platform
 from hub.publishers.base import PermanentPublishError, PostImage, PostJob, Published, TransientPublishError
-from hub.publishers.gateway import StoreGateway
 from hub.publishers.mastodon import MastodonPublisher
-from hub.services.context import Hub
 from sandbox.mastodon import CREATE_STATUS, MastodonDouble, RateLimits, Window
 from tests.integration.helpers import KREMLIN, PANTIN, Setup, build_coalition, deliveries, png, propose
 

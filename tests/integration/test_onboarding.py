@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.core import Hub
 from hub.domain.model import Platform, TownKind
 from hub.errors import InvalidInput, PermissionDenied
-from hub.services.context import Hub
 from hub.services.onboarding import OnboardingService
 from tests.conftest import ADMIN
 from tests.integration.helpers import KREMLIN, PANTIN, build_coalition, link_bluesky

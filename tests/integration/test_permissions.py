@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.core import Hub
 from hub.domain.model import Announcement, AnnouncementState, Platform, SignOnState
 from hub.errors import InvalidInput, PermissionDenied
-from hub.services.context import Hub
 from tests.conftest import ADMIN
 from tests.integration.helpers import (
     KREMLIN,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hub.core import Hub
 from hub.errors import InvalidInput
-from hub.services.context import Hub
 
 MARIE = "@marie:exemple.fr"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from hub.core import Hub
 from hub.errors import InvalidInput
-from hub.services.context import Hub
 from tests.integration.helpers import PANTIN, Setup, build_coalition, propose
 
 

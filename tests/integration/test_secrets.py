@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from hub.core import Hub
 from hub.crypto import SecretBox, UndecryptableSecret, generate_key
 from hub.domain.model import Platform
 from hub.errors import PermissionDenied
-from hub.services.context import Hub
 from tests.conftest import ADMIN, Clock
 from tests.integration.helpers import PANTIN, Setup, build_coalition, link_bluesky
 

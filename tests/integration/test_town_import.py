@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from hub.core import OPERATOR, Hub
 from hub.domain.model import Role, TownKind
 from hub.errors import ImportRejected, InvalidInput
-from hub.services.context import OPERATOR, Hub
 from hub.store.models import TownRow
 from tests.tools.communes_csv import write_communes_csv
 

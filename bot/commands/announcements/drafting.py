@@ -23,7 +23,8 @@ from bot.render import Reply, Rich, paginate_list
 from hub.domain.model import Announcement, AnnouncementMessage, Platform, Town
 from hub.errors import InvalidInput
 from hub.i18n import translate
-from hub.services.announcements import HeldImage, NewVersion
+from hub.services.editing import NewVersion
+from hub.services.images import HeldImage
 
 _OPTIONS = {
     "--remplacement": "overrides",
@@ -116,7 +117,7 @@ async def image(request: Request, args: Arguments) -> Reply:
     announcement = await announcement_of(request, args)
     data = await request.matrix().replied_image(request.room_id, request.event_id)
     alt = args.text("announce.alt")
-    result = await request.hub.announcements.add_image(request.sender, announcement.id, data, alt)
+    result = await request.hub.images.add_image(request.sender, announcement.id, data, alt)
     return await _new_version(request, result)
 
 
@@ -131,7 +132,7 @@ async def alt(request: Request, args: Arguments) -> Reply:
     """Changes the alt text of one image, or gives it to an image posted in reply to the card (attaching it)."""
     announcement = await announcement_of(request, args)
     position, text = args.number("announce.position"), args.text("announce.alt")
-    result = await request.hub.announcements.set_alt(request.sender, announcement.id, position, text)
+    result = await request.hub.images.set_alt(request.sender, announcement.id, position, text)
     return await _new_version(request, result)
 
 
@@ -145,9 +146,7 @@ async def alt(request: Request, args: Arguments) -> Reply:
 async def remove_image(request: Request, args: Arguments) -> Reply:
     """Removes an attached image (a new version), or drops one still waiting for its alt text."""
     announcement = await announcement_of(request, args)
-    result = await request.hub.announcements.remove_image(
-        request.sender, announcement.id, args.number("announce.position")
-    )
+    result = await request.hub.images.remove_image(request.sender, announcement.id, args.number("announce.position"))
     if isinstance(result, HeldImage):
         return say(request, "bot.announce.held.dropped", announcement, position=result.position)
     return await _new_version(request, result)
