@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hub.services.audit import AuditService
     from hub.services.coalitions import CoalitionService
     from hub.services.dispatch import DispatchService
+    from hub.services.links import LinkService
     from hub.services.preferences import PreferenceService
     from hub.services.towns import TownService
 
@@ -111,6 +112,12 @@ class Hub:
         from hub.services.preferences import PreferenceService
 
         return PreferenceService(self)
+
+    @cached_property
+    def links(self) -> LinkService:
+        from hub.services.links import LinkService
+
+        return LinkService(self)
 
     async def seen(self, event_id: str) -> bool:
         """Whether an inbound event id was already handled (recorded by :meth:`first_time`)."""

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.store.answers import AnswerRepository
+from hub.store.links import LinkRepository
 from hub.store.outbox import OutboxRepository, ReportRepository, WorkerRepository
 from hub.store.repositories import (
     AccountRepository,
@@ -80,6 +81,7 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.workers = WorkerRepository(session)
         self.reports = ReportRepository(session)
+        self.links = LinkRepository(session)
 
 
 class Store:
