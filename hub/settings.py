@@ -36,6 +36,8 @@ class Settings(BaseSettings):
 
     #: Where did:plc identities are resolved (Bluesky accounts are not all on bsky.social).
     bluesky_plc_url: str = "https://plc.directory"
+    #: Where people read a Bluesky post: its links in the room and on the pages (a local double in the demo).
+    bluesky_app_url: str = "https://bsky.app"
     #: Seconds to wait for a network's answer before trying again later.
     publish_timeout: float = 10.0
     #: Mastodon visibility of the towns' posts: public, unlisted, private.

@@ -87,11 +87,12 @@ class Fleet:
         return {t.id: len(self.mastodon.statuses(username_of(t.code or ""))) for t in self.towns}
 
 
-def use_servers(hub: Hub, *, plc_url: str, timeout: float = 10.0) -> None:
-    """Gives ``hub`` publishers that resolve Bluesky identities on ``plc_url`` (a double or a local PLC)."""
+def use_servers(hub: Hub, *, plc_url: str, timeout: float = 10.0, app_url: str = "https://bsky.app") -> None:
+    """Gives ``hub`` publishers that resolve Bluesky identities on ``plc_url`` (a double or a local PLC) and
+    link each post to ``app_url`` (the double's own pages: ``app_url=plc_url``)."""
     gateway = StoreGateway(hub)
     hub.publishers = {
-        Platform.BLUESKY: BlueskyPublisher(gateway, plc_url=plc_url, timeout=timeout),
+        Platform.BLUESKY: BlueskyPublisher(gateway, plc_url=plc_url, app_url=app_url, timeout=timeout),
         Platform.MASTODON: MastodonPublisher(gateway, timeout=timeout),
     }
 
