@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.commands import accounts, admin, announcements, basic, publication, towns
+from bot.commands import accounts, admin, announcements, basic, links, publication, towns
 from bot.registry import Registry
 
 
 def default_registry() -> Registry:
     """Every command the bot answers to."""
-    declared = Registry.from_modules(basic, announcements, publication, admin, accounts)
+    declared = Registry.from_modules(basic, announcements, links, publication, admin, accounts)
     # ``!villes`` lists the towns as declared in admin, and also imports and invites: the towns family answers for
     # the three, in the listing's place.
     return Registry(towns.towns if found is admin.towns else found for found in declared)

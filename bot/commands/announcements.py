@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.card import RESIGN, post_card, refresh_cards
 from bot.context import Request
+from bot.pages import add_status_links
 from bot.reactions import SIGNED, forget_reactions, note_decision
 from bot.registry import Argument, Arguments, Audience, command
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, batches, paginate_list, shorten
@@ -325,7 +326,8 @@ async def status(request: Request, args: Arguments) -> Reply:
     elif page < len(groups):
         command = _status_command(request, announcement, state, page + 1)
         rich.text(translate("bot.announce.status.next", request.lang, command=command))
-    return rich.build()
+    table = request.prefix if request.audience >= Audience.COORDINATOR else None
+    return add_status_links(rich, request.hub.settings, announcement, request.lang, table).build()
 
 
 @command(
