@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hub.services.announcements import AnnouncementService
     from hub.services.answers import AnswerService
     from hub.services.audit import AuditService
+    from hub.services.campaign_pages import CampaignPages
     from hub.services.coalitions import CoalitionService
     from hub.services.dispatch import DispatchService
     from hub.services.links import LinkService
@@ -118,6 +119,12 @@ class Hub:
         from hub.services.links import LinkService
 
         return LinkService(self)
+
+    @cached_property
+    def pages(self) -> CampaignPages:
+        from hub.services.campaign_pages import CampaignPages
+
+        return CampaignPages(self)
 
     async def seen(self, event_id: str) -> bool:
         """Whether an inbound event id was already handled (recorded by :meth:`first_time`)."""

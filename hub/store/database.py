@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.store.answers import AnswerRepository
 from hub.store.links import LinkRepository
 from hub.store.outbox import OutboxRepository, ReportRepository, WorkerRepository
+from hub.store.pages import PageRepository
 from hub.store.repositories import (
     AccountRepository,
     AnnouncementRepository,
@@ -82,6 +83,7 @@ class UnitOfWork:
         self.workers = WorkerRepository(session)
         self.reports = ReportRepository(session)
         self.links = LinkRepository(session)
+        self.pages = PageRepository(session)
 
 
 class Store:
