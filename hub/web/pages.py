@@ -18,7 +18,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from hub.domain.model import Platform
+from hub.domain.model import DeliveryState, Platform, SignOnState
 from hub.services.campaign_pages import StatusPage, TownLine
 from hub.services.context import Hub
 from hub.web import table
@@ -112,24 +112,35 @@ async def _status(request: web.Request) -> web.Response:
         here=here,
         filter_links=filter_links,
         public_url=public_path(page.coalition.id, page.announcement.id) if page.public else None,
-        platforms=list(Platform),
+        labels=_labels(words),
     )
     response.headers.update(PRIVATE_HEADERS)
     return response
+
+
+def _labels(words: Words) -> dict[str, object]:
+    """The words every row of the table repeats, looked up once (by the values of the states)."""
+    return {
+        "signon": {state.value: words.t(f"web.signon.{state.value}") for state in SignOnState},
+        "post": {state.value: words.t(f"web.post.{state.value}") for state in DeliveryState},
+        "platform": {platform.value: words.t(f"web.platform.{platform.value}") for platform in Platform},
+        "account": {name: words.t(f"web.account.{name}") for name in ("failing", "unchecked", "none")},
+        "colon": words.t("web.colon"),
+    }
 
 
 async def _status_csv(request: web.Request) -> web.Response:
     page = await _status_page(request)
     words = _words(request, page.coalition.language)
     lines = table.TableQuery.of(request.query).apply(page.lines)
-    header = [words.t(f"web.csv.{column}") for column in _CSV_COLUMNS]
+    header = [words.t(f"web.csv.{column}") for column in CSV_COLUMNS]
     body = table.csv_text(header, (_csv_row(line, words) for line in lines))
     name = f"unisson-{page.announcement.id}-villes.csv"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', **PRIVATE_HEADERS}
     return web.Response(body=body.encode("utf-8"), content_type="text/csv", charset="utf-8", headers=headers)
 
 
-_CSV_COLUMNS = (
+CSV_COLUMNS = (
     "code",
     "name",
     "state",
