@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from hub.domain.model import DeliveryState, Failure, Platform, SignOn
+from hub.domain.model import DeliveryState, Failure, Platform, SignOn, SignOnState, Town, TownKind
 from hub.store.models import AccountRow, AnnouncementRow, CoalitionTownRow, DeliveryRow, SignOnRow, TownRow
-from hub.store.repositories import _Repository, _signon, _town, failure_of
+from hub.store.repositories import _Repository, failure_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +41,39 @@ class Post:
     preflight_error: Failure | None
 
 
+_TOWN_COLUMNS = (TownRow.id, TownRow.kind, TownRow.code, TownRow.name, TownRow.timezone)
+_SIGNON_COLUMNS = (
+    SignOnRow.state,
+    SignOnRow.version_number,
+    SignOnRow.by_user,
+    SignOnRow.at,
+    SignOnRow.reason,
+    SignOnRow.previous_version_number,
+)
+
+
+def _signon_of(row: tuple[Any, ...]) -> SignOn:
+    town_id, kind, code, name, zone, state, version, by, at, reason, previous = row
+    town = Town(town_id, TownKind(kind), code, name, zone)
+    if state is None:
+        return SignOn(town, SignOnState.PENDING)
+    return SignOn(town, SignOnState(state), version, by, at, reason, previous_version_number=previous)
+
+
 class PageRepository(_Repository):
     async def signons(self, announcement_id: int, coalition_id: int) -> list[SignOn]:
-        """Every member town with its sign-on (pending when it has none), by name."""
+        """Every member town with its sign-on (pending when it has none), by name.
+
+        Plain columns rather than ORM objects: for 1,600 towns this is several times faster, and the towns'
+        profiles are not needed."""
         query = (
-            sa.select(TownRow, SignOnRow)
+            sa.select(*_TOWN_COLUMNS, *_SIGNON_COLUMNS)
             .join(CoalitionTownRow, CoalitionTownRow.town_id == TownRow.id)
             .outerjoin(SignOnRow, (SignOnRow.town_id == TownRow.id) & (SignOnRow.announcement_id == announcement_id))
             .where(CoalitionTownRow.coalition_id == coalition_id)
             .order_by(TownRow.name, TownRow.id)
         )
-        return [_signon(_town(town), signon) for town, signon in (await self.session.execute(query)).tuples()]
+        return [_signon_of(row) for row in (await self.session.execute(query)).tuples()]
 
     async def accounts(self, coalition_id: int) -> dict[int, list[LinkedAccount]]:
         """The member towns' accounts, by town (never their secrets)."""

@@ -1,4 +1,5 @@
-"""The HTTP side of ``unisson run``: ``/healthz``, ``/readyz`` and Prometheus ``/metrics``.
+"""The HTTP side of ``unisson run``: ``/healthz``, ``/readyz``, Prometheus ``/metrics``, and the web pages
+(the coordinators' status table, the public pages and feed of a coalition's announcements).
 
 The hub knows nothing of Matrix: a front end (the bot) says when it is up through :class:`Monitoring`.
 """

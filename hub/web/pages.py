@@ -23,7 +23,7 @@ from hub.services.campaign_pages import StatusPage, TownLine
 from hub.services.context import Hub
 from hub.web import table
 from hub.web.feed import ATOM, atom
-from hub.web.render import Words, choose_language, query_string, render
+from hub.web.render import Words, choose_language, compile_templates, query_string, render
 from hub.web.urls import (
     STATIC_PREFIX,
     absolute,
@@ -52,6 +52,7 @@ HTML = "text/html"
 
 def add_routes(app: web.Application, hub: Hub) -> None:
     app[HUB] = hub
+    compile_templates()
     app.router.add_get("/s/{token:[A-Za-z0-9_-]{16,128}}", _status)
     app.router.add_get("/s/{token:[A-Za-z0-9_-]{16,128}}/villes.csv", _status_csv)
     app.router.add_get(r"/c/{coalition:\d{1,12}}", _coalition)

@@ -112,5 +112,11 @@ def query_string(params: Mapping[str, str], **changes: str) -> str:
     return "?" + urlencode(kept) if kept else ""
 
 
+def compile_templates() -> None:
+    """Compiles every template now, so that the first reader does not wait for it."""
+    for name in _ENVIRONMENT.list_templates(extensions=["html"]):
+        _ENVIRONMENT.get_template(name)
+
+
 def render(template: str, words: Words, **context: Any) -> str:
     return _ENVIRONMENT.get_template(template).render(w=words, t=words.t, lang=words.lang, **context)
