@@ -75,7 +75,7 @@ def _base(request: web.Request) -> str:
 def _page(request: web.Request, template: str, words: Words, **context: object) -> web.Response:
     params = {k: v for k, v in request.query.items() if k != "lang"}
     switch = {lang: query_string(params, lang=lang) for lang in ("fr", "en") if lang != words.lang}
-    body = render(template, words, switch=switch, base=_base(request), css=f"{STATIC_PREFIX}/unisson.css", **context)
+    body = render(template, words, switch=switch, css=f"{STATIC_PREFIX}/unisson.css", **context)
     return web.Response(text=body, content_type=HTML, charset="utf-8", headers={"Content-Language": words.lang})
 
 
