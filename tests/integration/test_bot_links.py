@@ -105,6 +105,12 @@ async def test_a_coordinator_gets_the_status_link_in_private_and_a_new_one_disab
         assert opened.startswith(f"La page publique de l'annonce n°{room.number} « Départ de X » est ouverte :")
         assert opened.endswith(page)
         assert await hub.pages.public(room.coalition_id, room.number) is not None
+        # !etat tells a coordinator where the full table is, and no one else.
+        status = content_of(await coordinator.answer(room.room_id, f"!etat {room.number}"))["body"]
+        assert status.endswith(
+            f"Tableau complet (filtres, export CSV) : !lien {room.number} vous en envoie le lien en privé."
+        )
+        assert "!lien" not in content_of(await outsider.answer(room.room_id, f"!etat {room.number}"))["body"]
 
         # Without UNISSON_PUBLIC_URL the bot cannot tell where the pages are: it says so and issues nothing.
         hub.settings.public_url = None
