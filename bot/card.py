@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.context import Messenger
+from bot.pages import add_public_page, public_page
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, fitting, item_weight, notice_content, shorten, weight
 from hub.core import Hub
 from hub.domain.model import AnnouncementMessage, AnnouncementState, SignOn, SignOnState, SignOnSummary, Version
@@ -45,7 +46,7 @@ _MIN_ROOM = 2_000
 _SHORT = 200
 
 
-def render_card(view: Board | BoardSummary, lang: str, prefix: str) -> Reply:
+def render_card(view: Board | BoardSummary, lang: str, prefix: str, page: str | None = None) -> Reply:
     """The card of the announcement in ``lang``: what it says, when it goes out, who signed.
 
     Every member town is listed while they all fit; a larger coalition gets a summary instead — the refusals
@@ -54,13 +55,13 @@ def render_card(view: Board | BoardSummary, lang: str, prefix: str) -> Reply:
     """
     summary = view.summary(CARD_LINES, CARD_TOWNS) if isinstance(view, Board) else view
     cut = None
-    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut)) < _MIN_ROOM:
+    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page)) < _MIN_ROOM:
         cut = _SHORT  # very long quoted texts (four alt texts of 1,500 characters…) leave the towns no room
-    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut))
-    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut)
+    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page))
+    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut, page)
 
 
-def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int | None) -> Reply:
+def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int | None, page: str | None) -> Reply:
     announcement = summary.announcement
     version = announcement.current_version
     head = Rich().strong(translate("bot.announce.card.title", lang, id=str(announcement.id), title=announcement.title))
@@ -77,6 +78,7 @@ def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int
     towns.add_to(tail)
     if announcement.state is AnnouncementState.OPEN:
         _new_line(tail).text(translate("bot.announce.card.how", lang, prefix=prefix, id=str(announcement.id)))
+    add_public_page(tail, page, lang)
     first, last = head.build(), tail.build()
     quoted = "\n".join("> " + line for line in wording.plain.splitlines())
     return Reply(
@@ -202,7 +204,8 @@ def edit_content(reply: Reply, event_id: str) -> dict[str, Any]:
 async def card_now(hub: Hub, announcement_id: int, prefix: str) -> tuple[str, Reply]:
     """The coalition's room and the card of the announcement as it stands now."""
     summary = await hub.announcements.summary(announcement_id, CARD_LINES, CARD_TOWNS)
-    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix)
+    page = public_page(hub.settings, summary.announcement)
+    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix, page)
 
 
 async def post_card(hub: Hub, messenger: Messenger, room_id: str, announcement_id: int, prefix: str) -> None:

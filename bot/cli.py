@@ -20,7 +20,7 @@ from hub.core import Hub
 from hub.dispatch.worker import Dispatcher
 from hub.errors import UnissonError
 from hub.i18n import translate
-from hub.web import Monitoring, serving
+from hub.web.app import Monitoring, serving
 
 __all__ = ["main"]
 

@@ -38,6 +38,7 @@ from bot.card import CARD_WANTED, edit_content
 from bot.card_keeper import CardKeeper
 from bot.commands.families import default_registry
 from bot.context import PostedFile, Preferences, TextMessage
+from bot.direct import direct_room
 from bot.handling import CommandRunner, split_command, strip_reply_fallback
 from bot.images import CardImages
 from bot.imports import TownImports
@@ -199,6 +200,10 @@ class Bot:
     async def edit(self, room_id: str, event_id: str, reply: Reply) -> str:
         """Replaces the text of the bot's message ``event_id`` with ``reply`` (``m.replace``); returns the edit's id."""
         return await self.send_content(room_id, edit_content(reply, event_id), priority=Priority.REPORT)
+
+    async def direct(self, user_id: str, reply: Reply) -> str:
+        """Sends ``reply`` to ``user_id`` alone, in a direct conversation with the bot (opened if need be)."""
+        return await self.send(await direct_room(self.client, self.hub, user_id), reply)
 
     async def cards_changed(self, announcement_id: int) -> None:
         """The announcement changed: its cards are brought up to date (posted if it has none) by the queue."""

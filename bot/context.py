@@ -83,6 +83,10 @@ class Messenger(Protocol):
         """Replaces the text of the bot's own message ``event_id``; returns the edit's event id."""
         ...
 
+    async def direct(self, user_id: str, reply: Reply) -> str:
+        """Sends ``reply`` to ``user_id`` alone, in a direct conversation (opened if need be); returns its id."""
+        ...
+
     async def cards_changed(self, announcement_id: int) -> None:
         """The announcement changed: its cards will show it (posted first if it has none); returns at once."""
         ...

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from bot.card import CARD, refresh_cards
 from bot.context import Messenger
+from bot.pages import public_page
 from bot.publication_text import (
     Problem,
     Stage,
@@ -218,8 +219,12 @@ class PublicationReports:
         await self._show_progress(announcement, RETRACT_PROGRESS if retraction else PROGRESS, create=False)
         board = await self.hub.announcements.board(announcement.id)
         outcomes = await self.hub.dispatch.outcomes(announcement.id)
-        recap = retraction_recap if retraction else publication_recap
-        pages = recap(announcement, outcomes, board.officers, board.coalition.language, self.prefix)
+        lang = board.coalition.language
+        if retraction:
+            pages = retraction_recap(announcement, outcomes, board.officers, lang, self.prefix)
+        else:
+            page = public_page(self.hub.settings, board.announcement)
+            pages = publication_recap(announcement, outcomes, board.officers, lang, self.prefix, page)
         await self._send_pages(board.coalition.room_id, pages, f"unisson-report-{report.id}")
 
     # --- the status message -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.pages import add_public_page
 from bot.render import Reply, Rich, Section, paginate
 from hub.domain.model import Announcement, DeliveryState, Failure, Platform, Progress, Town
 from hub.i18n import format_instant, translate
@@ -191,14 +192,17 @@ def publication_recap(
     officers: Mapping[int, Sequence[str]],
     lang: str,
     prefix: str,
+    page: str | None = None,
 ) -> list[Reply]:
-    """Every post's link by town and network, then the failed ones with their officers and what to do."""
+    """Every post's link by town and network, then the failed ones with their officers and what to do; the
+    public page's link (``page``) under the count."""
     tally = posted_tally(outcomes)
     towns = len({o.town.id for o in outcomes if o.delivery.remote_id is not None})
     key = "bot.publication.recap.partial" if tally.failed else "bot.publication.recap.done"
     head = Rich().strong(
         _about(key, announcement, lang, succeeded=tally.succeeded, total=tally.total, towns=towns, failed=tally.failed)
     )
+    add_public_page(head, page, lang)
     posts = [_town_posts(town, mine, lang) for town, mine in _by_town(outcomes)]
     failed = [
         problem_item(_problem(o, officers), Stage.PUBLISH, announcement, lang, prefix)

@@ -23,6 +23,7 @@ from demo.stage import Stage
 from hub.domain.model import AnnouncementState, DeliveryState, Platform, SignOnState
 from hub.i18n import translate
 from hub.services.dispatch import Outcome
+from hub.urls import coalition_path, feed_path, public_path
 
 #: The command words in each language (the bot knows both; people use their own).
 _COMMANDS = {
@@ -32,8 +33,16 @@ _COMMANDS = {
         "schedule": "programmer",
         "lock": "verrouiller",
         "decline": "refuser",
+        "link": "lien",
     },
-    "en": {"announce": "announce", "edit": "edit", "schedule": "schedule", "lock": "lock", "decline": "decline"},
+    "en": {
+        "announce": "announce",
+        "edit": "edit",
+        "schedule": "schedule",
+        "lock": "lock",
+        "decline": "decline",
+        "link": "link",
+    },
 }
 #: How long the card shown after the signatures may take to count them all.
 _CARD_SECONDS = 10.0
@@ -47,6 +56,9 @@ class Result:
     number: int
     outcomes: list[Outcome]
     links: dict[str, dict[Platform, str]]
+    #: The announcement's web pages on the hub's endpoint: the public page, the coordinators' status table.
+    public_page: str = ""
+    status_page: str = ""
 
 
 async def play(stage: Stage) -> Result:
@@ -62,7 +74,8 @@ async def play(stage: Stage) -> Result:
     await _lock(stage, number)
     outcomes = await _publish(stage, number)
     links = _links(stage, outcomes)
-    return Result(number, outcomes, links)
+    public, status = await _pages(stage, number)
+    return Result(number, outcomes, links, public, status)
 
 
 def _command(stage: Stage, name: str) -> str:
@@ -222,6 +235,20 @@ def _links(stage: Stage, outcomes: list[Outcome]) -> dict[str, dict[Platform, st
         for platform in (Platform.BLUESKY, Platform.MASTODON):
             stage.narrate(f"demo.link.{platform.value}", url=links[town.code][platform])
     return links
+
+
+async def _pages(stage: Stage, number: int) -> tuple[str, str]:
+    """The web pages, printed: the public page the recap links to, and a coordinators' status link (what
+    ``!lien N`` sends the coordinator in private); the coalition's page and feed."""
+    base, coalition_id = stage.pages_url, stage.coalition_id
+    issued = await stage.hub.links.issue(stage.coordinator.user_id, coalition_id, number)
+    public, status = base + public_path(coalition_id, number), base + issued.path
+    stage.narrate("demo.step.pages")
+    stage.narrate("demo.pages.public", url=public)
+    stage.narrate("demo.pages.status", url=status, command=f"!{_COMMANDS.get(stage.lang, _COMMANDS['fr'])['link']}")
+    stage.narrate("demo.pages.coalition", url=base + coalition_path(coalition_id))
+    stage.narrate("demo.pages.feed", url=base + feed_path(coalition_id))
+    return public, status
 
 
 async def stay_up(stage: Stage, result: Result, stop: asyncio.Event) -> None:

@@ -128,9 +128,21 @@ def mastodon_statuses_url(server: str, account: MastodonAccount) -> str:
     return f"{server}/api/v1/accounts/{account.id}/statuses"
 
 
+#: Where the towns' sites server shows Bluesky posts as a web app would (``UNISSON_BLUESKY_APP_URL``).
+BLUESKY_APP = "/bluesky"
+
+
 @contextlib.asynccontextmanager
-async def town_sites(pages: Mapping[str, tuple[str, str]]) -> AsyncIterator[str]:
-    """Serves one page per town at ``/SLUG`` with its Open Graph title and description; gives the base URL."""
+async def town_sites(pages: Mapping[str, tuple[str, str]], bluesky_url: str = "") -> AsyncIterator[str]:
+    """Serves one page per town at ``/SLUG`` with its Open Graph title and description; gives the base URL.
+
+    Under :data:`BLUESKY_APP` it also sends a post's web-app link (``/profile/HANDLE/post/RKEY``) to the post
+    on the local Bluesky server at ``bluesky_url`` (the real PDS has no web app of its own)."""
+
+    async def post(request: web.Request) -> web.Response:
+        handle, rkey = request.match_info["handle"], request.match_info["rkey"]
+        query = urlencode({"repo": handle, "collection": POST, "rkey": rkey})
+        raise web.HTTPFound(f"{bluesky_url}/xrpc/com.atproto.repo.getRecord?{query}")
 
     async def page(request: web.Request) -> web.Response:
         found = pages.get(request.match_info["slug"])
@@ -146,7 +158,7 @@ async def town_sites(pages: Mapping[str, tuple[str, str]]) -> AsyncIterator[str]
         return web.Response(text=body, content_type="text/html")
 
     app = web.Application()
-    app.add_routes([web.get("/{slug}", page)])
+    app.add_routes([web.get("/{slug}", page), web.get(BLUESKY_APP + "/profile/{handle}/post/{rkey}", post)])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -24,6 +24,7 @@ from bot.settings import BotSettings
 from demo.cast import BOT, COORDINATOR, TOWNS, DemoTown
 from demo.people import MODERATOR, DemoError, Member, Transcript, until
 from demo.servers import (
+    BLUESKY_APP,
     BlueskyAccount,
     BlueskyServer,
     MastodonAccount,
@@ -39,6 +40,7 @@ from hub.i18n import translate
 from hub.reference import lookup
 from hub.settings import Settings
 from hub.store import migrate
+from hub.web.app import HttpEndpoint, Monitoring
 from sandbox import pds
 from sandbox.mastodon import MastodonDouble
 from sandbox.synapse import RunningSynapse, run_synapse
@@ -97,6 +99,8 @@ class Stage:
     bluesky_accounts: dict[str, BlueskyAccount] = field(default_factory=dict)
     mastodon_accounts: dict[str, MastodonAccount] = field(default_factory=dict)
     logins: list[Login] = field(default_factory=list)
+    #: Where the hub serves the web pages (its HTTP endpoint, which the room links to).
+    pages_url: str = ""
 
     @property
     def lang(self) -> str:
@@ -124,12 +128,16 @@ async def open_stage(
         bluesky = await stack.enter_async_context(bluesky_server(folder, real=real))
         mastodon = MastodonDouble()
         mastodon_url = await stack.enter_async_context(mastodon.serve())
-        sites_url = await stack.enter_async_context(town_sites(_site_pages(lang)))
+        sites_url = await stack.enter_async_context(town_sites(_site_pages(lang), bluesky.url))
         _tell_servers(say, lang, synapse, bluesky, mastodon_url, sites_url)
 
-        hub = Hub.from_settings(_hub_settings(folder, lang, bluesky.plc_url))
+        # The double shows each post on a page of its own; the real PDS's posts go through the sites server.
+        app_url = sites_url + BLUESKY_APP if bluesky.real else bluesky.url
+        hub = Hub.from_settings(_hub_settings(folder, lang, bluesky.plc_url, app_url))
         stack.push_async_callback(hub.close)
         await migrate.upgrade(hub.store)
+        pages_url = await _serve_pages(hub, stack)
+        say(translate("demo.server.pages", lang, url=pages_url))
         bot = await _start_bot(hub, synapse, folder, stack)
         # After the bot, so that it stops first: its last claims are handed back while the bot still runs.
         dispatcher = await _start_dispatcher(hub, stack)
@@ -140,7 +148,7 @@ async def open_stage(
         coordinator.listen(transcript)
         stage = Stage(
             options, say, folder, synapse, bluesky, mastodon, mastodon_url, sites_url, hub, dispatcher, bot,
-            coordinator, officers, transcript, logins=logins,
+            coordinator, officers, transcript, logins=logins, pages_url=pages_url,
         )  # fmt: skip
         await _set_up_coalition(stage)
         yield stage
@@ -186,7 +194,7 @@ def _tell_servers(
     say(translate("demo.server.sites", lang, url=sites_url))
 
 
-def _hub_settings(folder: Path, lang: str, plc_url: str) -> Settings:
+def _hub_settings(folder: Path, lang: str, plc_url: str, app_url: str) -> Settings:
     """The hub's settings, all given here: the operator's environment and ``.env`` play no part in the demo."""
     return Settings(
         _env_file=None,
@@ -198,10 +206,20 @@ def _hub_settings(folder: Path, lang: str, plc_url: str) -> Settings:
         default_language=lang,
         http_port=0,
         bluesky_plc_url=plc_url,
+        bluesky_app_url=app_url,
         publish_timeout=5.0,
         preflight_minutes=PREFLIGHT_MINUTES,
         retry_minutes=5.0,
     )
+
+
+async def _serve_pages(hub: Hub, stack: contextlib.AsyncExitStack) -> str:
+    """The hub's HTTP endpoint with the web pages, on a free local port; the room links to it from now on."""
+    endpoint = HttpEndpoint(Monitoring(hub, asyncio.Event(), ()))
+    await endpoint.start("127.0.0.1", 0)
+    stack.push_async_callback(endpoint.stop)
+    hub.settings.public_url = endpoint.url
+    return endpoint.url
 
 
 async def _start_dispatcher(hub: Hub, stack: contextlib.AsyncExitStack) -> asyncio.Task[None]:

@@ -18,10 +18,12 @@ from hub.services.accounts import AccountService
 from hub.services.announcements import AnnouncementService
 from hub.services.answers import AnswerService
 from hub.services.audit import AuditService
+from hub.services.campaign_pages import CampaignPages
 from hub.services.coalitions import CoalitionService
 from hub.services.context import OPERATOR, ServiceContext
 from hub.services.dispatch import DispatchService
 from hub.services.images import ImageService
+from hub.services.links import LinkService
 from hub.services.preferences import PreferenceService
 from hub.services.towns import TownService
 from hub.settings import Settings
@@ -79,6 +81,14 @@ class Hub(ServiceContext):
     @cached_property
     def answers(self) -> AnswerService:
         return AnswerService(self)
+
+    @cached_property
+    def links(self) -> LinkService:
+        return LinkService(self)
+
+    @cached_property
+    def pages(self) -> CampaignPages:
+        return CampaignPages(self)
 
     @cached_property
     def preferences(self) -> PreferenceService:

@@ -29,9 +29,15 @@ class Settings(BaseSettings):
     #: Where ``unisson run`` answers ``/healthz``, ``/readyz`` and ``/metrics``; port 0 turns the endpoint off.
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    #: The address people reach the web pages at (``https://unisson.example.org``); links in the room use it.
+    public_url: str | None = None
+    #: Days a coordinators' status link works (``!lien N`` gives a new one).
+    status_link_days: int = Field(default=30, ge=1)
 
     #: Where did:plc identities are resolved (Bluesky accounts are not all on bsky.social).
     bluesky_plc_url: str = "https://plc.directory"
+    #: Where people read a Bluesky post: its links in the room and on the pages (a local double in the demo).
+    bluesky_app_url: str = "https://bsky.app"
     #: Seconds to wait for a network's answer before trying again later.
     publish_timeout: float = 10.0
     #: Mastodon visibility of the towns' posts: public, unlisted, private.
@@ -55,6 +61,13 @@ class Settings(BaseSettings):
     def _split_admins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _bare_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().rstrip("/") or None
         return value
 
     @field_validator("log_format", mode="before")

@@ -68,6 +68,9 @@ Points reproduced
    stands for the many hosts the towns' accounts live on.
 10. Unknown method or wrong verb: 400 ``InvalidRequest`` "No service configured for NSID". A body missing a
    required key: 400 ``InvalidRequest`` 'Missing required key "KEY" at $'. ``GET /xrpc/_health``.
+11. Not XRPC, for people: ``GET /profile/{handle}/post/{rkey}`` shows a post as Bluesky's web app would (an
+   HTML page with its text; missing or deleted: 404), so ``BlueskyPublisher(app_url=base_url)`` gives links
+   that open on the double.
 
 Left out: account creation over XRPC (use :meth:`BlueskyDouble.add_account`), main passwords, email and
 two-factor codes, takedowns and deactivation, OAuth and DPoP, putRecord, applyWrites, swapCommit, the
@@ -89,6 +92,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import html
 import json
 import math
 import secrets
@@ -617,6 +621,7 @@ class BlueskyDouble(FaultInjection):
             [
                 web.route("*", "/xrpc/{nsid}", self._xrpc),
                 web.get(r"/{did:did:plc:[a-z2-7]+}", self._did_document),
+                web.get("/profile/{handle}/post/{rkey}", self._post_page),
             ]
         )
         return app
@@ -647,6 +652,18 @@ class BlueskyDouble(FaultInjection):
         if handler is None:
             raise _invalid(f"No service configured for {method}")
         return await handler(request)
+
+    async def _post_page(self, request: web.Request) -> web.StreamResponse:
+        account = self._find(request.match_info["handle"])
+        record = self._repos[account.did].get((POST, request.match_info["rkey"])) if account else None
+        if account is None or record is None:
+            raise web.HTTPNotFound(text="Post not found")
+        handle, text = html.escape(account.handle), html.escape(str(record.value.get("text", "")))
+        body = (
+            f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>@{handle}</title></head>'
+            f"<body><main><h1>@{handle}</h1><p>{text}</p></main></body></html>"
+        )
+        return web.Response(text=body, content_type="text/html")
 
     async def _did_document(self, request: web.Request) -> web.StreamResponse:
         self.calls[DID_DOCUMENT] += 1

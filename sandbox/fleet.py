@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,11 +87,12 @@ class Fleet:
         return {t.id: len(self.mastodon.statuses(username_of(t.code or ""))) for t in self.towns}
 
 
-def use_servers(hub: Hub, *, plc_url: str, timeout: float = 10.0) -> None:
-    """Gives ``hub`` publishers that resolve Bluesky identities on ``plc_url`` (a double or a local PLC)."""
+def use_servers(hub: Hub, *, plc_url: str, timeout: float = 10.0, app_url: str = "https://bsky.app") -> None:
+    """Gives ``hub`` publishers that resolve Bluesky identities on ``plc_url`` (a double or a local PLC) and
+    link each post to ``app_url`` (the double's own pages: ``app_url=plc_url``)."""
     gateway = StoreGateway(hub)
     hub.publishers = {
-        Platform.BLUESKY: BlueskyPublisher(gateway, plc_url=plc_url, timeout=timeout),
+        Platform.BLUESKY: BlueskyPublisher(gateway, plc_url=plc_url, app_url=app_url, timeout=timeout),
         Platform.MASTODON: MastodonPublisher(gateway, timeout=timeout),
     }
 
@@ -106,10 +107,12 @@ async def build_fleet(
     mastodon: tuple[MastodonDouble | None, str] | None = None,
     text: str = TEXT,
     admin: str = OPERATOR,
+    declined: Mapping[str, str] | None = None,
 ) -> Fleet:
     """``codes`` are ``(INSEE code, name)`` pairs; ``bluesky``/``mastodon`` are a double and its base URL;
     ``instant`` is the publication instant, or its delay from the moment the announcement is locked. A double
-    given as None runs elsewhere and already holds the accounts (see :func:`open_accounts`)."""
+    given as None runs elsewhere and already holds the accounts (see :func:`open_accounts`). The towns in
+    ``declined`` (code → reason) decline instead of signing; the others sign."""
     coalition = await hub.coalitions.create(admin, "Coalition des communes", f"!flotte-{len(codes)}:unisson.test")
     await hub.coalitions.appoint_coordinator(admin, coalition.id, COORDINATOR)
     towns = await _import(hub, workdir, coalition.id, codes)
@@ -127,7 +130,7 @@ async def build_fleet(
                 officer_of(code), town.id, Platform.MASTODON, identifier, token_of(code), mastodon[1]
             )
     announcement = await hub.announcements.propose(COORDINATOR, coalition.id, "Départ de X", text)
-    await _sign_all(hub, announcement.id, towns)
+    await _sign_all(hub, announcement.id, towns, declined or {})
     if isinstance(instant, timedelta):
         instant = hub.clock() + instant
     async with hub.store.unit() as uow:
@@ -156,11 +159,17 @@ async def _import(hub: Hub, workdir: Path, coalition_id: int, codes: Sequence[tu
     return [t for t in await hub.towns.list(coalition_id) if t.code]
 
 
-async def _sign_all(hub: Hub, announcement_id: int, towns: list[Town], concurrency: int = 8) -> None:
+async def _sign_all(
+    hub: Hub, announcement_id: int, towns: list[Town], declined: Mapping[str, str], concurrency: int = 8
+) -> None:
     slots = asyncio.Semaphore(concurrency)
 
     async def sign(town: Town) -> None:
+        code = town.code or ""
         async with slots:
-            await hub.announcements.sign(officer_of(town.code or ""), announcement_id, town.id)
+            if code in declined:
+                await hub.announcements.decline(officer_of(code), announcement_id, town.id, declined[code])
+            else:
+                await hub.announcements.sign(officer_of(code), announcement_id, town.id)
 
     await asyncio.gather(*(sign(t) for t in towns))

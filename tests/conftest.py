@@ -18,7 +18,7 @@ from hub.settings import Settings
 from hub.store import Store, migrate
 from sandbox.postgres import run_postgres
 
-pytest_plugins = ["tests.integration.pds_fixture", "tests.integration.synapse_fixture"]
+pytest_plugins = ["tests.integration.pds_fixture", "tests.integration.synapse_fixture", "tests.integration.browser"]
 
 ADMIN = "@admin:unisson.test"
 _databases = itertools.count(1)

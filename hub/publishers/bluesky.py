@@ -160,11 +160,14 @@ class BlueskyPublisher(Publisher):
         gateway: Gateway,
         *,
         plc_url: str = "https://plc.directory",
+        app_url: str = "https://bsky.app",
         timeout: float = 10.0,
         http: aiohttp.ClientSession | None = None,
     ) -> None:
         self.gateway = gateway
         self.plc_url = plc_url
+        #: Where people read a post (its link in the room and on the pages): a Bluesky web app.
+        self.app_url = app_url.rstrip("/")
         self.timeout = timeout
         self._own_http = http is None
         # No connection cap here: the dispatcher bounds concurrency per host; a cap of 100 would make 1,600 towns
@@ -254,7 +257,7 @@ class BlueskyPublisher(Publisher):
         async def create(s: _Session) -> Published:
             data = models.ComAtprotoRepoCreateRecord.Data(repo=s.did, collection=POST, rkey=rkey, record=record)
             await self._xrpc(s.pds).com.atproto.repo.create_record(data, headers=s.auth())
-            return _published(s, rkey)
+            return _published(s, rkey, self.app_url)
 
         return await self._authed(job.account, create)
 
@@ -267,7 +270,7 @@ class BlueskyPublisher(Publisher):
                 if failure.error == "RecordNotFound":
                     return None
                 raise
-            return _published(s, rkey)
+            return _published(s, rkey, self.app_url)
 
         return await self._authed(account, get)
 
@@ -503,10 +506,10 @@ def new_tid() -> str:
     return "".join(_TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
 
 
-def _published(session: _Session, rkey: str) -> Published:
+def _published(session: _Session, rkey: str, app_url: str) -> Published:
     return Published(
         remote_id=f"at://{session.did}/{POST}/{rkey}",
-        url=f"https://bsky.app/profile/{session.handle}/post/{rkey}",
+        url=f"{app_url}/profile/{session.handle}/post/{rkey}",
     )
 
 

@@ -12,7 +12,12 @@ def build_publishers(gateway: Gateway, settings: Settings) -> dict[Platform, Pub
     from hub.publishers.mastodon import MastodonPublisher
 
     return {
-        Platform.BLUESKY: BlueskyPublisher(gateway, plc_url=settings.bluesky_plc_url, timeout=settings.publish_timeout),
+        Platform.BLUESKY: BlueskyPublisher(
+            gateway,
+            plc_url=settings.bluesky_plc_url,
+            app_url=settings.bluesky_app_url,
+            timeout=settings.publish_timeout,
+        ),
         Platform.MASTODON: MastodonPublisher(
             gateway, visibility=settings.mastodon_visibility, timeout=settings.publish_timeout
         ),

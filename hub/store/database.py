@@ -19,8 +19,10 @@ from hub.store.repositories import (
     CoalitionRepository,
     DeliveryRepository,
     EventRepository,
+    LinkRepository,
     MediaRepository,
     MessageRepository,
+    PageRepository,
     PreferenceRepository,
     ReportRepository,
     RoleRepository,
@@ -91,6 +93,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session, clock)
         self.workers = WorkerRepository(session, clock)
         self.reports = ReportRepository(session, clock)
+        self.links = LinkRepository(session, clock)
+        self.pages = PageRepository(session, clock)
 
 
 class Store:

@@ -141,6 +141,8 @@ class AnnouncementRow(Base):
     created_by: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: When a coordinator opened the public page before publication (it lists the towns signed so far).
+    public_since: Mapped[datetime | None]
 
 
 class VersionRow(Base):
@@ -283,6 +285,19 @@ class UserPreferenceRow(Base):
     user_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     language: Mapped[str] = mapped_column(sa.String(8))
     updated_at: Mapped[datetime]
+
+
+class StatusLinkRow(Base):
+    """A coordinators' link to an announcement's status page; only the SHA-256 of its token is kept."""
+
+    __tablename__ = "status_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    announcement_id: Mapped[int] = mapped_column(sa.ForeignKey("announcements.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
 
 
 class ProcessedEventRow(Base):

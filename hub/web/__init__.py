@@ -1,12 +1,8 @@
-"""The HTTP side of ``unisson run``: ``/healthz``, ``/readyz`` and Prometheus ``/metrics``.
+"""The HTTP side of ``unisson run``: ``/healthz``, ``/readyz``, Prometheus ``/metrics``, and the web pages
+(the coordinators' status table, the public pages and feed of a coalition's announcements).
 
 The hub knows nothing of Matrix: a front end (the bot) says when it is up through :class:`Monitoring`.
+
+This file imports nothing: its modules import one another, and a package that imported them would be part of
+every such import (:mod:`hub.web.app` is the entry point).
 """
-
-from __future__ import annotations
-
-from hub.web.app import HttpEndpoint, Monitoring, make_app, serving
-from hub.web.health import Health, Readiness
-from hub.web.metrics import Metrics
-
-__all__ = ["Health", "HttpEndpoint", "Metrics", "Monitoring", "Readiness", "make_app", "serving"]

@@ -4,6 +4,7 @@
 - ``GET /readyz``: 200 when the process may be sent work, else 503; both with a JSON body saying why
   (see :mod:`hub.web.health`).
 - ``GET /metrics``: Prometheus' text format (see :mod:`hub.web.metrics`).
+- The web pages: the coordinators' status table, the public pages and the Atom feed (see :mod:`hub.web.pages`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from hub.errors import UnissonError
 from hub.settings import Settings
 from hub.web.health import Health
 from hub.web.metrics import Metrics
+from hub.web.pages import add_routes
 
 if TYPE_CHECKING:
     from hub.dispatch.worker import Dispatcher
@@ -72,6 +74,7 @@ def make_app(monitoring: Monitoring) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
+    add_routes(app, monitoring.hub)
     return app
 
 
@@ -91,7 +94,7 @@ class HttpEndpoint:
             raise UnissonError("web.unavailable", address=f"{host}:{port}", detail=error.strerror or "") from error
         bound_host, bound_port = self._runner.addresses[0][:2]
         self.url = f"http://{bound_host}:{bound_port}"
-        log.info("HTTP endpoint on %s (/healthz, /readyz, /metrics)", self.url)
+        log.info("HTTP endpoint on %s (/healthz, /readyz, /metrics and the web pages)", self.url)
 
     async def stop(self) -> None:
         await self._runner.cleanup()

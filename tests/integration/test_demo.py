@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import feedparser
 from nio import RoomGetEventResponse, RoomGetStateEventResponse
 
 from demo.cast import DECLINING, SIGNING, TOWNS
@@ -26,6 +27,8 @@ from demo.servers import bluesky_posts_url, mastodon_statuses_url
 from demo.stage import DemoOptions, Stage, open_stage
 from hub.domain.model import Platform
 from hub.i18n import translate
+from hub.urls import feed_path
+from tests.integration.browser import Visit
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The whole story takes about 40 s here; the bound leaves room for a slow machine.
@@ -42,6 +45,7 @@ STEPS = (
     "demo.step.publish",
     "demo.step.recap",
     "demo.step.links",
+    "demo.step.pages",
 )
 
 
@@ -150,12 +154,52 @@ async def get_json_auth(http: aiohttp.ClientSession, url: str, token: str) -> An
         return await response.json()
 
 
-async def test_the_demo_tells_the_story_and_leaves_the_posts_on_the_local_servers(tmp_path: Path) -> None:
+async def check_pages(stage: Stage, result: Result, lines: list[str], visit: Visit) -> None:
+    """The pages the demo prints, in a browser: the public page's eight posts open on the local servers, the
+    coordinators' table shows the five towns and Orléans' reason, the feed is valid Atom; the recap links there."""
+    page = visit.page
+    recap = translate("bot.links.page", "fr") + " " + result.public_page
+    assert any(recap in line for line in lines), "the recap links to the public page"
+    assert translate("demo.pages.public", "fr", url=result.public_page) in lines
+    await page.goto(result.public_page)
+    rows = page.locator("table.towns tbody tr")
+    names = [stage.towns[t.code].name for t in SIGNING]
+    assert sorted([await r.locator("th").inner_text() for r in await rows.all()]) == sorted(names)
+    await visit.screenshot("demo-public")
+    assert await visit.accessibility_problems() == []
+    posts = [
+        (await row.locator("th").inner_text(), await link.get_attribute("href") or "")
+        for row in await rows.all()
+        for link in await row.locator("a").all()
+    ]
+    assert len(posts) == 8
+    for name, href in posts:
+        response = await page.goto(href)
+        assert response is not None and response.status == 200, href
+        assert name in await page.inner_text("body"), href
+
+    assert translate("demo.pages.status", "fr", url=result.status_page, command="!lien") in lines
+    await page.goto(result.status_page)
+    rows = page.locator("table.status tbody tr")
+    assert await rows.count() == len(TOWNS)
+    reason = translate("demo.decline.reason", "fr")
+    assert reason in await rows.filter(has_text=stage.towns[DECLINING].name).inner_text()
+    await visit.screenshot("demo-status")
+    assert await visit.accessibility_problems() == []
+    response = await page.goto(stage.pages_url + feed_path(stage.coalition_id))
+    assert response is not None and response.status == 200
+    feed = feedparser.parse(await response.body())
+    assert not feed.bozo and [e.link for e in feed.entries] == [result.public_page]
+    assert visit.off_host() == [] and visit.errors == [] and visit.dialogs == []
+
+
+async def test_the_demo_tells_the_story_and_leaves_the_posts_on_the_local_servers(tmp_path: Path, visit: Visit) -> None:
     lines: list[str] = []
     options = DemoOptions(lang="fr", data_dir=tmp_path / "demo")
     async with asyncio.timeout(STORY_SECONDS), open_stage(options, lines.append) as stage:
         result = await play(stage)
         await check_servers(stage, result, lines)
+        await check_pages(stage, result, lines, visit)
         await check_secret_is_deleted(stage)
         await check_logins(stage, result, lines)
 

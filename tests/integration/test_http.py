@@ -32,7 +32,7 @@ from hub.errors import UnissonError
 from hub.publishers.base import RateLimit
 from hub.settings import Settings
 from hub.store import Store, migrate
-from hub.web import HttpEndpoint, Monitoring
+from hub.web.app import HttpEndpoint, Monitoring
 from sandbox import mastodon
 from sandbox.bluesky import BlueskyDouble
 from sandbox.fleet import PASSWORD, build_fleet, token_of, use_servers

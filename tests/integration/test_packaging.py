@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,10 @@ def test_every_module_imports_with_only_what_its_installation_brings(
     brought = requirements(None) | (set() if name == "runtime" else requirements(name))
     only_above = set().union(*map(requirements, above)) - brought
     assert installed & only_above == set(), "installed, though only a later extra asks for them"
+
+
+def test_the_wheel_holds_the_templates_and_the_stylesheet_of_the_web_pages(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for folder, pattern in (("hub/web/templates", "*.html"), ("hub/web/static", "*.css")):
+        files = {f"{folder}/{path.name}" for path in (ROOT / folder).glob(pattern)}
+        assert files and files <= names, f"{folder} missing from the wheel"

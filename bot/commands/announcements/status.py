@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from bot.commands.announcements.shared import NUMBER, about, announcement_of, coalition_of, help_key, publish_date
 from bot.context import Request
-from bot.registry import Argument, Arguments, command
+from bot.pages import add_status_links
+from bot.registry import Argument, Arguments, Audience, command
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, batches, shorten
 from hub.domain.model import Announcement, SignOn, SignOnState
 from hub.errors import InvalidInput
@@ -76,7 +77,8 @@ async def status(request: Request, args: Arguments) -> Reply:
     elif page < len(groups):
         command = _status_command(request, announcement, state, page + 1)
         rich.text(translate("bot.announce.status.next", request.lang, command=command))
-    return rich.build()
+    table = request.prefix if request.audience >= Audience.COORDINATOR else None
+    return add_status_links(rich, request.hub.settings, announcement, request.lang, table).build()
 
 
 def _agenda_line(announcement: Announcement, lang: str) -> Rich:

@@ -13,9 +13,11 @@ from hub.store.repositories.base import Repository
 from hub.store.repositories.coalitions import CoalitionRepository
 from hub.store.repositories.deliveries import DeliveryRepository, NewDelivery
 from hub.store.repositories.events import EventRepository
+from hub.store.repositories.links import LinkRepository
 from hub.store.repositories.mapping import failure_json, failure_of
 from hub.store.repositories.media import MediaRepository
 from hub.store.repositories.messages import MessageRepository
+from hub.store.repositories.pages import PageRepository
 from hub.store.repositories.preferences import PreferenceRepository
 from hub.store.repositories.reports import ReportRepository
 from hub.store.repositories.roles import Grant, RoleRepository
@@ -33,9 +35,11 @@ __all__ = [
     "EncryptedSecrets",
     "EventRepository",
     "Grant",
+    "LinkRepository",
     "MediaRepository",
     "MessageRepository",
     "NewDelivery",
+    "PageRepository",
     "PendingAnswer",
     "PreferenceRepository",
     "ReportRepository",
