@@ -6,12 +6,18 @@ follows Mastodon's documented API and behaviour point by point, as listed below.
 reproduced. Points marked "(unverified)" were read from Mastodon's source or docs but not checked against a
 running server; error wordings not quoted in the platform facts are also unverified.
 
+It has two personalities (:class:`Personality`): ``MASTODON`` (the default, points 1-10) and ``TAKAHE``, a
+server that implements the same client API without Mastodon's guarantees (points 11-12, measured against
+Takahē 0.11 as listed in the platform facts, "Mastodon-API servers that are not Mastodon"). Everything not
+named in points 11-12 is the same in both.
+
 Points reproduced
 -----------------
 1. ``GET /api/v2/instance``: ``configuration.statuses {max_characters, max_media_attachments,
    characters_reserved_per_url}`` and ``configuration.media_attachments {description_limit,
    image_size_limit, image_matrix_limit, video_size_limit, supported_mime_types, ...}``. The limit is per
-   server: ``MastodonDouble(max_characters=...)``.
+   server: ``MastodonDouble(max_characters=...)``. ``version`` is ``"4.3.0"``, ``source_url`` Mastodon's
+   repository; NodeInfo (``/.well-known/nodeinfo`` → ``/nodeinfo/2.0``) names the software ``mastodon``.
 2. Length of a status = grapheme clusters of ``spoiler_text + text``, where in ``text`` each ``http(s)://``
    URL counts ``characters_reserved_per_url`` (23) whatever its length, bare domains are not shortened, and
    ``@user@domain`` counts as ``@user``. Over the limit: 422 ``Validation failed: Text character limit of
@@ -66,17 +72,35 @@ Points reproduced
    /api/v1/accounts/verify_credentials``.
 9. Each status has ``id`` (numeric string, increasing), ``uri``, ``url`` (``http://HOST/@user/ID``, a plain
    HTML page of the status for anyone when it is public or unlisted, else 404, as upstream's web page),
-   ``created_at``, ``content`` (escaped HTML paragraphs with linked URLs — simpler than upstream's),
+   ``created_at``, ``content`` (escaped HTML paragraphs; URLs linked with their scheme in a hidden span,
+   mentions as ``@<span>user</span>`` without their server, hashtags as links — as upstream renders them,
+   though simpler), no ``text`` (only a delete's answer carries the source),
    ``language`` (unknown codes fall back to the account's default, then ``en``), ``visibility``
    (public|unlisted|private|direct, default public), ``spoiler_text``, ``sensitive``, ``media_attachments``,
    ``account``.
 10. Errors are JSON ``{"error": "..."}``; injected 5xx imitate a proxy's HTML page.
 
+The ``TAKAHE`` personality differs in these points only:
+
+11. Behaviour: ``Idempotency-Key`` is ignored (the same request twice makes two statuses; point 3 does not
+    apply); a status's ``text`` holds its rendered HTML (the same as ``content``, also in a delete's answer);
+    ``language`` is ``null``; no ``X-RateLimit-*`` header on any answer (a configured window still answers 429,
+    without headers); still images are processed at once and converted to WebP (their ``url`` ends in
+    ``.webp``). ``/api/v2/instance``: ``version`` ``"takahe/0.11.0"``, ``source_url`` Takahē's repository, no
+    ``description_limit``, 10 MiB images, ``video_size_limit`` 0; NodeInfo names the software ``takahe``.
+12. Errors: an unknown or revoked token 400 text/html ``Invalid Bearer token``; missing scope 403
+    ``{"error": "out_of_scope_for_token"}``; text too long 400 ``{"error": "Status is too long"}``; an unknown
+    media id on a post 404 with Django's HTML "Not Found" page; a missing status (get, delete) or account the
+    same page; no token at all, even on an account's statuses, 401 ``{"error": "identity_token_required"}``
+    (unverified beyond the statuses list). Other errors
+    (app-only token, disabled account, media still processing...) keep Mastodon's answers (unverified for
+    Takahē).
+
 For tests (see :class:`MastodonDouble`): accounts and tokens, revocation, disabled accounts, server-side
 truth of what was posted, a movable clock, and fault injection switchable at run time (latency, 5xx by
 count or fraction, timeouts that hold then drop, forced 429, "commit then drop the response").
 
-Run alone: ``python -m sandbox.mastodon --port 3000 --account mairie-a:TOKEN``.
+Run alone: ``python -m sandbox.mastodon --port 3000 --account mairie-a:TOKEN [--personality takahe]``.
 """
 
 from __future__ import annotations
@@ -1034,6 +1058,8 @@ class MastodonDouble(FaultInjection):
     def _token(self, request: web.Request) -> Token:
         header = request.headers.get("Authorization", "")
         value = header[7:].strip() if header[:7].lower() == "bearer " else request.query.get("access_token", "")
+        if not value and not self.personality.mastodon_errors:
+            raise ApiError(401, TAKAHE_TOKEN_REQUIRED)
         token = self._tokens.get(value)
         if token is None or token.revoked:
             raise self._refused_token(INVALID_TOKEN if token is None else REVOKED_TOKEN)
@@ -1536,6 +1562,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000, help="0 picks a free port")
     parser.add_argument("--max-characters", type=int, default=500)
+    parser.add_argument("--personality", choices=sorted(PERSONALITIES), default="mastodon")
     parser.add_argument(
         "--account",
         action="append",
@@ -1547,7 +1574,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _run(args: argparse.Namespace) -> None:
-    double = MastodonDouble(max_characters=args.max_characters)
+    double = MastodonDouble(max_characters=args.max_characters, personality=PERSONALITIES[args.personality])
     tokens = {}
     for spec in args.account:
         name, _, value = spec.partition(":")

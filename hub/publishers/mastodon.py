@@ -121,6 +121,7 @@ class MastodonPublisher(Publisher):
         self._instance_locks: dict[str, asyncio.Lock] = {}
         #: Per server, for the life of the process: a restart reads it again.
         self._software: dict[str, Software] = {}
+        self._detections: KeyedLocks[str] = KeyedLocks()
         self._deliveries: KeyedLocks[int] = KeyedLocks()
         self._remote_ids: dict[tuple[int, str, str], str] = {}
         self._limits: dict[tuple[int, RequestKind], RateLimit] = {}
@@ -338,9 +339,11 @@ class MastodonPublisher(Publisher):
         A detection that fails (the server is down, answers nonsense) is not remembered: the server counts as
         unknown, which does not honour Idempotency-Key, until a later detection succeeds.
         """
-        known = self._software.get(account.server)
-        if known is not None:
-            return known
+        async with self._detections.hold(account.server):  # the accounts of one server verified together
+            known = self._software.get(account.server)
+            return known if known is not None else await self._detect(account)
+
+    async def _detect(self, account: Account) -> Software:
         try:
             software = await self._nodeinfo(account)
             if not software.known:
