@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.i18n import LANGUAGES, catalog
-from hub.publishers.mastodon_text import comparable_text, same_post, status_plain_text
+from hub.publishers.mastodon_text import comparable_text, status_plain_text
 
 SENT = (
     "Pantin quitte X !\n\nSuivez-nous sur https://ville-93055.fr/une/longue/adresse/de/page"
