@@ -6,12 +6,18 @@ follows Mastodon's documented API and behaviour point by point, as listed below.
 reproduced. Points marked "(unverified)" were read from Mastodon's source or docs but not checked against a
 running server; error wordings not quoted in the platform facts are also unverified.
 
+It has two personalities (:class:`Personality`): ``MASTODON`` (the default, points 1-10) and ``TAKAHE``, a
+server that implements the same client API without Mastodon's guarantees (points 11-12, measured against
+Takahē 0.11 as listed in the platform facts, "Mastodon-API servers that are not Mastodon"). Everything not
+named in points 11-12 is the same in both.
+
 Points reproduced
 -----------------
 1. ``GET /api/v2/instance``: ``configuration.statuses {max_characters, max_media_attachments,
    characters_reserved_per_url}`` and ``configuration.media_attachments {description_limit,
    image_size_limit, image_matrix_limit, video_size_limit, supported_mime_types, ...}``. The limit is per
-   server: ``MastodonDouble(max_characters=...)``.
+   server: ``MastodonDouble(max_characters=...)``. ``version`` is ``"4.3.0"``, ``source_url`` Mastodon's
+   repository; NodeInfo (``/.well-known/nodeinfo`` → ``/nodeinfo/2.0``) names the software ``mastodon``.
 2. Length of a status = grapheme clusters of ``spoiler_text + text``, where in ``text`` each ``http(s)://``
    URL counts ``characters_reserved_per_url`` (23) whatever its length, bare domains are not shortened, and
    ``@user@domain`` counts as ``@user``. Over the limit: 422 ``Validation failed: Text character limit of
@@ -66,17 +72,35 @@ Points reproduced
    /api/v1/accounts/verify_credentials``.
 9. Each status has ``id`` (numeric string, increasing), ``uri``, ``url`` (``http://HOST/@user/ID``, a plain
    HTML page of the status for anyone when it is public or unlisted, else 404, as upstream's web page),
-   ``created_at``, ``content`` (escaped HTML paragraphs with linked URLs — simpler than upstream's),
+   ``created_at``, ``content`` (escaped HTML paragraphs; URLs linked with their scheme in a hidden span,
+   mentions as ``@<span>user</span>`` without their server, hashtags as links — as upstream renders them,
+   though simpler), no ``text`` (only a delete's answer carries the source),
    ``language`` (unknown codes fall back to the account's default, then ``en``), ``visibility``
    (public|unlisted|private|direct, default public), ``spoiler_text``, ``sensitive``, ``media_attachments``,
    ``account``.
 10. Errors are JSON ``{"error": "..."}``; injected 5xx imitate a proxy's HTML page.
 
+The ``TAKAHE`` personality differs in these points only:
+
+11. Behaviour: ``Idempotency-Key`` is ignored (the same request twice makes two statuses; point 3 does not
+    apply); a status's ``text`` holds its rendered HTML (the same as ``content``, also in a delete's answer);
+    ``language`` is ``null``; no ``X-RateLimit-*`` header on any answer (a configured window still answers 429,
+    without headers); still images are processed at once and converted to WebP (their ``url`` ends in
+    ``.webp``). ``/api/v2/instance``: ``version`` ``"takahe/0.11.0"``, ``source_url`` Takahē's repository, no
+    ``description_limit``, 10 MiB images, ``video_size_limit`` 0; NodeInfo names the software ``takahe``.
+12. Errors: an unknown or revoked token 400 text/html ``Invalid Bearer token``; missing scope 403
+    ``{"error": "out_of_scope_for_token"}``; text too long 400 ``{"error": "Status is too long"}``; an unknown
+    media id on a post 404 with Django's HTML "Not Found" page; a missing status (get, delete) or account the
+    same page; no token at all, even on an account's statuses, 401 ``{"error": "identity_token_required"}``
+    (unverified beyond the statuses list). Other errors
+    (app-only token, disabled account, media still processing...) keep Mastodon's answers (unverified for
+    Takahē).
+
 For tests (see :class:`MastodonDouble`): accounts and tokens, revocation, disabled accounts, server-side
 truth of what was posted, a movable clock, and fault injection switchable at run time (latency, 5xx by
 count or fraction, timeouts that hold then drop, forced 429, "commit then drop the response").
 
-Run alone: ``python -m sandbox.mastodon --port 3000 --account mairie-a:TOKEN``.
+Run alone: ``python -m sandbox.mastodon --port 3000 --account mairie-a:TOKEN [--personality takahe]``.
 """
 
 from __future__ import annotations
@@ -98,6 +122,7 @@ import regex
 from aiohttp import BodyPartReader, web
 from multidict import MultiDictProxy
 
+from hub.locks import KeyedLocks
 from sandbox.faults import Fault as Fault
 from sandbox.faults import FaultInjection
 from sandbox.faults import FaultKind as FaultKind
@@ -115,6 +140,7 @@ _MENTION_RE = regex.compile(
 # twitter-text's end_mention_match: "@a@" or "@a://" is not a mention.
 _MENTION_END_RE = regex.compile(r"[@＠À-ÖØ-öø-ÿ]|://")
 _GRAPHEME_RE = regex.compile(r"\X")
+_HASHTAG_RE = regex.compile(r"(?<![=/\w#])#(\w*[\p{L}_]\w*)")
 _PARAGRAPH_BREAK_RE = regex.compile(r"\n{2,}")
 _LANGUAGE_RE = regex.compile(r"[a-z]{2,3}")
 
@@ -348,22 +374,80 @@ OUT_OF_SCOPE = "This action is outside the authorized scopes"
 USER_REQUIRED = "This method requires an authenticated user"
 LOGIN_DISABLED = "Your login is currently disabled"
 NOT_FOUND = "Record not found"
+TAKAHE_BAD_TOKEN = "Invalid Bearer token"
+TAKAHE_OUT_OF_SCOPE = "out_of_scope_for_token"
+TAKAHE_TOO_LONG = "Status is too long"
+TAKAHE_TOKEN_REQUIRED = "identity_token_required"
+# Django's page for an unknown URL or object when DEBUG is off.
+DJANGO_NOT_FOUND = (
+    '<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1>'
+    "<p>The requested resource was not found on this server.</p>\n</body>\n</html>\n"
+)
 TOO_MANY_REQUESTS = "Too many requests"
 MEDIA_NOT_READY = "Cannot attach files that have not finished processing. Try again in a moment!"
 
 
 class ApiError(Exception):
-    """An error answer of the API: ``{"error": message}`` with an HTTP status."""
+    """An error answer of the API: ``{"error": message}`` with an HTTP status, or ``message`` as a text/html
+    page when ``html`` (as Django answers outside Takahē's JSON views)."""
 
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, headers: Mapping[str, str] | None = None, *, html: bool = False
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error = message
         self.headers = dict(headers or {})
+        self.html = html
 
     def response(self) -> web.Response:
-        """The JSON response for this error."""
+        """The JSON (or HTML) response for this error."""
+        if self.html:
+            return web.Response(status=self.status, text=self.error, content_type="text/html", headers=self.headers)
         return web.json_response({"error": self.error}, status=self.status, headers=self.headers)
+
+
+@dataclass(frozen=True)
+class Personality:
+    """Where Mastodon-API servers differ, how this double behaves (points 11 and 12 of the module docstring)."""
+
+    #: NodeInfo ``software.name`` and ``software.version``.
+    software: str
+    software_version: str
+    #: ``/api/v2/instance`` ``version`` and ``source_url``.
+    version: str
+    source_url: str
+    honours_idempotency: bool = True
+    #: True: a status's ``text`` holds its rendered HTML (Takahē); False: ``text`` only in a delete's answer.
+    html_in_text: bool = False
+    keeps_language: bool = True
+    rate_limit_headers: bool = True
+    #: True: Mastodon's error statuses and wordings; False: Takahē's (point 12).
+    mastodon_errors: bool = True
+    #: The type still images are converted to at upload (None: kept as sent).
+    converts_images_to: str | None = None
+    image_size_limit: int = 16 * 1024 * 1024
+    video_size_limit: int = 99 * 1024 * 1024
+    lists_description_limit: bool = True
+
+
+MASTODON = Personality("mastodon", "4.3.0", "4.3.0", "https://github.com/mastodon/mastodon")
+TAKAHE = Personality(
+    "takahe",
+    "0.11.0",
+    "takahe/0.11.0",
+    "https://github.com/jointakahe/takahe",
+    honours_idempotency=False,
+    html_in_text=True,
+    keeps_language=False,
+    rate_limit_headers=False,
+    mastodon_errors=False,
+    converts_images_to="image/webp",
+    image_size_limit=10 * 1024 * 1024,
+    video_size_limit=0,
+    lists_description_limit=False,
+)
+PERSONALITIES = {"mastodon": MASTODON, "takahe": TAKAHE}
 
 
 def _invalid(*messages: str) -> ApiError:
@@ -379,21 +463,42 @@ def _iso6(epoch: float) -> str:
 
 
 def _content_html(text: str) -> str:
-    """Escaped paragraphs with linked URLs; upstream also links mentions and hashtags."""
+    """Escaped paragraphs with linked URLs, mentions and hashtags, the way upstream renders them: a link's
+    ``https://`` in a hidden span, a mention as ``@<span>user</span>`` (its server left out), a hashtag as a link."""
     paragraphs = [p for p in _PARAGRAPH_BREAK_RE.split(text.strip()) if p]
     return "".join(f"<p>{_linked(p).replace(chr(10), '<br />')}</p>" for p in paragraphs)
 
 
 def _linked(text: str) -> str:
+    entities = _url_entities(text, 0) + _mention_entities(text) + _hashtag_entities(text)
     parts, position = [], 0
-    for entity in _url_entities(text, 0):
-        url = text[entity.start : entity.end]
+    for entity in _without_overlaps(entities):
         parts.append(html.escape(text[position : entity.start], quote=False))
-        href = html.escape(url)
-        parts.append(f'<a href="{href}" rel="nofollow noopener noreferrer" target="_blank">{href}</a>')
+        parts.append(_rendered(text[entity.start : entity.end]))
         position = entity.end
     parts.append(html.escape(text[position:], quote=False))
     return "".join(parts)
+
+
+def _hashtag_entities(text: str) -> list[_Entity]:
+    return [_Entity(m.start(), m.end(), "") for m in _HASHTAG_RE.finditer(text)]
+
+
+def _rendered(entity: str) -> str:
+    """The HTML of one URL, mention or hashtag of a status."""
+    if entity.startswith("#"):
+        tag = html.escape(entity[1:])
+        return f'<a href="/tags/{tag}" class="mention hashtag" rel="tag">#<span>{tag}</span></a>'
+    if entity.startswith("@"):
+        user = html.escape(entity[1:].split("@")[0])
+        link = f'<a href="/@{user}" class="u-url mention">@<span>{user}</span></a>'
+        return f'<span class="h-card" translate="no">{link}</span>'
+    href = html.escape(entity)
+    scheme, _, rest = href.partition("://")
+    return (
+        f'<a href="{href}" rel="nofollow noopener noreferrer" target="_blank" translate="no">'
+        f'<span class="invisible">{scheme}://</span><span class="">{rest}</span></a>'
+    )
 
 
 def _account_json(account: Account, base: str) -> dict[str, Any]:
@@ -530,25 +635,6 @@ class _Counters:
         usage = self.peek(name, subject, window, now)
         self._slots[(name, subject)] = (int(now // window.period), usage.count + 1)
         return _Usage(window, usage.count + 1, usage.reset)
-
-
-class _KeyedLocks:
-    """One asyncio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, list[int]]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._locks[key]
 
 
 @dataclass
@@ -767,8 +853,8 @@ class MastodonDouble(FaultInjection):
         max_media_attachments: int = 4,
         characters_reserved_per_url: int = 23,
         description_limit: int = 1500,
-        image_size_limit: int = 16 * MiB,
-        video_size_limit: int = 99 * MiB,
+        image_size_limit: int | None = None,
+        video_size_limit: int | None = None,
         media_processing_seconds: float = 1.0,
         status_create_seconds: float = 0.0,
         rate_limits: RateLimits | None = None,
@@ -778,13 +864,16 @@ class MastodonDouble(FaultInjection):
         minimum_schedule_offset: float = 300.0,
         scheduler_interval: float = 1.0,
         seed: int | None = None,
+        personality: Personality = MASTODON,
     ) -> None:
+        """Size limits left out are the personality's (Mastodon: 16 MiB images, 99 MiB others)."""
+        self.personality = personality
         self.max_characters = max_characters
         self.max_media_attachments = max_media_attachments
         self.characters_reserved_per_url = characters_reserved_per_url
         self.description_limit = description_limit
-        self.image_size_limit = image_size_limit
-        self.video_size_limit = video_size_limit
+        self.image_size_limit = personality.image_size_limit if image_size_limit is None else image_size_limit
+        self.video_size_limit = personality.video_size_limit if video_size_limit is None else video_size_limit
         self.media_processing_seconds = media_processing_seconds
         # Time spent "creating" a status while its idempotency lock is held, to make races observable.
         self.status_create_seconds = status_create_seconds
@@ -805,7 +894,7 @@ class MastodonDouble(FaultInjection):
         self._due: list[tuple[datetime, str]] = []
         self._media: dict[str, MediaAttachment] = {}
         self._remembered: dict[tuple[str, str], _Remembered] = {}
-        self._locks = _KeyedLocks()
+        self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
         self._counters = _Counters()
 
     # --- clock and ids -------------------------------------------------------------------------------
@@ -891,7 +980,16 @@ class MastodonDouble(FaultInjection):
 
     def _rate_limited(self, key: str) -> web.Response:
         usage = _Usage(self.rate_limits.per_token, self.rate_limits.per_token.limit, self._window_end())
-        return ApiError(429, TOO_MANY_REQUESTS, usage.headers()).response()
+        response = ApiError(429, TOO_MANY_REQUESTS, usage.headers()).response()
+        self._without_pace(response)
+        return response
+
+    def _without_pace(self, response: web.StreamResponse) -> web.StreamResponse:
+        """The response without ``X-RateLimit-*`` headers on a personality that sends none."""
+        if not self.personality.rate_limit_headers:
+            for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"):
+                response.headers.pop(name, None)
+        return response
 
     def _window_end(self) -> float:
         period = self.rate_limits.per_token.period
@@ -904,6 +1002,8 @@ class MastodonDouble(FaultInjection):
         app = web.Application(middlewares=[self._middleware])
         routes = [
             web.get("/api/v2/instance", self._instance),
+            web.get("/.well-known/nodeinfo", self._nodeinfo_links),
+            web.get("/nodeinfo/2.0", self._nodeinfo),
             web.get("/api/v1/accounts/verify_credentials", self._verify_credentials),
             web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
             web.post("/api/v1/statuses", self._post_status),
@@ -951,26 +1051,39 @@ class MastodonDouble(FaultInjection):
         except ApiError as error:
             response = error.response()
         response.headers.update(request.get(_HEADERS_KEY, {}))
-        return await self._after(request, key, response)
+        return await self._after(request, key, self._without_pace(response))
 
     # --- authentication and rate limits --------------------------------------------------------------
 
     def _token(self, request: web.Request) -> Token:
         header = request.headers.get("Authorization", "")
         value = header[7:].strip() if header[:7].lower() == "bearer " else request.query.get("access_token", "")
+        if not value and not self.personality.mastodon_errors:
+            raise ApiError(401, TAKAHE_TOKEN_REQUIRED)
         token = self._tokens.get(value)
-        if token is None:
-            raise ApiError(401, INVALID_TOKEN)
-        if token.revoked:
-            raise ApiError(401, REVOKED_TOKEN)
+        if token is None or token.revoked:
+            raise self._refused_token(INVALID_TOKEN if token is None else REVOKED_TOKEN)
         return token
+
+    def _refused_token(self, message: str) -> ApiError:
+        if self.personality.mastodon_errors:
+            return ApiError(401, message)
+        return ApiError(400, TAKAHE_BAD_TOKEN, html=True)
+
+    def _out_of_scope(self) -> ApiError:
+        return ApiError(403, OUT_OF_SCOPE if self.personality.mastodon_errors else TAKAHE_OUT_OF_SCOPE)
+
+    def _not_found(self) -> ApiError:
+        if self.personality.mastodon_errors:
+            return ApiError(404, NOT_FOUND)
+        return ApiError(404, DJANGO_NOT_FOUND, html=True)
 
     def _authenticate(self, request: web.Request, scope: str, extra: tuple[str, Window] | None = None) -> Account:
         """Check token, rate limits, scope, then user, in upstream's order; return the caller's account."""
         token = self._token(request)
         self._throttle(request, token, extra)
         if not token.allows(scope):
-            raise ApiError(403, OUT_OF_SCOPE)
+            raise self._out_of_scope()
         if token.account is None:
             raise ApiError(422, USER_REQUIRED)
         if token.account.disabled:
@@ -1003,11 +1116,17 @@ class MastodonDouble(FaultInjection):
 
     def instance_json(self, base: str, domain: str) -> dict[str, Any]:
         """The ``/api/v2/instance`` document."""
+        document = self._instance_document(base, domain)
+        if not self.personality.lists_description_limit:
+            del document["configuration"]["media_attachments"]["description_limit"]
+        return document
+
+    def _instance_document(self, base: str, domain: str) -> dict[str, Any]:
         return {
             "domain": domain,
             "title": "Unisson sandbox",
-            "version": "4.3.0 (compatible; Unisson sandbox)",
-            "source_url": "https://github.com/mastodon/mastodon",
+            "version": self.personality.version,
+            "source_url": self.personality.source_url,
             "description": "A test double of the Mastodon API.",
             "languages": ["fr", "en"],
             "configuration": {
@@ -1033,6 +1152,24 @@ class MastodonDouble(FaultInjection):
             "registrations": {"enabled": False, "approval_required": False, "message": None},
         }
 
+    async def _nodeinfo_links(self, request: web.Request) -> web.Response:
+        href = f"{request.scheme}://{request.host}/nodeinfo/2.0"
+        return web.json_response({"links": [{"rel": "http://nodeinfo.diaspora.software/ns/schema/2.0", "href": href}]})
+
+    async def _nodeinfo(self, request: web.Request) -> web.Response:
+        personality = self.personality
+        return web.json_response(
+            {
+                "version": "2.0",
+                "software": {"name": personality.software, "version": personality.software_version},
+                "protocols": ["activitypub"],
+                "services": {"outbound": [], "inbound": []},
+                "usage": {"users": {"total": len(self._accounts)}, "localPosts": len(self._statuses)},
+                "openRegistrations": False,
+                "metadata": {},
+            }
+        )
+
     async def _verify_credentials(self, request: web.Request) -> web.Response:
         account = self._authenticate(request, "read:accounts")
         body = _account_json(account, f"{request.scheme}://{request.host}")
@@ -1053,7 +1190,7 @@ class MastodonDouble(FaultInjection):
         if self.rate_limits.enabled:
             request[_HEADERS_KEY] = self._statuses_usage(account).headers()
         params = await _read_status_params(request)
-        key = request.headers.get("Idempotency-Key", "").strip()
+        key = request.headers.get("Idempotency-Key", "").strip() if self.personality.honours_idempotency else ""
         base = f"{request.scheme}://{request.host}"
         if not key:
             return web.json_response(await self._create(request, account, params, base, None))
@@ -1077,7 +1214,7 @@ class MastodonDouble(FaultInjection):
         status = self._statuses.get(remembered.target_id)
         if status is None or status.deleted_at is not None:
             raise ApiError(404, NOT_FOUND)
-        return _status_json(status, self._epoch())
+        return self._status_view(status)
 
     async def _create(
         self, request: web.Request, account: Account, params: _StatusParams, base: str, key: str | None
@@ -1102,6 +1239,8 @@ class MastodonDouble(FaultInjection):
         missing = [
             i for i, m in zip(media_ids, media, strict=True) if m is None or m.account_id != account.id or m.attached
         ]
+        if missing and not self.personality.mastodon_errors:
+            raise self._not_found()
         if missing:
             raise ApiError(422, f"Media {', '.join(missing)} not found or already attached to another post")
         found = [m for m in media if m is not None]
@@ -1144,6 +1283,8 @@ class MastodonDouble(FaultInjection):
         key: str | None,
     ) -> dict[str, Any]:
         errors = self._status_errors(params, media)
+        if errors and not self.personality.mastodon_errors and any("character limit" in e for e in errors):
+            raise ApiError(400, TAKAHE_TOO_LONG)
         if errors:
             raise _invalid(*errors)
         if self.rate_limits.enabled:
@@ -1154,7 +1295,7 @@ class MastodonDouble(FaultInjection):
             request[_HEADERS_KEY] = usage.headers()
         status = self._commit_status(account, params, media, base, key)
         self._remember(account, key, "status", status.id)
-        return _status_json(status, self._epoch())
+        return self._status_view(status)
 
     def _commit_status(
         self,
@@ -1253,7 +1394,7 @@ class MastodonDouble(FaultInjection):
     def _own_status(self, account: Account, status_id: str) -> Status:
         status = self._statuses.get(status_id)
         if status is None or status.deleted_at is not None or status.account.id != account.id:
-            raise ApiError(404, NOT_FOUND)
+            raise self._not_found()
         return status
 
     async def _get_status(self, request: web.Request) -> web.Response:
@@ -1267,8 +1408,8 @@ class MastodonDouble(FaultInjection):
             and (status.visibility in ("public", "unlisted") or (viewer is not None and viewer.id == status.account.id))
         )
         if status is None or not visible:
-            raise ApiError(404, NOT_FOUND)
-        return web.json_response(_status_json(status, self._epoch()))
+            raise self._not_found()
+        return web.json_response(self._status_view(status))
 
     async def _status_page(self, request: web.Request) -> web.Response:
         """The status's public web page (its ``url``): what a person who follows a link from a recap sees."""
@@ -1292,15 +1433,16 @@ class MastodonDouble(FaultInjection):
         account = self._authenticate(request, "write:statuses", ("deletes", self.rate_limits.deletes))
         status = self._own_status(account, request.match_info["id"])
         status.deleted_at = self.now()
-        body = _status_json(status, self._epoch())
-        body["text"] = status.text
+        body = self._status_view(status)
+        if not self.personality.html_in_text:
+            body["text"] = status.text
         return web.json_response(body)
 
     async def _account_statuses(self, request: web.Request) -> web.Response:
         viewer = self._optional_viewer(request, "read:statuses")
         account = next((a for a in self._accounts.values() if a.id == request.match_info["id"]), None)
         if account is None:
-            raise ApiError(404, NOT_FOUND)
+            raise self._not_found()
         query = request.query
         limit = _limit_param(query.get("limit"), default=20)
         visible = [
@@ -1312,16 +1454,28 @@ class MastodonDouble(FaultInjection):
         ]
         page = [] if _truthy(query.get("pinned")) else _paginate_by_id(visible, query, limit)
         headers = _pagination_links(request, page, limit)
-        return web.json_response([_status_json(s, self._epoch()) for s in page], headers=headers)
+        return web.json_response([self._status_view(s) for s in page], headers=headers)
+
+    def _status_view(self, status: Status) -> dict[str, Any]:
+        """A status as the personality shows it (``text``, ``language``)."""
+        body = _status_json(status, self._epoch())
+        if self.personality.html_in_text:
+            body["text"] = body["content"]
+        if not self.personality.keeps_language:
+            body["language"] = None
+        return body
 
     def _optional_viewer(self, request: web.Request, scope: str) -> Account | None:
-        """Upstream's ``authorize_if_got_token!``: a token, when given, must be valid and hold ``scope``."""
+        """Upstream's ``authorize_if_got_token!``: a token, when given, must be valid and hold ``scope``.
+        Takahē requires one."""
         if "Authorization" not in request.headers and "access_token" not in request.query:
+            if not self.personality.mastodon_errors:
+                raise ApiError(401, TAKAHE_TOKEN_REQUIRED)
             return None
         token = self._token(request)
         self._throttle(request, token, None)
         if not token.allows(scope):
-            raise ApiError(403, OUT_OF_SCOPE)
+            raise self._out_of_scope()
         return token.account
 
     # --- endpoints: media ----------------------------------------------------------------------------
@@ -1339,6 +1493,8 @@ class MastodonDouble(FaultInjection):
         upload = await _read_upload(request)
         self._check_upload(upload)
         still = upload.content_type in STILL_IMAGE_TYPES
+        if still and self.personality.converts_images_to:
+            upload.content_type = self.personality.converts_images_to
         media = MediaAttachment(
             id=self._new_id(),
             account_id=account.id,
@@ -1406,6 +1562,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000, help="0 picks a free port")
     parser.add_argument("--max-characters", type=int, default=500)
+    parser.add_argument("--personality", choices=sorted(PERSONALITIES), default="mastodon")
     parser.add_argument(
         "--account",
         action="append",
@@ -1417,7 +1574,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _run(args: argparse.Namespace) -> None:
-    double = MastodonDouble(max_characters=args.max_characters)
+    double = MastodonDouble(max_characters=args.max_characters, personality=PERSONALITIES[args.personality])
     tokens = {}
     for spec in args.account:
         name, _, value = spec.partition(":")

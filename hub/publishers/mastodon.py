@@ -1,16 +1,20 @@
-"""Publishing to Mastodon through its HTTP API, with aiohttp.
+"""Publishing to Mastodon-API servers (Mastodon, and the others that implement its client API), with aiohttp.
 
 Exactly once, however often a delivery is retried:
 
-1. every ``POST /api/v1/statuses`` carries the delivery's ``Idempotency-Key``: a server that already created the
-   status answers with it instead of creating another. Mastodon remembers keys for one hour only, so
+1. every ``POST /api/v1/statuses`` carries the delivery's ``Idempotency-Key``: a server that honours it and
+   already created the status answers with it instead of creating another;
 2. before the first request we record the time of the first attempt in the hub (:meth:`Gateway.remember_remote_key`,
-   it comes back as :attr:`PostJob.remote_key`), and a retry whose first attempt is older than
-   :data:`KEY_TRUSTED_FOR` first looks for the post among the account's own recent statuses.
+   it comes back as :attr:`PostJob.remote_key`). An attempt that finds such a record may follow one whose answer
+   was lost (a timeout, a dropped connection, a 5xx), so it first looks for the post among the account's own
+   recent statuses, unless the server honours the key and the first attempt is recent enough for the server to
+   still remember it (:data:`KEY_TRUSTED_FOR`: Mastodon keeps keys one hour). Which servers honour the key is
+   read once per server (:mod:`hub.publishers.mastodon_server`); an unknown server is assumed not to.
+3. Attempts at one delivery in this process run one after the other, so a look-up never races a post.
 
 Every answer's ``X-RateLimit-*`` headers are kept per account (and per host, for pacing); a request the server
 would refuse for the rate limit is not sent. HTTP failures become our transient or permanent publish errors in
-one place, :func:`_failure`.
+one place, :mod:`hub.publishers.mastodon_errors`; statuses are recognised by :mod:`hub.publishers.mastodon_text`.
 """
 
 from __future__ import annotations
@@ -18,30 +22,29 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from hub.domain.model import Account, Platform
+from hub.locks import KeyedLocks
 from hub.publishers.base import (
     AccountCheck,
     Gateway,
-    PermanentPublishError,
     PostImage,
     PostJob,
     Published,
     Publisher,
     PublishError,
     RateLimit,
-    TransientPublishError,
 )
+from hub.publishers.mastodon_errors import bad_answer, failure, host_of, is_json_error, post_not_found, transient
+from hub.publishers.mastodon_server import UNKNOWN, Software, from_nodeinfo, from_version, nodeinfo_link
+from hub.publishers.mastodon_text import comparable_text, same_post
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,6 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "description_limit": 1500,
     "image_size_limit": 16 * 1024 * 1024,
 }
-_DETAIL_LENGTH = 300
 
 #: Mastodon counts separate rate-limit windows for these families of requests.
 RequestKind = Literal["statuses", "media", "deletes", "other"]
@@ -84,6 +86,7 @@ class _Answer:
 class _Instance:
     domain: str
     limits: dict[str, Any]
+    version: Any
     expires_at: float
 
 
@@ -116,6 +119,10 @@ class MastodonPublisher(Publisher):
         self._owns_http = http is None
         self._instances: dict[str, _Instance] = {}
         self._instance_locks: dict[str, asyncio.Lock] = {}
+        #: Per server, for the life of the process: a restart reads it again.
+        self._software: dict[str, Software] = {}
+        self._detections: KeyedLocks[str] = KeyedLocks()
+        self._deliveries: KeyedLocks[int] = KeyedLocks()
         self._remote_ids: dict[tuple[int, str, str], str] = {}
         self._limits: dict[tuple[int, RequestKind], RateLimit] = {}
         self._host_limits: dict[str, RateLimit] = {}
@@ -127,6 +134,7 @@ class MastodonPublisher(Publisher):
         token = await self.gateway.secret(account.id)
         me = await self._me(account, token)
         instance = await self._instance(account)
+        await self.software(account)  # ahead of the instant, so that a retry then costs no extra request
         return AccountCheck(f"@{me['username']}@{instance.domain}", dict(instance.limits))
 
     async def prepare(self, job: PostJob) -> dict[str, Any]:
@@ -137,16 +145,18 @@ class MastodonPublisher(Publisher):
         return {"media_ids": await self._upload_all(job, token)}
 
     async def publish(self, job: PostJob) -> Published:
-        """Publishes once: Idempotency-Key, and our own record once the key may have expired."""
-        token = await self.gateway.secret(job.account.id)
-        first_attempt = await self._first_attempt(job)
-        if self.clock() - first_attempt >= KEY_TRUSTED_FOR:
-            found = await self._find_published(job, token, first_attempt)
-            if found is not None:
-                log.info("delivery %s: found already published as %s", job.delivery_id, found.remote_id)
-                return found
-        media_ids = await self._media_ids(job, token)
-        return await self._create_status(job, token, media_ids)
+        """Publishes once: Idempotency-Key where the server honours it, else a look-up before any re-post."""
+        # Attempts at one delivery wait for each other, so that a second one's look-up sees the first's post.
+        async with self._deliveries.hold(job.delivery_id):
+            token = await self.gateway.secret(job.account.id)
+            first_attempt, fresh = await self._first_attempt(job)
+            if not fresh and await self._must_look(job.account, first_attempt):
+                found = await self._find_published(job, token, first_attempt)
+                if found is not None:
+                    log.info("delivery %s: found already published as %s", job.delivery_id, found.remote_id)
+                    return found
+            media_ids = await self._media_ids(job, token)
+            return await self._create_status(job, token, media_ids)
 
     async def delete(self, account: Account, remote_id: str) -> None:
         """Deletes a status; one already gone (404) is fine."""
@@ -167,7 +177,7 @@ class MastodonPublisher(Publisher):
 
     def host_rate_limit(self, server: str) -> RateLimit | None:
         """The last rate-limit state any account of ``server`` (a base URL) was given."""
-        return self._host_limits.get(_host(server))
+        return self._host_limits.get(host_of(server))
 
     def host_pace(self, server: str) -> RateLimit | None:
         return self.host_rate_limit(server)
@@ -180,28 +190,38 @@ class MastodonPublisher(Publisher):
         blocking = [s for k in kinds if (s := self._limits.get((account.id, k))) is not None and s.blocks(now)]
         if blocking:
             retry_at = max(s.reset for s in blocking)
-            raise _transient("publish.mastodon.rate_limited", account, retry_at=retry_at)
+            raise transient("publish.mastodon.rate_limited", account, retry_at=retry_at)
 
     def _note_pace(self, account: Account, kind: RequestKind, headers: Mapping[str, str]) -> None:
         state = _rate_limit(headers)
         if state is not None:
             self._limits[(account.id, kind)] = state
-            self._host_limits[_host(account.server)] = state
+            self._host_limits[host_of(account.server)] = state
 
     # --- exactly once ------------------------------------------------------------------------------------
 
-    async def _first_attempt(self, job: PostJob) -> datetime:
-        """When this delivery was first attempted, recorded in the hub before anything is sent.
+    async def _first_attempt(self, job: PostJob) -> tuple[datetime, bool]:
+        """When this delivery was first attempted, recorded in the hub before anything is sent, and whether this
+        is that first attempt (then nothing can have been posted before it).
 
         The hub keeps the first key it was given, so a stale job cannot move the first attempt later.
         """
-        stored = job.remote_key or await self.gateway.remember_remote_key(job.delivery_id, self.clock().isoformat())
+        proposed = self.clock().isoformat()
+        stored = job.remote_key or await self.gateway.remember_remote_key(job.delivery_id, proposed)
+        fresh = job.first_attempt or (job.remote_key is None and stored == proposed)
         try:
             moment = datetime.fromisoformat(stored)
         except ValueError:
             # Not ours: treat the delivery as attempted long ago, so the look-up runs before posting.
-            return datetime.fromtimestamp(0, UTC)
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+            return datetime.fromtimestamp(0, UTC), False
+        return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)), fresh
+
+    async def _must_look(self, account: Account, first_attempt: datetime) -> bool:
+        """Whether an attempt that may follow a lost answer must look for the post before posting: always,
+        unless the server honours Idempotency-Key and still remembers the first attempt's key."""
+        if self.clock() - first_attempt >= KEY_TRUSTED_FOR:
+            return True
+        return not (await self.software(account)).honours_idempotency
 
     async def _find_published(self, job: PostJob, token: str, since: datetime) -> Published | None:
         """The status this delivery already made, among the account's statuses since its first attempt."""
@@ -215,7 +235,7 @@ class MastodonPublisher(Publisher):
             for status in statuses:
                 if _created_at(status) < cutoff:
                     return None
-                if _same_post(status, wanted, len(job.images)):
+                if same_post(status, wanted, len(job.images)):
                     return _published(status, account)
             if len(statuses) < PAGE_SIZE:
                 return None
@@ -242,9 +262,15 @@ class MastodonPublisher(Publisher):
             account, "POST", "/api/v1/statuses", token, kind="statuses", data=form, headers=headers, accept=(404,)
         )
         if answer.status == 404:
-            # The key's replay found its status deleted: it was published, then removed by someone.
-            raise _permanent("publish.mastodon.deleted_since", account)
+            raise self._post_not_found(account, answer)
         return _published(_object(answer, account, "id"), account)
+
+    def _post_not_found(self, account: Account, answer: _Answer) -> PublishError:
+        """A 404 to a post: on a server that honours the key, its replay found the status deleted (published,
+        then removed by someone); elsewhere something the post refers to is unknown (Takahē: a media id)."""
+        software = self._software.get(account.server, UNKNOWN)
+        replayed = is_json_error(answer.body) and (software.honours_idempotency or not software.known)
+        return post_not_found(answer.body, account, replayed=replayed)
 
     # --- media -------------------------------------------------------------------------------------------
 
@@ -283,7 +309,7 @@ class MastodonPublisher(Publisher):
                 return
             delay = min(delay * POLL_GROWTH, POLL_CAP)
         seconds = round(self.media_timeout)
-        raise _transient("publish.mastodon.media_processing", account, seconds=seconds)
+        raise transient("publish.mastodon.media_processing", account, seconds=seconds)
 
     # --- instance ----------------------------------------------------------------------------------------
 
@@ -300,10 +326,45 @@ class MastodonPublisher(Publisher):
             if answer.status == 404:  # Mastodon before 4.0 only has the first version
                 answer = await self._call(account, "GET", "/api/v1/instance", None)
             body = _object(answer, account)
-            domain = str(body.get("domain") or body.get("uri") or _host(server))
-            cached = _Instance(domain, _limits(body), loop.time() + self.instance_ttl)
+            domain = str(body.get("domain") or body.get("uri") or host_of(server))
+            cached = _Instance(domain, _limits(body), body.get("version"), loop.time() + self.instance_ttl)
             self._instances[server] = cached
             return cached
+
+    # --- which software ----------------------------------------------------------------------------------
+
+    async def software(self, account: Account) -> Software:
+        """The software of the account's server, read once per server for the life of the process.
+
+        A detection that fails (the server is down, answers nonsense) is not remembered: the server counts as
+        unknown, which does not honour Idempotency-Key, until a later detection succeeds.
+        """
+        async with self._detections.hold(account.server):  # the accounts of one server verified together
+            known = self._software.get(account.server)
+            return known if known is not None else await self._detect(account)
+
+    async def _detect(self, account: Account) -> Software:
+        try:
+            software = await self._nodeinfo(account)
+            if not software.known:
+                software = from_version((await self._instance(account)).version)
+        except PublishError as error:
+            log.info("%s: could not tell which software it runs (%s)", host_of(account.server), error.message_key)
+            return UNKNOWN
+        self._software[account.server] = software
+        log.info("%s runs %s %s", host_of(account.server), software.name or "unknown software", software.version)
+        return software
+
+    async def _nodeinfo(self, account: Account) -> Software:
+        """The software NodeInfo names; its document is read on the account's server, whatever host it names."""
+        well_known = await self._call(account, "GET", "/.well-known/nodeinfo", None, accept=(404,))
+        link = nodeinfo_link(well_known.body) if well_known.status == 200 else None
+        if link is None:
+            return UNKNOWN
+        parts = urlsplit(link)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        document = await self._call(account, "GET", path, None, accept=(404,))
+        return from_nodeinfo(document.body) if document.status == 200 else UNKNOWN
 
     # --- HTTP ----------------------------------------------------------------------------------------
 
@@ -343,70 +404,13 @@ class MastodonPublisher(Publisher):
                 status, response_headers = response.status, response.headers
         except (aiohttp.ClientError, TimeoutError) as error:
             detail = str(error) or type(error).__name__
-            raise _transient("publish.mastodon.unreachable", account, detail=detail) from error
+            raise transient("publish.mastodon.unreachable", account, detail=detail) from error
         if token is not None:
             self._note_pace(account, kind, response_headers)
         body = _json(text)
         if status >= 400 and status not in accept:
-            raise _failure(status, body, account, _rate_limit(response_headers))
+            raise failure(status, body, account, _rate_limit(response_headers))
         return _Answer(status, body)
-
-
-# --- error mapping: the one place where HTTP answers become our errors --------------------------------------
-
-_OUT_OF_SCOPE = "outside the authorized scopes"
-_USER_REQUIRED = "requires an authenticated user"
-
-
-def _failure(status: int, body: Any, account: Account, pace: RateLimit | None) -> PublishError:
-    """The publish error for a failing HTTP answer (``body`` parsed JSON, or the raw text)."""
-    detail = _detail(status, body)
-    if status == 429:
-        retry_at = pace.reset if pace is not None else None
-        return _transient("publish.mastodon.rate_limited", account, retry_at=retry_at)
-    if status >= 500 or status == 408:
-        return _transient("publish.mastodon.server_error", account, status=status)
-    if status == 401:
-        return _permanent("publish.mastodon.token_invalid", account, reconnect=True, detail=detail)
-    if status == 403 and _OUT_OF_SCOPE in detail:
-        return _permanent("publish.mastodon.scope", account, reconnect=True, detail=detail)
-    if status == 403:
-        return _permanent("publish.mastodon.forbidden", account, detail=detail)
-    if status == 410:  # the account is gone from its server
-        return _permanent("publish.mastodon.forbidden", account, detail=detail)
-    if status == 422 and _USER_REQUIRED in detail:
-        return _permanent("publish.mastodon.app_token", account, reconnect=True, detail=detail)
-    if status in (413, 422):  # the post itself: too long, an image too large, a refused attachment...
-        return _permanent("publish.mastodon.refused", account, detail=detail)
-    if status == 404:
-        return _permanent("publish.mastodon.not_found", account, detail=detail)
-    return _permanent("publish.mastodon.unexpected", account, status=status, detail=detail)
-
-
-def _transient(
-    key: str, account: Account, *, retry_at: datetime | None = None, **params: object
-) -> TransientPublishError:
-    """Every message names the account and its server (never a secret)."""
-    return TransientPublishError(
-        key, retry_at=retry_at, identifier=account.identifier, host=_host(account.server), **params
-    )
-
-
-def _permanent(key: str, account: Account, *, reconnect: bool = False, **params: object) -> PermanentPublishError:
-    return PermanentPublishError(
-        key, reconnect=reconnect, identifier=account.identifier, host=_host(account.server), **params
-    )
-
-
-def _detail(status: int, body: Any) -> str:
-    """The server's own words (``{"error": ...}``), else the HTTP status; proxies answer HTML pages."""
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
-        return str(body["error"])[:_DETAIL_LENGTH]
-    return f"HTTP {status}"
-
-
-def _bad_answer(account: Account, detail: str) -> TransientPublishError:
-    return _transient("publish.mastodon.bad_answer", account, detail=detail)
 
 
 # --- reading answers -----------------------------------------------------------------------------------------
@@ -422,20 +426,20 @@ def _json(text: str) -> Any:
 def _object(answer: _Answer, account: Account, *required: str) -> dict[str, Any]:
     """The answer's JSON object, which must hold the ``required`` fields."""
     if not isinstance(answer.body, dict) or any(name not in answer.body for name in required):
-        raise _bad_answer(account, f"HTTP {answer.status}")
+        raise bad_answer(account, f"HTTP {answer.status}")
     return answer.body
 
 
 def _list(answer: _Answer, account: Account) -> list[dict[str, Any]]:
     if not isinstance(answer.body, list) or not all(isinstance(s, dict) and "id" in s for s in answer.body):
-        raise _bad_answer(account, f"HTTP {answer.status}")
+        raise bad_answer(account, f"HTTP {answer.status}")
     return answer.body
 
 
 def _published(status: dict[str, Any], account: Account) -> Published:
     url = status.get("url") or status.get("uri")
     if not isinstance(url, str):
-        raise _bad_answer(account, "status without url")
+        raise bad_answer(account, "status without url")
     return Published(remote_id=str(status["id"]), url=url)
 
 
@@ -477,58 +481,6 @@ def _rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
     return RateLimit(limit, remaining, reset)
 
 
-def _host(server: str) -> str:
-    return urlsplit(server).netloc or server
-
-
 def _remote_key(account: Account) -> tuple[int, str, str]:
     # A re-link may point the same hub account at another Mastodon account: never reuse a stale id.
     return (account.id, account.server, account.identifier)
-
-
-# --- comparing texts -----------------------------------------------------------------------------------------
-
-_REMOTE_MENTION = re.compile(r"(?<![\w/=])@(\w+(?:[.\-]+\w+)*)@[\w.\-]+\w", re.UNICODE)
-
-
-class _TextOfHtml(HTMLParser):
-    """The visible text of a status's HTML ``content``; paragraphs and line breaks become whitespace."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "p"):
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "p":
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def comparable_text(text: str) -> str:
-    """``text`` reduced to what survives Mastodon's rendering: NFC, ``@user`` for ``@user@server``, one space."""
-    text = _REMOTE_MENTION.sub(r"@\1", unicodedata.normalize("NFC", text))
-    return " ".join(text.split())
-
-
-def status_plain_text(status: Mapping[str, Any]) -> str:
-    """A status's text as we sent it, comparable with :func:`comparable_text`: its source ``text`` when given,
-    else its HTML ``content`` without tags (links, mentions and hashtags keep their visible text)."""
-    source = status.get("text")
-    if isinstance(source, str) and source:
-        return comparable_text(source)
-    parser = _TextOfHtml()
-    parser.feed(str(status.get("content") or ""))
-    parser.close()
-    return comparable_text("".join(parser.parts))
-
-
-def _same_post(status: dict[str, Any], wanted: str, images: int) -> bool:
-    attachments = status.get("media_attachments")
-    count = len(attachments) if isinstance(attachments, list) else 0
-    return count == images and status_plain_text(status) == wanted

@@ -1,4 +1,7 @@
-"""The dispatcher against the Bluesky and Mastodon doubles, on SQLite and on PostgreSQL, in real time."""
+"""The dispatcher against the Bluesky and Mastodon doubles, on SQLite and on PostgreSQL, in real time.
+
+The reliability tests run against both personalities of the Mastodon double (Mastodon, and Takahē, which
+ignores ``Idempotency-Key``)."""
 
 from __future__ import annotations
 
@@ -18,12 +21,14 @@ from hub.errors import InvalidTransition, PermissionDenied
 from sandbox import bluesky, mastodon
 from sandbox.bluesky import CREATE_RECORD, GET_RECORD, BlueskyDouble
 from sandbox.fleet import COORDINATOR, Fleet, build_fleet, officer_of, use_servers, username_of
-from sandbox.mastodon import MastodonDouble
+from sandbox.mastodon import MASTODON, TAKAHE, MastodonDouble, Personality
 
 CODES = [("93055", "Pantin"), ("94043", "Le Kremlin-Bicêtre"), ("78575", "Saint-Rémy-lès-Chevreuse")]
 MORE = [*CODES, ("35238", "Rennes"), ("86194", "Poitiers"), ("37261", "Tours")]
 
 MakeFleet = Callable[..., Awaitable[Fleet]]
+#: Runs a test against both personalities of the Mastodon double; the test takes a ``personality`` argument.
+BOTH = pytest.mark.parametrize("personality", [MASTODON, TAKAHE], ids=["mastodon", "takahe"])
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 
@@ -107,8 +112,11 @@ async def kinds(hub: Hub) -> list[ReportKind]:
     return [r.kind for r in await hub.dispatch.reports()]
 
 
-async def test_every_signed_town_is_posted_once_on_each_network_at_the_instant(make_fleet: MakeFleet) -> None:
-    fleet = await make_fleet()
+@BOTH
+async def test_every_signed_town_is_posted_once_on_each_network_at_the_instant(
+    make_fleet: MakeFleet, personality: Personality
+) -> None:
+    fleet = await make_fleet(mastodon_options={"personality": personality})
     hub, announcement = fleet.hub, fleet.announcement
 
     async with running(hub):
@@ -150,8 +158,9 @@ async def test_nothing_leaves_before_the_instant(make_fleet: MakeFleet) -> None:
     assert sum(fleet.mastodon_posts().values()) == 0
 
 
+@BOTH
 async def test_transient_failures_timeouts_and_429s_are_retried_until_each_post_exists_once(
-    make_fleet: MakeFleet,
+    make_fleet: MakeFleet, personality: Personality
 ) -> None:
     # Windows of two seconds, so that the 429s' reset times (which are honoured) come soon.
     fleet = await make_fleet(
@@ -159,7 +168,10 @@ async def test_transient_failures_timeouts_and_429s_are_retried_until_each_post_
         bluesky_options={
             "rate_limits": bluesky.RateLimits(sessions=(bluesky.Window(30, 2),), writes=(bluesky.Window(5000, 2),))
         },
-        mastodon_options={"rate_limits": mastodon.RateLimits(per_token=mastodon.Window(300, 2))},
+        mastodon_options={
+            "rate_limits": mastodon.RateLimits(per_token=mastodon.Window(300, 2)),
+            "personality": personality,
+        },
         retry_initial_seconds=0.05,
         retry_max_seconds=0.3,
     )

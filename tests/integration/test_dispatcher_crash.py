@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from hub.core import Hub, utc_now
 from hub.crypto import SecretBox, generate_key
 from hub.domain.model import AnnouncementState
@@ -24,7 +26,7 @@ from hub.settings import Settings
 from hub.store import Store
 from sandbox.bluesky import BlueskyDouble
 from sandbox.fleet import build_fleet, use_servers
-from sandbox.mastodon import MastodonDouble
+from sandbox.mastodon import MASTODON, TAKAHE, MastodonDouble, Personality
 from tests.conftest import ADMIN
 from tests.tools.communes_csv import pick_communes
 
@@ -51,13 +53,14 @@ async def dispatcher_process(env: dict[str, str], log: Path) -> AsyncIterator[as
             await process.wait()
 
 
+@pytest.mark.parametrize("personality", [MASTODON, TAKAHE], ids=["mastodon", "takahe"])
 async def test_repeated_kill_9_during_a_fan_out_loses_and_duplicates_nothing(
-    migrated_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path, personality: Personality
 ) -> None:
     key = generate_key()
     settings = Settings(data_dir=tmp_path, database_url=migrated_database_url, admins=[ADMIN], _env_file=None)  # type: ignore[call-arg]
     hub = Hub(Store.from_url(migrated_database_url), SecretBox([key]), settings, clock=utc_now)
-    bluesky, mastodon = BlueskyDouble(seed=5), MastodonDouble(seed=5)
+    bluesky, mastodon = BlueskyDouble(seed=5), MastodonDouble(seed=5, personality=personality)
     for double in (bluesky, mastodon):  # slow answers keep the fan-out going while the kills come
         double.inject("latency", count=None, seconds=0.1)
         double.inject("commit_then_reset", count=None, fraction=0.05)

@@ -15,7 +15,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sandbox.mastodon import CREATE_STATUS, MastodonDouble, RateLimits, Window, status_length
+from sandbox.mastodon import (
+    CREATE_STATUS,
+    MASTODON,
+    TAKAHE,
+    MastodonDouble,
+    RateLimits,
+    Window,
+    status_length,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64
@@ -712,3 +720,70 @@ async def test_it_runs_alone_from_the_command_line() -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+# --- the Takahē personality (points 11 and 12) -----------------------------------------------------------
+
+
+@pytest.fixture
+async def takahe(make_server: MakeServer) -> Server:
+    return await make_server(personality=TAKAHE)
+
+
+async def test_both_personalities_name_their_software_in_nodeinfo_and_the_instance(make_server: MakeServer) -> None:
+    for personality, name, version in ((MASTODON, "mastodon", "4.3.0"), (TAKAHE, "takahe", "takahe/0.11.0")):
+        server = await make_server(personality=personality)
+        links = (await server.call("GET", "/.well-known/nodeinfo")).body["links"]
+        document = (await server.call("GET", links[0]["href"])).body
+        assert document["software"]["name"] == name
+        assert (await server.call("GET", "/api/v2/instance")).body["version"] == version
+
+
+async def test_takahe_ignores_the_idempotency_key(takahe: Server) -> None:
+    first = await takahe.post("Bonjour", key="une-cle")
+    second = await takahe.post("Bonjour", key="une-cle")
+    assert first.status == second.status == 200 and first.body["id"] != second.body["id"]
+    assert len(takahe.double.statuses("alice")) == 2
+
+
+async def test_takahe_puts_the_rendered_html_in_text_and_drops_the_language(takahe: Server) -> None:
+    posted = await takahe.post("Voir https://ville.fr & @bob@ailleurs.example #Unisson", language="fr")
+    assert posted.body["text"] == posted.body["content"]
+    assert posted.body["text"].startswith("<p>") and "&amp;" in posted.body["text"]
+    assert 'class="mention hashtag"' in posted.body["text"] and "@<span>bob</span>" in posted.body["text"]
+    assert posted.body["language"] is None
+    listed = await takahe.call("GET", f"/api/v1/accounts/{takahe.double.account('alice').id}/statuses", takahe.alice)
+    assert listed.body[0]["text"] == posted.body["content"]
+
+
+async def test_takahe_sends_no_rate_limit_headers(make_server: MakeServer) -> None:
+    server = await make_server(personality=TAKAHE, rate_limits=RateLimits(per_token=Window(1, 300)))
+    assert not any(h.startswith("X-RateLimit") for h in (await server.post("Un")).headers)
+    refused = await server.post("Deux")
+    assert refused.status == 429 and not any(h.startswith("X-RateLimit") for h in refused.headers)
+
+
+async def test_takahe_answers_errors_in_its_own_shapes(make_server: MakeServer) -> None:
+    server = await make_server(personality=TAKAHE, max_characters=10)
+    read_only = server.double.issue_token("alice", ("read",))
+    bad = await server.call("POST", "/api/v1/statuses", "inconnu", json={"status": "x"})
+    assert (bad.status, bad.body) == (400, "Invalid Bearer token")
+    assert bad.headers["Content-Type"].startswith("text/html")
+    scope = await server.post("x", token=read_only)
+    assert (scope.status, scope.body) == (403, {"error": "out_of_scope_for_token"})
+    long = await server.post("trop long pour ce serveur")
+    assert (long.status, long.body) == (400, {"error": "Status is too long"})
+    media = await server.post("x", media_ids=["4242"])
+    assert media.status == 404 and "<h1>Not Found</h1>" in media.body
+    missing = await server.call("DELETE", "/api/v1/statuses/4242", server.alice)
+    assert missing.status == 404 and "<h1>Not Found</h1>" in missing.body
+    anonymous = await server.call("GET", f"/api/v1/accounts/{server.double.account('alice').id}/statuses")
+    assert (anonymous.status, anonymous.body) == (401, {"error": "identity_token_required"})
+
+
+async def test_takahe_describes_its_media_limits_and_converts_still_images(takahe: Server) -> None:
+    media = (await takahe.call("GET", "/api/v2/instance")).body["configuration"]["media_attachments"]
+    assert "description_limit" not in media
+    assert (media["image_size_limit"], media["video_size_limit"]) == (10 * 1024 * 1024, 0)
+    uploaded = await takahe.upload(PNG, "image/png", "Le logo")
+    assert uploaded.status == 200 and uploaded.body["url"].endswith(".webp")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.i18n import LANGUAGES, catalog
-from hub.publishers.mastodon import comparable_text, status_plain_text
+from hub.publishers.mastodon_text import comparable_text, status_plain_text
 
 SENT = (
     "Pantin quitte X !\n\nSuivez-nous sur https://ville-93055.fr/une/longue/adresse/de/page"
@@ -25,7 +25,7 @@ RENDERED = (
     '<a href="https://mastodon.example/tags/AuRevoirX" class="mention hashtag" rel="tag">#<span>AuRevoirX</span>'
     "</a></p>"
 )
-MODULE = Path(__file__).resolve().parents[2] / "hub" / "publishers" / "mastodon.py"
+PUBLISHERS = Path(__file__).resolve().parents[2] / "hub" / "publishers"
 
 
 def test_the_rendered_html_of_a_status_reads_as_the_text_we_sent() -> None:
@@ -53,7 +53,8 @@ def test_paragraphs_do_not_glue_words_together() -> None:
 
 
 def _keys() -> set[str]:
-    return set(re.findall(r'"(publish\.mastodon\.[a-z_]+)"', MODULE.read_text("utf-8")))
+    modules = sorted(PUBLISHERS.glob("mastodon*.py"))
+    return {key for m in modules for key in re.findall(r'"(publish\.mastodon\.[a-z_]+)"', m.read_text("utf-8"))}
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
