@@ -13,11 +13,10 @@ from typing import Any
 
 from bot.context import Messenger
 from bot.pages import add_public_page, public_page
-from bot.quorum import add_quorum
+from bot.quorum import add_quorum, tally_of
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, fitting, item_weight, notice_content, shorten, weight
 from hub.core import Hub
 from hub.domain.model import AnnouncementMessage, AnnouncementState, SignOn, SignOnState, SignOnSummary, Version
-from hub.domain.quorum import QuorumTally
 from hub.i18n import format_instant, translate
 from hub.services.announcements import Board, BoardSummary
 
@@ -77,7 +76,8 @@ def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int
             head.line().text(translate(f"bot.announce.card.{key}", lang, when=when))
     wording = Rich().text(_shorten(version.wording.text if version else "", None if cut is None else 10 * cut)).build()
     tail = _details(version, lang, cut).strong(_counts(summary.signons, lang))
-    add_quorum(tail, announcement, _quorum_tally(summary), lang)
+    signons = summary.signons
+    add_quorum(tail, announcement, tally_of(announcement, signons.count(SignOnState.SIGNED), signons.total), lang)
     towns.add_to(tail)
     if announcement.state is AnnouncementState.OPEN:
         _new_line(tail).text(translate("bot.announce.card.how", lang, prefix=prefix, id=str(announcement.id)))
@@ -102,11 +102,6 @@ def _details(version: Version | None, lang: str, cut: int | None) -> Rich:
     for position, image in enumerate(version.wording.images, start=1):
         rich.text(translate("bot.announce.card.image", lang, position=position, alt=_shorten(image.alt, cut))).line()
     return rich
-
-
-def _quorum_tally(summary: BoardSummary) -> QuorumTally | None:
-    quorum, signons = summary.announcement.quorum, summary.signons
-    return quorum.tally(signons.count(SignOnState.SIGNED), signons.total) if quorum else None
 
 
 def _counts(signons: SignOnSummary, lang: str) -> str:

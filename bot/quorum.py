@@ -28,6 +28,11 @@ def quorum_lines(announcement: Announcement, tally: QuorumTally, lang: str) -> l
     return [line]
 
 
+def tally_of(announcement: Announcement, signed: int, members: int) -> QuorumTally | None:
+    """Where ``signed`` signatures out of ``members`` towns stand against the announcement's quorum, if any."""
+    return announcement.quorum.tally(signed, members) if announcement.quorum else None
+
+
 def add_quorum(rich: Rich, announcement: Announcement, tally: QuorumTally | None, lang: str) -> Rich:
     """``rich`` with the quorum's lines below it, if the announcement has a quorum."""
     for line in quorum_lines(announcement, tally, lang) if tally is not None else []:
