@@ -4,6 +4,7 @@ each of their choices (lower it, move the dates, cancel) taken."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,6 +138,14 @@ async def test_missed_at_the_deadline_the_coordinators_are_asked_once(hub: Hub, 
     assert (missed.actor, missed.details) == ("system:dispatcher", {"signed": 1, "required": 2, "members": 3})
     with pytest.raises(InvalidInput, match="quorum not reached, 1/2 signatures required"):
         await hub.announcements.lock(trio.coordinator, announcement_id)
+
+
+async def test_two_workers_at_the_deadline_ask_once(hub: Hub, trio: Setup, clock: Clock) -> None:
+    announcement_id = await _scheduled(hub, trio, "2")
+    clock.now = AT_DEADLINE
+    turns = await asyncio.gather(*(hub.quorum.ask_when_missed(AT_DEADLINE) for _ in range(2)))
+    assert sorted(turns) == [[], [announcement_id]]
+    assert len(await _quorum_reports(hub, announcement_id)) == 1
 
 
 async def test_reached_at_the_deadline_nobody_is_asked(hub: Hub, trio: Setup, clock: Clock) -> None:
