@@ -49,6 +49,8 @@ async def test_a_missed_quorum_holds_the_announcement_until_the_coordinators_low
         await coordinator.wait_text(card, "Quorum : 2/3 signatures requises")
         preview = content_of(await coordinator.answer(room, f"!apercu {number}"))["body"]
         assert "Quorum : 2/3 signatures requises" in preview
+        status = content_of(await coordinator.answer(room, f"!etat {number}"))["body"]
+        assert "Quorum : 2/3 signatures requises" in status
 
         async with hub.store.unit() as uow:  # the deadline in a moment, the publication a minute later
             now = utc_now()
