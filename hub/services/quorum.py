@@ -9,7 +9,7 @@ never publishes anything.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from hub.domain import lifecycle
@@ -52,13 +52,11 @@ class QuorumService:
             members = sum(counts.values())
             quorum = parse_quorum(typed, members)
             tally = quorum.tally(counts[SignOnState.SIGNED], members) if quorum else None
-            verdict = quorum is not None and judged(announcement, now)
+            verdict = judged(replace(announcement, quorum=quorum), now)
             missed_at = (announcement.quorum_missed_at or now) if verdict and tally and not tally.met else None
             await uow.announcements.update(announcement.id, quorum=quorum, quorum_missed_at=missed_at)
-            details = {"quorum": _typed(quorum), "previous": _typed(announcement.quorum)}
-            await record_decision(
-                uow, actor_id, "announcement.quorum", announcement, details={**details, **_counts(tally)}
-            )
+            details = {"quorum": _typed(quorum), "previous": _typed(announcement.quorum), **_counts(tally)}
+            await record_decision(uow, actor_id, "announcement.quorum", announcement, details=details)
             return QuorumChange(await get_announcement(uow, announcement.id), tally, verdict)
 
     async def tally(self, announcement_id: int) -> QuorumTally | None:

@@ -179,6 +179,19 @@ async def test_lowering_the_quorum_after_the_deadline_lets_it_be_locked(hub: Hub
     assert len(await _quorum_reports(hub, announcement_id)) == 1
 
 
+async def test_a_quorum_first_set_after_the_deadline_is_judged_in_the_answer(
+    hub: Hub, trio: Setup, clock: Clock
+) -> None:
+    announcement = await propose(hub, trio)
+    await hub.announcements.schedule(trio.coordinator, announcement.id, PUBLISH, DEADLINE)
+    clock.now = AT_DEADLINE
+
+    change = await hub.quorum.set(trio.coordinator, announcement.id, "1")
+    assert (change.judged, change.tally) == (True, QuorumTally(0, 1, 3))
+    # The coordinator read the verdict in the answer: the room is not asked on top of it.
+    assert await hub.quorum.ask_when_missed(AT_DEADLINE) == []
+
+
 async def test_new_dates_judge_it_again_at_the_new_deadline(hub: Hub, trio: Setup, clock: Clock) -> None:
     announcement_id = await _scheduled(hub, trio, "2")
     clock.now = AT_DEADLINE
