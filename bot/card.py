@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.context import Messenger
 from bot.pages import add_public_page, public_page
+from bot.quorum import add_quorum, tally_of
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, fitting, item_weight, notice_content, shorten, weight
 from hub.core import Hub
 from hub.domain.model import AnnouncementMessage, AnnouncementState, SignOn, SignOnState, SignOnSummary, Version
@@ -75,6 +76,8 @@ def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int
             head.line().text(translate(f"bot.announce.card.{key}", lang, when=when))
     wording = Rich().text(_shorten(version.wording.text if version else "", None if cut is None else 10 * cut)).build()
     tail = _details(version, lang, cut).strong(_counts(summary.signons, lang))
+    signons = summary.signons
+    add_quorum(tail, announcement, tally_of(announcement, signons.count(SignOnState.SIGNED), signons.total), lang)
     towns.add_to(tail)
     if announcement.state is AnnouncementState.OPEN:
         _new_line(tail).text(translate("bot.announce.card.how", lang, prefix=prefix, id=str(announcement.id)))

@@ -6,7 +6,8 @@ room's language (the texts are in :mod:`bot.publication_text`):
 
 * a pre-flight or delivery failure mentions the town's officers, with the reason and what to do; failures of
   one announcement read in the same pass make one message, not one per town;
-* an announcement held after an outage asks the coordinators what to do: publish now, cancel, reschedule;
+* an announcement held after an outage asks the coordinators what to do: publish now, cancel, reschedule; so
+  does one whose quorum was missed at its deadline: lower the quorum, move the dates, cancel;
 * a publication or a retraction that starts gets one status message, kept current by edits (at most every
   ``edit_every`` seconds, and only when the numbers changed); the hub remembers it (purposes ``progress`` and
   ``progress.retract``), so a restarted bot edits the same message;
@@ -42,6 +43,7 @@ from bot.publication_text import (
     retraction_recap,
     retraction_tally,
 )
+from bot.quorum import quorum_question, reported_tally
 from bot.render import Reply
 from hub.core import Hub
 from hub.domain.model import Announcement, AnnouncementMessage, AnnouncementState, Platform, Report, ReportKind
@@ -165,7 +167,7 @@ class PublicationReports:
             await self._tell_problems(group)
             return
         announcement = await self.hub.announcements.get(first.announcement_id)
-        if first.kind is ReportKind.OVERDUE:
+        if first.kind in (ReportKind.OVERDUE, ReportKind.QUORUM_MISSED):
             await self._ask_coordinators(announcement, first)
         elif first.kind is ReportKind.PUBLISHING:
             await self._show_progress(announcement, PROGRESS, create=True)
@@ -203,8 +205,12 @@ class PublicationReports:
     async def _ask_coordinators(self, announcement: Announcement, report: Report) -> None:
         coalition = await self.hub.coalitions.get(announcement.coalition_id)
         coordinators = await self.hub.coalitions.coordinators(coalition.id)
-        progress = await self.hub.dispatch.progress(announcement.id)
-        question = overdue_question(announcement, progress, coordinators, coalition.language, self.prefix)
+        lang = coalition.language
+        if report.kind is ReportKind.QUORUM_MISSED:
+            question = quorum_question(announcement, reported_tally(report), coordinators, lang, self.prefix)
+        else:
+            progress = await self.hub.dispatch.progress(announcement.id)
+            question = overdue_question(announcement, progress, coordinators, lang, self.prefix)
         cards = await self.hub.announcements.messages(announcement.id, CARD)
         await self.messenger.send(
             coalition.room_id,

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from babel.dates import format_timedelta
 
+from bot.quorum import add_quorum, tally_of
 from bot.render import Reply, Rich, paginate_list
 from bot.settings import BotSettings
 from hub.core import Hub
@@ -154,7 +155,8 @@ class Reminders:
             return Rich().strong(translate("bot.remind.continued", lang, title=announcement.title, deadline=deadline))
 
         how = translate("bot.remind.how", lang, prefix=self.prefix)
-        return paginate_list(Rich().strong(head), lines, continued, how)
+        tally = tally_of(announcement, len(board.with_state(SignOnState.SIGNED)), len(board.signons))
+        return paginate_list(add_quorum(Rich().strong(head), announcement, tally, lang), lines, continued, how)
 
     def _line(self, town: Town, officers: list[str], lang: str) -> Rich:
         line = Rich().strong(town.name).text(" — ")

@@ -25,6 +25,7 @@ from hub.services.dispatch import DispatchService
 from hub.services.images import ImageService
 from hub.services.links import LinkService
 from hub.services.preferences import PreferenceService
+from hub.services.quorum import QuorumService
 from hub.services.towns import TownService
 from hub.settings import Settings
 from hub.store import Store, utc_now
@@ -73,6 +74,10 @@ class Hub(ServiceContext):
     @cached_property
     def dispatch(self) -> DispatchService:
         return DispatchService(self)
+
+    @cached_property
+    def quorum(self) -> QuorumService:
+        return QuorumService(self)
 
     @cached_property
     def audit(self) -> AuditService:

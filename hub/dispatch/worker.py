@@ -2,8 +2,8 @@
 
 A main loop and side tasks:
 
-- upkeep (twice a second, and at each announcement's instant): start due publications or hold late ones,
-  close finished ones;
+- upkeep (twice a second, and at each announcement's instant): ask about quorums missed at their deadline,
+  start due publications or hold late ones, close finished ones;
 - claiming: as many due deliveries as there is room for, in one statement (see :mod:`hub.store.outbox`);
 - attempts: one task per delivery, bounded per remote host (:mod:`hub.dispatch.gate`); outcomes are written
   in batches (:mod:`hub.dispatch.writer`) and retries decided by a :class:`~hub.dispatch.retry.RetryStrategy`;
@@ -138,6 +138,7 @@ class Dispatcher:
 
     async def upkeep(self, now: datetime) -> None:
         dispatch = self.hub.dispatch
+        await self.hub.quorum.ask_when_missed(now)
         await dispatch.start_due(now)
         await dispatch.hold_stalled(now)
         await self.writer.flush()

@@ -18,6 +18,7 @@ class Action(enum.StrEnum):
     OPEN = "open"
     EDIT = "edit"
     SCHEDULE = "schedule"
+    QUORUM = "quorum"
     SIGN = "sign"
     LOCK = "lock"
     UNLOCK = "unlock"
@@ -42,6 +43,7 @@ RULES: dict[Action, Rule] = {
     Action.OPEN: Rule(frozenset({S.DRAFT}), S.OPEN),
     Action.EDIT: Rule(frozenset({S.DRAFT, S.OPEN}), None),
     Action.SCHEDULE: Rule(frozenset({S.DRAFT, S.OPEN}), None),
+    Action.QUORUM: Rule(frozenset({S.DRAFT, S.OPEN}), None),
     Action.SIGN: Rule(frozenset({S.OPEN}), None),
     Action.LOCK: Rule(frozenset({S.OPEN}), S.LOCKED),
     Action.UNLOCK: Rule(frozenset({S.LOCKED, S.OVERDUE}), S.OPEN),

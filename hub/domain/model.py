@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hub.domain.quorum import Quorum
+
 
 class TownKind(enum.StrEnum):
     """What kind of member a town is; decides which official code it carries."""
@@ -78,6 +80,8 @@ class ReportKind(enum.StrEnum):
     PUBLISHED = "published"
     RETRACTING = "retracting"
     RETRACTED = "retracted"
+    #: The quorum was not reached at the sign-on deadline: the coordinators are asked what to do.
+    QUORUM_MISSED = "quorum_missed"
 
 
 #: Profile fields a town may fill and templates may use, with their placeholder aliases.
@@ -151,6 +155,10 @@ class Announcement:
     deadline: datetime | None = None
     publish_at: datetime | None = None
     timezone: str = "Europe/Paris"
+    #: How many member towns must sign before it may go out (see :mod:`hub.domain.quorum`).
+    quorum: Quorum | None = None
+    #: When the coordinators were told the quorum was missed at the deadline (cleared by a new date).
+    quorum_missed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,14 @@ def parse_instant(text: str, *, zone: str = "Europe/Paris", now: datetime, lang:
     return instant.astimezone(UTC)
 
 
+def parse_deadline(text: str, zone: str, now: datetime, lang: str) -> datetime:
+    """The sign-on deadline ``text`` names (as :func:`parse_instant`), its errors saying it is the deadline."""
+    try:
+        return parse_instant(text, zone=zone, now=now, lang=lang)
+    except InvalidInput as problem:
+        raise InvalidInput("error.schedule.deadline_invalid", detail=problem.message(lang)) from problem
+
+
 def describe_instant(dt: datetime, zone: str, lang: str) -> str:
     """``dt`` in full, in ``zone``, to echo back what was understood before anything is scheduled."""
     return format_instant(dt, zone, lang)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import builtins
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from hub.domain import lifecycle, permissions
 from hub.domain.lifecycle import Action
@@ -22,7 +21,8 @@ from hub.domain.model import (
     Version,
     Wording,
 )
-from hub.domain.schedule import parse_instant
+from hub.domain.quorum import parse_quorum, require_quorum
+from hub.domain.schedule import parse_deadline, parse_instant
 from hub.domain.wording import content_hash, current_wording, version_number
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.i18n import LANGUAGES
@@ -188,8 +188,9 @@ class AnnouncementService:
         language: str | None = None,
         allow_overrides: bool = False,
         draft: bool = False,
+        quorum: str | None = None,
     ) -> Announcement:
-        """Proposes a new announcement; it opens for sign-on at once unless ``draft``."""
+        """Proposes a new announcement; it opens for sign-on at once unless ``draft``; ``quorum`` as typed."""
         title, text = title.strip(), text.strip()
         if not title or len(title) > MAX_TITLE:
             raise InvalidInput("error.announcement.title", max=MAX_TITLE)
@@ -200,6 +201,7 @@ class AnnouncementService:
                 raise InvalidInput("error.language", language=language, allowed=", ".join(LANGUAGES))
             wording = Wording(text=text)
             await check_wording(uow, coalition.id, wording)
+            required = parse_quorum(quorum, len(await uow.towns.members(coalition.id))) if quorum else None
             announcement_id = await uow.announcements.create(
                 coalition.id,
                 title,
@@ -207,10 +209,11 @@ class AnnouncementService:
                 timezone=self.context.settings.default_timezone,
                 allow_overrides=allow_overrides,
                 created_by=actor_id,
+                quorum=required,
             )
             version = await uow.announcements.add_version(announcement_id, wording, content_hash(wording), actor_id)
             proposed = await get_announcement(uow, announcement_id)
-            details = {"title": title, "content_hash": version.content_hash}
+            details = {"title": title, "content_hash": version.content_hash, "quorum": required and required.typed()}
             await record_decision(uow, actor_id, "announcement.propose", proposed, version.number, details=details)
             if draft:
                 return proposed
@@ -261,10 +264,11 @@ class AnnouncementService:
             lifecycle.apply(Action.SCHEDULE, announcement.state)
             now = self.context.clock()
             instant = parse_instant(publish_at, zone=announcement.timezone, now=now, lang=lang)
-            limit = _parse_deadline(deadline, announcement.timezone, now, lang) if deadline else None
+            limit = parse_deadline(deadline, announcement.timezone, now, lang) if deadline else None
             if limit is not None and limit >= instant:
                 raise InvalidInput("error.schedule.deadline_after_publication")
-            await uow.announcements.update(announcement.id, publish_at=instant, deadline=limit)
+            # A new date is a new deadline: a quorum missed at the old one is judged again at the new one.
+            await uow.announcements.update(announcement.id, publish_at=instant, deadline=limit, quorum_missed_at=None)
             details = {"publish_at": instant.isoformat(), "deadline": limit.isoformat() if limit else None}
             await record_decision(uow, actor_id, "announcement.schedule", announcement, details=details)
             return await get_announcement(uow, announcement.id)
@@ -280,6 +284,7 @@ class AnnouncementService:
                 raise InvalidInput("error.lock.date_passed")
             towns = await uow.towns.list(announcement.coalition_id)
             signed = [s for s in await uow.signons.list(announcement.id, towns) if s.state is SignOnState.SIGNED]
+            require_quorum(announcement.id, announcement.quorum, len(signed), len(towns))
             if not signed:
                 raise InvalidInput("error.lock.nobody_signed")
             accounts = await uow.accounts.of_towns(s.town.id for s in signed)
@@ -434,13 +439,6 @@ class AnnouncementService:
             raise NotFound("error.town.unknown", id=str(town_id))
         permissions.require_officer(actor, town.id, town.name, members)
         return announcement, town
-
-
-def _parse_deadline(text: str, zone: str, now: datetime, lang: str) -> datetime:
-    try:
-        return parse_instant(text, zone=zone, now=now, lang=lang)
-    except InvalidInput as problem:
-        raise InvalidInput("error.schedule.deadline_invalid", detail=problem.message(lang)) from problem
 
 
 async def _first_time(uow: UnitOfWork, event_id: str | None) -> bool:

@@ -143,6 +143,11 @@ class AnnouncementRow(Base):
     updated_at: Mapped[datetime]
     #: When a coordinator opened the public page before publication (it lists the towns signed so far).
     public_since: Mapped[datetime | None]
+    #: The quorum, a number of towns or a share of the members in whole percent (at most one is set).
+    quorum_towns: Mapped[int | None]
+    quorum_percent: Mapped[int | None]
+    #: When the room was told the quorum was missed at the deadline (once per deadline: a new date clears it).
+    quorum_missed_at: Mapped[datetime | None]
 
 
 class VersionRow(Base):

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -62,6 +62,7 @@ class Campaign:
     #: Each town's Bluesky DID and Mastodon token, by INSEE code.
     dids: dict[str, str]
     tokens: dict[str, str]
+    coalition_id: int = 0
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -95,11 +96,11 @@ async def dispatching(hub: Hub) -> AsyncIterator[None]:
         await asyncio.wait_for(task, 15)
 
 
-async def locked_campaign(
-    hub: Hub, people: People, servers: Servers, bot_id: str, tmp_path: Path, *, lead: float, revoked: str | None = None
+async def linked_coalition(
+    hub: Hub, people: People, servers: Servers, bot_id: str, tmp_path: Path, *, revoked: str | None = None
 ) -> Campaign:
-    """A room, its coalition of three towns with accounts on the doubles, all signed and locked ``lead`` seconds
-    ahead; ``revoked`` names a town whose Mastodon token is revoked once linked."""
+    """A room and its coalition of three towns with accounts on the doubles, nothing proposed yet (number 0);
+    ``revoked`` names a town whose Mastodon token is revoked once linked."""
     coordinator = people.coordinator
     room_id = await coordinator.create_room([])
     coalition = await hub.coalitions.create(ADMIN, f"Coalition {uuid.uuid4().hex[:6]}", room_id)
@@ -126,13 +127,22 @@ async def locked_campaign(
         await hub.accounts.link(officer, town.id, Platform.MASTODON, identifier, tokens[code], servers.mastodon_url)
     if revoked is not None:
         servers.mastodon.revoke_token(tokens[revoked])
-    announcement = await hub.announcements.propose(coordinator.user_id, coalition.id, "Départ de X", TEXT)
-    for code, town in towns.items():
+    return Campaign(room_id, 0, towns, dids, tokens, coalition.id)
+
+
+async def locked_campaign(
+    hub: Hub, people: People, servers: Servers, bot_id: str, tmp_path: Path, *, lead: float, revoked: str | None = None
+) -> Campaign:
+    """:func:`linked_coalition`'s towns, all signed on an announcement locked ``lead`` seconds ahead."""
+    coordinator = people.coordinator
+    linked = await linked_coalition(hub, people, servers, bot_id, tmp_path, revoked=revoked)
+    announcement = await hub.announcements.propose(coordinator.user_id, linked.coalition_id, "Départ de X", TEXT)
+    for code, town in linked.towns.items():
         await hub.announcements.sign(people.officers[code].user_id, announcement.id, town.id)
     async with hub.store.unit() as uow:
         await uow.announcements.update(announcement.id, publish_at=utc_now() + timedelta(seconds=lead))
     await hub.announcements.lock(coordinator.user_id, announcement.id)
-    return Campaign(room_id, announcement.id, towns, dids, tokens)
+    return replace(linked, number=announcement.id)
 
 
 def bluesky_url(servers: Servers, campaign: Campaign, code: str) -> str:

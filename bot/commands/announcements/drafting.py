@@ -33,6 +33,8 @@ _OPTIONS = {
     "--draft": "draft",
 }
 _LANGUAGE_OPTIONS = ("--langue=", "--language=")
+#: ``--quorum 800``, ``--quorum 50%`` or ``--quorum=50%``: the quorum follows.
+_QUORUM_OPTION = "--quorum"
 
 
 @command(
@@ -56,6 +58,7 @@ async def announce(request: Request, args: Arguments) -> Reply:
         language=options.get("language"),
         allow_overrides="overrides" in options,
         draft="draft" in options,
+        quorum=options.get("quorum"),
     )
     await post_card(request.hub, request.matrix(), request.room_id, announcement.id, request.prefix)
     key = "bot.announce.created.draft" if "draft" in options else "bot.announce.created"
@@ -192,7 +195,19 @@ def _options(line: str) -> tuple[dict[str, str], str]:
             options[_OPTIONS[lowered]] = "yes"
         elif lowered.startswith(_LANGUAGE_OPTIONS):
             options["language"] = lowered.split("=", 1)[1]
+        elif lowered.split("=", 1)[0] == _QUORUM_OPTION:
+            options["quorum"] = _quorum_option(word, words)
         else:
-            known = ", ".join([*_OPTIONS, "--langue=fr|en"])
+            known = ", ".join([*_OPTIONS, "--langue=fr|en", "--quorum 800|50%"])
             raise InvalidInput("bot.announce.option", option=word, known=known)
     return options, " ".join(words)
+
+
+def _quorum_option(word: str, words: list[str]) -> str:
+    """The quorum after ``--quorum=`` in ``word``, or the next of ``words`` (taken from them)."""
+    value = word.split("=", 1)[1] if "=" in word else (words.pop(0) if words else "")
+    if not value:
+        raise InvalidInput("bot.announce.option.quorum")
+    if words and words[0] == "%":  # "--quorum 50 %": the sign typed apart, as French writes it
+        value += words.pop(0)
+    return value

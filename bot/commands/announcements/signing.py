@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands.announcements.shared import NUMBER, about, announcement_of, coalition_of, help_key, refresh, say
 from bot.context import Request
+from bot.quorum import add_quorum
 from bot.reactions import note_decision
 from bot.registry import Argument, Arguments, Audience, command
 from bot.render import Reply, Rich
@@ -26,6 +27,7 @@ async def preview(request: Request, args: Arguments) -> Reply:
     town = await _town(request, args.optional_text("announce.town"))
     lines = await request.hub.announcements.preview(announcement.id, town.id if town else None)
     rich = Rich().strong(about(request, "bot.announce.preview.heading", announcement))
+    add_quorum(rich, announcement, await request.hub.quorum.tally(announcement.id), request.lang)
     return rich.items(_preview_line(line, request.lang) for line in lines).build()
 
 

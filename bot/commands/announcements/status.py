@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from bot.commands.announcements.shared import NUMBER, about, announcement_of, coalition_of, help_key, publish_date
 from bot.context import Request
 from bot.pages import add_status_links
+from bot.quorum import add_quorum, tally_of
 from bot.registry import Argument, Arguments, Audience, command
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, batches, shorten
 from hub.domain.model import Announcement, SignOn, SignOnState
@@ -71,7 +72,8 @@ async def status(request: Request, args: Arguments) -> Reply:
     heading = about(request, key, announcement, count=len(signons))
     if len(groups) > 1:
         heading += translate("bot.announce.status.page", request.lang, page=page, pages=len(groups))
-    rich = Rich().strong(heading).items(groups[page - 1])
+    tally = tally_of(announcement, len(board.with_state(SignOnState.SIGNED)), len(board.signons))
+    rich = add_quorum(Rich().strong(heading), announcement, tally, request.lang).items(groups[page - 1])
     if not signons:
         rich.line().text(translate("bot.announce.status.empty", request.lang))
     elif page < len(groups):

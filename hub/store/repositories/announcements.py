@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from hub.domain.model import Announcement, AnnouncementState, Version, Wording
+from hub.domain.quorum import Quorum
 from hub.store.models import AnnouncementRow, VersionRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_version
@@ -24,6 +26,7 @@ class AnnouncementRepository(Repository):
         timezone: str,
         allow_overrides: bool,
         created_by: str,
+        quorum: Quorum | None = None,
     ) -> int:
         now = self.clock()
         row = AnnouncementRow(
@@ -36,6 +39,7 @@ class AnnouncementRepository(Repository):
             created_by=created_by,
             created_at=now,
             updated_at=now,
+            **_quorum_columns(quorum),
         )
         self.session.add(row)
         await self.session.flush()
@@ -90,12 +94,27 @@ class AnnouncementRepository(Repository):
         return [await self._announcement(row) for row in await self.session.scalars(query)]
 
     async def update(self, announcement_id: int, **values: Any) -> None:
+        """Sets columns by name; ``quorum`` (a :class:`Quorum` or None) sets the columns that hold it."""
+        if "quorum" in values:
+            values |= _quorum_columns(values.pop("quorum"))
         values = {k: (v.value if isinstance(v, AnnouncementState) else v) for k, v in values.items()}
         await self.session.execute(
             sa.update(AnnouncementRow)
             .where(AnnouncementRow.id == announcement_id)
             .values(updated_at=self.clock(), **values)
         )
+
+    async def quorum_judged(self, now: datetime) -> builtins.list[int]:
+        """The open announcements with a quorum whose moment has come (the sign-on deadline, else the
+        publication instant) and whose room was not told yet that it was missed."""
+        moment = sa.func.coalesce(AnnouncementRow.deadline, AnnouncementRow.publish_at)
+        query = sa.select(AnnouncementRow.id).where(
+            AnnouncementRow.state == AnnouncementState.OPEN.value,
+            sa.or_(AnnouncementRow.quorum_towns.is_not(None), AnnouncementRow.quorum_percent.is_not(None)),
+            AnnouncementRow.quorum_missed_at.is_(None),
+            moment <= now,
+        )
+        return list(await self.session.scalars(query.order_by(AnnouncementRow.id)))
 
     async def versions(self, announcement_id: int) -> builtins.list[Version]:
         query = sa.select(VersionRow).where(VersionRow.announcement_id == announcement_id).order_by(VersionRow.number)
@@ -123,4 +142,17 @@ class AnnouncementRepository(Repository):
             deadline=row.deadline,
             publish_at=row.publish_at,
             timezone=row.timezone,
+            quorum=_quorum(row),
+            quorum_missed_at=row.quorum_missed_at,
         )
+
+
+def _quorum_columns(quorum: Quorum | None) -> dict[str, int | None]:
+    """The columns that hold ``quorum`` (both empty when there is none), for :meth:`create` and :meth:`update`."""
+    return {"quorum_towns": quorum.towns if quorum else None, "quorum_percent": quorum.percent if quorum else None}
+
+
+def _quorum(row: AnnouncementRow) -> Quorum | None:
+    if row.quorum_towns is not None:
+        return Quorum(towns=row.quorum_towns)
+    return Quorum(percent=row.quorum_percent) if row.quorum_percent is not None else None

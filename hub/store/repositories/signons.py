@@ -44,6 +44,11 @@ class SignOnRepository(Repository):
         signed = await self._latest(announcement_id, members, SignOnState.SIGNED, latest)
         return SignOnSummary(counts, declined, signed, await self._pending(announcement_id, coalition_id, latest))
 
+    async def counts(self, announcement_id: int, coalition_id: int) -> dict[SignOnState, int]:
+        """How many of the coalition's members are in each state (every state named): one small query."""
+        members = sa.select(CoalitionTownRow.town_id).where(CoalitionTownRow.coalition_id == coalition_id)
+        return await self._counts(announcement_id, members)
+
     async def _counts(self, announcement_id: int, members: sa.Select[tuple[int]]) -> dict[SignOnState, int]:
         """How many members are in each state (those without a sign-on are pending)."""
         counted = (
