@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 from hub.domain import permissions
 from hub.domain.identifiers import check_web_url, normalize_bluesky_handle, normalize_mastodon_handle
-from hub.domain.model import Account, Platform, Town
+from hub.domain.model import Account, Credential, Platform, Town
 from hub.errors import InvalidInput, NotFound, UnissonError
+from hub.services import revocation
 from hub.services.coalitions import get_town
 from hub.services.context import ServiceContext
 from hub.store.repositories import EncryptedSecrets
@@ -38,6 +39,16 @@ class Credentials:
         return f"Credentials(account={self.account.id}, platform={self.account.platform})"
 
 
+@dataclass(frozen=True, slots=True)
+class Unlinked:
+    """An account the hub forgot: ``revoked`` is True when its token was revoked at the server, False when that
+    failed, None when the token was not the hub's to revoke (a password or a pasted token)."""
+
+    town: Town
+    account: Account
+    revoked: bool | None
+
+
 class AccountService:
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
@@ -50,8 +61,13 @@ class AccountService:
         identifier: str,
         secret: str,
         server: str | None = None,
+        *,
+        oauth_app_id: int | None = None,
     ) -> Account:
-        """Links (or re-links) a town's account; the secret is encrypted before it is stored."""
+        """Links (or re-links) a town's account; the secret is encrypted before it is stored.
+
+        With ``oauth_app_id`` the secret is a token issued to that app of ours; a token it replaces is revoked.
+        """
         identifier, server = _normalize(platform, identifier, server)
         if not secret.strip():
             raise InvalidInput("error.account.secret_required")
@@ -59,8 +75,15 @@ class AccountService:
             town = await get_town(uow, town_id)
             actor = await self.context.actor(uow, actor_id)
             permissions.require_officer(actor, town.id, town.name)
+            replaced = await revocation.revocable(uow, await uow.accounts.of_town(town.id))
             account = await uow.accounts.upsert(
-                town.id, platform, identifier, server, self.context.box.encrypt(secret.strip())
+                town.id,
+                platform,
+                identifier,
+                server,
+                self.context.box.encrypt(secret.strip()),
+                _credential(platform, oauth_app_id),
+                oauth_app_id,
             )
             if not town.profile.get(platform.value):
                 await uow.towns.update_profile(town.id, {**town.profile, platform.value: identifier})
@@ -72,7 +95,25 @@ class AccountService:
                 town_id=town.id,
                 details={"platform": platform.value, "identifier": identifier, "server": server},
             )
-            return account
+        await revocation.revoke(self.context, [r for r in replaced if r.account.platform is platform])
+        return account
+
+    async def unlink(self, actor_id: str, town_id: int, platform: Platform) -> Unlinked:
+        """Revokes the account's token at its server (when it is the hub's to revoke), then forgets the account."""
+        async with self.context.store.unit() as uow:
+            town = await get_town(uow, town_id)
+            permissions.require_officer(await self.context.actor(uow, actor_id), town.id, town.name)
+            account = next((a for a in await uow.accounts.of_town(town.id) if a.platform is platform), None)
+            if account is None:
+                raise NotFound("error.account.not_linked", town=town.name, network=platform.value.capitalize())
+            tokens = await revocation.revocable(uow, [account])
+        failed = await revocation.revoke(self.context, tokens)
+        async with self.context.store.unit() as uow:
+            await uow.accounts.delete(account.id)
+            await uow.audit.append(
+                actor_id, "account.unlink", town_id=town.id, details={"platform": platform.value, "revoked": not failed}
+            )
+        return Unlinked(town, account, (not failed) if tokens else None)
 
     async def connect(
         self, actor_id: str, town_id: int, platform: Platform, identifier: str, secret: str, server: str | None = None
@@ -147,6 +188,12 @@ class AccountService:
                 )
             await uow.audit.append(actor_id, "key.rotate", details={"accounts": len(rows)})
             return len(rows)
+
+
+def _credential(platform: Platform, oauth_app_id: int | None) -> Credential:
+    if oauth_app_id is not None:
+        return Credential.OAUTH
+    return Credential.APP_PASSWORD if platform is Platform.BLUESKY else Credential.ACCESS_TOKEN
 
 
 def _normalize(platform: Platform, identifier: str, server: str | None) -> tuple[str, str]:

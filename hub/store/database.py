@@ -22,6 +22,7 @@ from hub.store.repositories import (
     LinkRepository,
     MediaRepository,
     MessageRepository,
+    OAuthRepository,
     PageRepository,
     PreferenceRepository,
     ReportRepository,
@@ -95,6 +96,7 @@ class UnitOfWork:
         self.reports = ReportRepository(session, clock)
         self.links = LinkRepository(session, clock)
         self.pages = PageRepository(session, clock)
+        self.oauth = OAuthRepository(session, clock)
 
 
 class Store:

@@ -17,6 +17,7 @@ from hub.store.repositories.links import LinkRepository
 from hub.store.repositories.mapping import failure_json, failure_of
 from hub.store.repositories.media import MediaRepository
 from hub.store.repositories.messages import MessageRepository
+from hub.store.repositories.oauth import OAuthRepository, StoredApp, StoredRequest
 from hub.store.repositories.pages import PageRepository
 from hub.store.repositories.preferences import PreferenceRepository
 from hub.store.repositories.reports import ReportRepository
@@ -39,6 +40,7 @@ __all__ = [
     "MediaRepository",
     "MessageRepository",
     "NewDelivery",
+    "OAuthRepository",
     "PageRepository",
     "PendingAnswer",
     "PreferenceRepository",
@@ -46,6 +48,8 @@ __all__ = [
     "Repository",
     "RoleRepository",
     "SignOnRepository",
+    "StoredApp",
+    "StoredRequest",
     "TownRepository",
     "TownValues",
     "WorkerRepository",
