@@ -34,8 +34,11 @@ BLUESKY_LIMIT = 300
 REMOVE = ("retirer", "remove")
 #: Where Bluesky's app passwords are made (the settings page of the web app).
 BLUESKY_APP_PASSWORDS = "https://bsky.app/settings/app-passwords"
-# A word that is a secret rather than a town's name: an app password's shape, or a long run with a digit.
-_SECRET_WORD = re.compile(r"^(?:[a-z0-9]{4}(?:-[a-z0-9]{4}){3}|(?=.*\d)[A-Za-z0-9_\-.~+/=]{16,})$", re.IGNORECASE)
+# A word that is a secret rather than a town's name: an app password's shape, a long run with a digit, or a
+# run longer than any town's name (Mastodon tokens are 43 characters).
+_SECRET_WORD = re.compile(
+    r"^(?:[a-z0-9]{4}(?:-[a-z0-9]{4}){3}|(?=.*\d)[A-Za-z0-9_\-.~+/=]{16,}|[A-Za-z0-9_\-.~+/=]{32,})$", re.IGNORECASE
+)
 
 
 @command(
@@ -115,7 +118,7 @@ def _authorization_reply(authorization: Authorization, request: Request) -> Repl
         Rich()
         .text(translate("bot.accounts.oauth.open", lang, town=authorization.town.name, server=authorization.server))
         .line()
-        .link(authorization.url, authorization.url)
+        .link(authorization.url, translate("bot.accounts.oauth.link", lang, server=authorization.server))
         .line()
         .text(translate(next_step, lang, prefix=prefix, minutes=_minutes(authorization, request)))
         .build()
