@@ -90,6 +90,8 @@ def masked(text: str, prefix: str = "!") -> str:
     """``text`` with every secret-looking part replaced, safe to log; ``!compte`` keeps only its first word."""
     if account_command(text, prefix):
         first = text.removeprefix(prefix).split(maxsplit=2)
+        if first[0].casefold() in CODE_COMMAND:  # the code itself is the secret
+            return f"{prefix}{first[0]} {HIDDEN}"
         return f"{prefix}{first[0]} {first[1] if len(first) > 1 else ''} {HIDDEN}".replace("  ", " ")
     out, last = [], 0
     for start, end in _spans(text):
