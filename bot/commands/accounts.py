@@ -23,6 +23,7 @@ from bot.registry import Argument, Arguments, Audience, command
 from bot.render import Reply, Rich
 from bot.secrets import ACCOUNT_COMMAND, CODE_COMMAND, HIDDEN
 from hub.domain.model import Account, Platform, Town
+from hub.domain.oauth import host_of
 from hub.errors import InvalidInput
 from hub.i18n import format_instant, translate
 from hub.publishers.mastodon_oauth import OAuthUnavailable
@@ -171,7 +172,7 @@ def _state_line(account: Account | None, platform: Platform, town: Town, request
         return translate("bot.accounts.list.none", lang, network=network, prefix=prefix, platform=platform.value)
     names = {"network": network, "identifier": account.identifier, "limit": _limit(account)}
     if account.last_error:
-        fix = _fix(account, prefix, lang)
+        fix = repair_command(account, prefix, lang)
         return translate("bot.accounts.list.failing", lang, problem=account.last_error, fix=fix, **names)
     if account.last_verified_at is None:
         return translate("bot.accounts.list.unchecked", lang, **names)
@@ -180,10 +181,13 @@ def _state_line(account: Account | None, platform: Platform, town: Town, request
     return translate("bot.accounts.list.ok", lang, when=when, kind=kind, **names)
 
 
-def _fix(account: Account, prefix: str, lang: str) -> str:
-    """The one command that links the account again."""
+def repair_command(account: Account, prefix: str, lang: str) -> str:
+    """The one command that links the account again (with the server when it is not the handle's domain)."""
     name = ACCOUNT_COMMAND[1] if lang == "en" else ACCOUNT_COMMAND[0]
-    return f"{prefix}{name} {account.platform.value} {account.identifier}"
+    where = account.identifier
+    if account.platform is Platform.MASTODON and host_of(account.server) != account.identifier.rsplit("@", 1)[-1]:
+        where += " " + account.server
+    return f"{prefix}{name} {account.platform.value} {where}"
 
 
 def _limit(account: Account) -> int:

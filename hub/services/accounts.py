@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from hub.domain import permissions
 from hub.domain.identifiers import check_web_url, normalize_bluesky_handle, normalize_mastodon_handle
 from hub.domain.model import Account, Credential, Platform, Town
 from hub.errors import InvalidInput, NotFound, UnissonError
+from hub.publishers.base import PermanentPublishError
 from hub.services import revocation
 from hub.services.coalitions import get_town
 from hub.services.context import ServiceContext
@@ -47,6 +49,17 @@ class Unlinked:
     town: Town
     account: Account
     revoked: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenAccount:
+    """An account that stopped working, to be told to ``officers`` (Matrix ids) with the command that fixes it."""
+
+    alert_id: int
+    town: Town
+    account: Account
+    problem: UnissonError
+    officers: tuple[str, ...]
 
 
 class AccountService:
@@ -120,10 +133,14 @@ class AccountService:
     ) -> Health:
         """Links an account and checks it at once (credentials, limits, server reachable)."""
         account = await self.link(actor_id, town_id, platform, identifier, secret, server)
-        return await self.verify(account.id)
+        return await self.verify(account.id, alert=False)
 
-    async def verify(self, account_id: int) -> Health:
-        """Asks the network whether the account can publish; records the answer and the server's limits."""
+    async def verify(self, account_id: int, *, alert: bool = True) -> Health:
+        """Asks the network whether the account can publish; records the answer and the server's limits.
+
+        An account that worked and now needs a person (revoked token, deleted account, changed password) raises
+        an alert for its officers, unless ``alert`` is False (the officer linking it sees the answer already).
+        """
         async with self.context.store.unit() as uow:
             account = await uow.accounts.get(account_id)
             town = await uow.towns.get(account.town_id) if account else None
@@ -137,11 +154,35 @@ class AccountService:
         except UnissonError as error:  # publish errors and our own refusals alike are reported, not raised
             problem = error
         async with self.context.store.unit() as uow:
-            await uow.accounts.record_health(
-                account.id, error=problem.message("fr") if problem else None, limits=limits
-            )
+            if not (alert and needs_person(problem) and await uow.alerts.broke(account.id, *_alert_of(problem))):
+                await uow.accounts.record_health(
+                    account.id, error=problem.message("fr") if problem else None, limits=limits
+                )
             account = await uow.accounts.get(account.id) or account
         return Health(town, account, problem)
+
+    async def broken(self) -> list[BrokenAccount]:
+        """The alerts not yet told to the officers, oldest first."""
+        async with self.context.store.unit() as uow:
+            alerts = await uow.alerts.due()
+            accounts = await uow.accounts.many(a.account_id for a in alerts)
+            officers = await uow.roles.officers_by_town({a.town_id for a in alerts})
+            towns = {t.id: t for t in await uow.towns.list()}
+        return [
+            BrokenAccount(
+                a.id,
+                towns[a.town_id],
+                accounts[a.account_id],
+                _problem_of(a.problem),
+                tuple(officers.get(a.town_id, ())),
+            )
+            for a in alerts
+            if a.account_id in accounts and a.town_id in towns
+        ]
+
+    async def alert_told(self, alert_id: int) -> None:
+        async with self.context.store.unit() as uow:
+            await uow.alerts.sent(alert_id, self.context.clock())
 
     async def verify_all(self, town_id: int | None = None) -> list[Health]:
         """Checks every linked account (of one town, or all), one network call each, concurrently."""
@@ -188,6 +229,21 @@ class AccountService:
                 )
             await uow.audit.append(actor_id, "key.rotate", details={"accounts": len(rows)})
             return len(rows)
+
+
+def needs_person(problem: UnissonError | None) -> TypeGuard[PermanentPublishError]:
+    """Whether only an officer can fix it: the account must be linked again."""
+    return isinstance(problem, PermanentPublishError) and problem.reconnect
+
+
+def _alert_of(problem: UnissonError) -> tuple[str, dict[str, object]]:
+    """The error recorded on the account (French, as every stored error) and the alert's problem."""
+    return problem.message("fr"), {"key": problem.message_key, "params": {k: str(v) for k, v in problem.params.items()}}
+
+
+def _problem_of(stored: dict[str, object]) -> UnissonError:
+    params = stored.get("params")
+    return UnissonError(str(stored.get("key")), **(params if isinstance(params, dict) else {}))
 
 
 def _credential(platform: Platform, oauth_app_id: int | None) -> Credential:

@@ -135,7 +135,7 @@ class MastodonLinking:
         account = await self.accounts.link(
             request.user_id, request.town_id, Platform.MASTODON, identifier, token, app.server, oauth_app_id=app.id
         )
-        return await self.accounts.verify(account.id)
+        return await self.accounts.verify(account.id, alert=False)
 
     def _check_open(self, request: StoredRequest) -> None:
         if request.used_at is not None:

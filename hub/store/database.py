@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.store.outbox import OutboxRepository
 from hub.store.repositories import (
     AccountRepository,
+    AlertRepository,
     AnnouncementRepository,
     AnswerRepository,
     AuditRepository,
@@ -97,6 +98,7 @@ class UnitOfWork:
         self.links = LinkRepository(session, clock)
         self.pages = PageRepository(session, clock)
         self.oauth = OAuthRepository(session, clock)
+        self.alerts = AlertRepository(session, clock)
 
 
 class Store:

@@ -120,6 +120,19 @@ class AccountRow(Base):
         return f"AccountRow(id={self.id}, town_id={self.town_id}, platform={self.platform})"
 
 
+class AccountAlertRow(Base):
+    """A linked account that stopped working, to be told to the town's officers in a direct message."""
+
+    __tablename__ = "account_alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
+    #: What broke, as ``{key, params, ...}`` (shown later in each officer's language).
+    problem: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
 class OAuthAppRow(Base):
     """Unisson registered as an application on one server, for one redirect URI; the secret is encrypted."""
 

@@ -27,7 +27,7 @@ from tests.conftest import ADMIN, Clock
 from tests.integration import test_bot_admin as shared
 from tests.integration.helpers import PANTIN
 from tests.integration.test_bot_admin import _coalition_room, _content, _room_with_bot
-from tests.integration.test_bot_basics import Person
+from tests.integration.test_bot_basics import Person, eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -256,3 +256,48 @@ async def _town(hub: Hub, officer: str) -> int:
     added = await OnboardingService(hub).add_town(ADMIN, coalition.id, PANTIN)
     await hub.towns.appoint_officer(ADMIN, added.town.id, officer)
     return added.town.id
+
+
+async def test_when_a_linked_account_breaks_its_officers_are_told_in_private_with_the_fix(
+    hub: Hub, bot: Bot, admin: Person, member: Person, mastodon: tuple[MastodonDouble, str]
+) -> None:
+    double, base_url = mastodon
+    double.add_account("pantin")
+    direct, town_id = await _officer_in_direct(hub, admin, member, bot)
+    asked = _content(await member.answer(direct, f"!compte mastodon {HANDLE} {base_url}"))
+    await member.answer(direct, f"!code {await _code(_LINK.findall(asked['body'])[0])}")
+    [account] = await hub.accounts.of_town(town_id)
+    [app] = double.oauth.apps.values()
+    [token] = double.oauth.token_of(app.client_id)
+
+    double.revoke_token(token)  # the officer removed Unisson on the server's side
+    await hub.accounts.verify(account.id)  # as the pre-flight or ``accounts verify`` would
+    await hub.accounts.verify(account.id)  # still broken: told once, not at every check
+    bot.account_alerts.poke()
+
+    told = await member.wait_notice(f"Le compte Mastodon {HANDLE} de Pantin ne fonctionne plus")
+    assert f"!compte mastodon {HANDLE} {base_url}" in str(told.body) and token not in str(told.body)
+
+    async def marked_told() -> bool:
+        return await hub.accounts.broken() == []
+
+    await eventually(marked_told, "the alert is marked told")
+    assert [n for n in member.notices if "ne fonctionne plus" in str(n.body)] == [told]
+
+
+async def test_an_account_breaking_raises_one_alert_until_it_works_again(
+    hub: Hub, server: tuple[MastodonDouble, str]
+) -> None:
+    _, base_url = server
+    officer = "@referent:unisson.test"
+    town_id = await _town(hub, officer)
+    await _linked_by_oauth(hub, officer, town_id, base_url)
+    [account] = await hub.accounts.of_town(town_id)
+    problem = {"key": "publish.mastodon.revoked", "params": {}}
+    async with hub.store.unit() as uow:
+        # As the dispatcher's writer does when a post fails because the account must be linked again.
+        assert await uow.alerts.broke(account.id, "jeton révoqué", problem)
+        assert not await uow.alerts.broke(account.id, "jeton révoqué", problem)
+    [broken] = await hub.accounts.broken()
+    assert (broken.account.id, broken.officers) == (account.id, (officer,))
+    assert broken.account.last_error == "jeton révoqué"

@@ -6,6 +6,7 @@ is :mod:`hub.store.outbox`.
 """
 
 from hub.store.repositories.accounts import AccountRepository, EncryptedSecrets
+from hub.store.repositories.alerts import Alert, AlertRepository
 from hub.store.repositories.announcements import AnnouncementRepository
 from hub.store.repositories.answers import AnswerRepository, PendingAnswer
 from hub.store.repositories.audit import AuditRepository
@@ -28,6 +29,8 @@ from hub.store.repositories.workers import WorkerRepository
 
 __all__ = [
     "AccountRepository",
+    "Alert",
+    "AlertRepository",
     "AnnouncementRepository",
     "AnswerRepository",
     "AuditRepository",

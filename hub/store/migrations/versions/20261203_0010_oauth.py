@@ -1,4 +1,5 @@
-"""linking accounts by OAuth: apps registered per server, pending authorizations, the kind of each credential
+"""linking accounts by OAuth: apps registered per server, pending authorizations, the kind of each credential,
+alerts of broken accounts
 
 Revision ID: 0010
 Revises: 0007
@@ -53,6 +54,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("state_hash", name=op.f("uq_oauth_requests_state_hash")),
     )
     op.create_index(op.f("ix_oauth_requests_user_id"), "oauth_requests", ["user_id"], unique=False)
+    op.create_table(
+        "account_alerts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("town_id", sa.Integer(), nullable=False),
+        sa.Column("problem", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_account_alerts_account_id_accounts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["town_id"], ["towns.id"], name=op.f("fk_account_alerts_town_id_towns"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_account_alerts")),
+    )
+    op.create_index(op.f("ix_account_alerts_sent_at"), "account_alerts", ["sent_at"], unique=False)
     with op.batch_alter_table("accounts") as batch:
         batch.add_column(sa.Column("credential", sa.String(length=16), server_default="app_password", nullable=False))
         batch.add_column(sa.Column("oauth_app_id", sa.Integer(), nullable=True))
@@ -68,6 +86,8 @@ def downgrade() -> None:
         batch.drop_constraint(op.f("fk_accounts_oauth_app_id_oauth_apps"), type_="foreignkey")
         batch.drop_column("oauth_app_id")
         batch.drop_column("credential")
+    op.drop_index(op.f("ix_account_alerts_sent_at"), table_name="account_alerts")
+    op.drop_table("account_alerts")
     op.drop_index(op.f("ix_oauth_requests_user_id"), table_name="oauth_requests")
     op.drop_table("oauth_requests")
     op.drop_table("oauth_apps")
