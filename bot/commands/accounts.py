@@ -65,7 +65,7 @@ async def link_account(request: Request, args: Arguments) -> Reply:
     if len(words) >= 2 and _SECRET_WORD.match(words[1]):
         return await _link_with_secret(request, platform, words[0], words[1], words[2:])
     if platform is Platform.BLUESKY:
-        return _bluesky_steps(request, words)
+        return await _bluesky_steps(request, words)
     if not words:
         raise InvalidInput("bot.accounts.mastodon_server", prefix=request.prefix)
     return await _authorize(request, words[0], words[1:])
@@ -140,13 +140,24 @@ async def _link_with_secret(
     return Reply.text(_result(health, request.lang).replace(secret, HIDDEN))
 
 
-def _bluesky_steps(request: Request, words: list[str]) -> Reply:
-    handle = words[0] if words else "mairie.bsky.social"
-    return Reply.text(
-        translate(
-            "bot.accounts.bluesky.steps", request.lang, url=BLUESKY_APP_PASSWORDS, prefix=request.prefix, handle=handle
+async def _bluesky_steps(request: Request, words: list[str]) -> Reply:
+    """The steps to create an app password; with a handle, found and checked first (on any server)."""
+    lang = request.lang
+    placeholder = translate("bot.accounts.bluesky.password", lang)
+    name = ACCOUNT_COMMAND[1] if lang == "en" else ACCOUNT_COMMAND[0]
+    if not words:
+        command_line = f"{request.prefix}{name} bluesky mairie.bsky.social {placeholder}"
+        return Reply.text(
+            translate("bot.accounts.bluesky.steps", lang, url=BLUESKY_APP_PASSWORDS, command=command_line)
         )
-    )
+    _, server = _town_and_server(" ".join(words[1:]))
+    found = await request.hub.accounts.find_bluesky(words[0], server)
+    # Accounts hosted by Bluesky log in through bsky.social; any other PDS is named in the command.
+    where = "" if found.pds.endswith(".bsky.network") else f" {found.pds}"
+    command_line = f"{request.prefix}{name} bluesky {found.handle} {placeholder}{where}"
+    found_line = translate("bot.accounts.bluesky.found", lang, handle=found.handle, pds=found.pds)
+    steps = translate("bot.accounts.bluesky.steps", lang, url=BLUESKY_APP_PASSWORDS, command=command_line)
+    return Reply.text(f"{found_line}\n{steps}")
 
 
 async def _unlink(request: Request, words: list[str]) -> Reply:

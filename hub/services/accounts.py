@@ -12,6 +12,7 @@ from hub.domain.identifiers import check_web_url, normalize_bluesky_handle, norm
 from hub.domain.model import Account, Credential, Platform, Town
 from hub.errors import InvalidInput, NotFound, UnissonError
 from hub.publishers.base import PermanentPublishError
+from hub.publishers.bluesky_identity import BlueskyIdentity, find_account
 from hub.services import revocation
 from hub.services.coalitions import get_town
 from hub.services.context import ServiceContext
@@ -110,6 +111,14 @@ class AccountService:
             )
         await revocation.revoke(self.context, [r for r in replaced if r.account.platform is platform])
         return account
+
+    async def find_bluesky(self, handle: str, server: str | None = None) -> BlueskyIdentity:
+        """Checks that a Bluesky handle exists and finds its PDS (any server), before a password is asked for."""
+        handle = normalize_bluesky_handle(handle)
+        settings = self.context.settings
+        return await find_account(
+            handle, check_web_url(server) if server else None, settings.bluesky_plc_url, settings.publish_timeout
+        )
 
     async def unlink(self, actor_id: str, town_id: int, platform: Platform) -> Unlinked:
         """Revokes the account's token at its server (when it is the hub's to revoke), then forgets the account."""

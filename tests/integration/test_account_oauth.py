@@ -22,6 +22,7 @@ from hub.domain.model import Credential, Platform
 from hub.services.linking import RequestExpired
 from hub.services.onboarding import OnboardingService
 from hub.web.app import HttpEndpoint, Monitoring
+from sandbox.bluesky import BlueskyDouble
 from sandbox.mastodon import MastodonDouble
 from tests.conftest import ADMIN, Clock
 from tests.integration import test_bot_admin as shared
@@ -301,3 +302,24 @@ async def test_an_account_breaking_raises_one_alert_until_it_works_again(
     [broken] = await hub.accounts.broken()
     assert (broken.account.id, broken.officers) == (account.id, (officer,))
     assert broken.account.last_error == "jeton révoqué"
+
+
+async def test_bluesky_is_guided_and_the_handle_is_found_on_its_own_server_before_the_password(
+    hub: Hub, bot: Bot, admin: Person, member: Person
+) -> None:
+    pds = BlueskyDouble()
+    pds.add_account("pantin.example", "k2ps-7qwm-xx3a-9fjd")
+    async with pds.serve() as base_url:
+        hub.settings.bluesky_plc_url = base_url
+        direct, _ = await _officer_in_direct(hub, admin, member, bot)
+
+        steps = _content(await member.answer(direct, "!compte bluesky"))
+        assert "https://bsky.app/settings/app-passwords" in steps["body"]
+        assert "Mots de passe d'application" in steps["body"] and "!compte bluesky" in steps["body"]
+
+        found = _content(await member.answer(direct, f"!compte bluesky pantin.example {base_url}"))
+        assert found["body"].startswith(f"Compte trouvé : pantin.example, hébergé sur {base_url}.")
+        assert f"!compte bluesky pantin.example <mot de passe d'application> {base_url}" in found["body"]
+
+        missing = _content(await member.answer(direct, f"!account bluesky nobody.example {base_url}"))
+        assert "cannot be found" in missing["body"]
