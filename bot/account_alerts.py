@@ -9,18 +9,15 @@ command that links the account again, then marks it told. It looks every ``alert
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 
 from bot.commands.accounts import repair_command
 from bot.context import Preferences
+from bot.polling import every
 from bot.render import Reply
 from hub.core import Hub
 from hub.i18n import translate
 from hub.services.accounts import BrokenAccount
-
-log = logging.getLogger(__name__)
 
 #: ``direct(user_id, reply)`` → the event id (``Bot.direct``).
 Direct = Callable[[str, Reply], Awaitable[str]]
@@ -42,16 +39,7 @@ class AccountAlerts:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("The account alerts could not be sent; trying again in %s s", self.interval)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            self._wake.clear()
+        await every(self.interval, self._wake, self.check, "account alerts")
 
     async def check(self) -> int:
         """Sends the alerts not yet told; returns how many."""
