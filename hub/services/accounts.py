@@ -109,7 +109,11 @@ class AccountService:
                 town_id=town.id,
                 details={"platform": platform.value, "identifier": identifier, "server": server},
             )
-        await revocation.revoke(self.context, [r for r in replaced if r.account.platform is platform])
+        # A server that hands out the same token again must not see it revoked right after it was linked.
+        box, kept = self.context.box, secret.strip()
+        await revocation.revoke(
+            self.context, [r for r in replaced if r.account.platform is platform and box.decrypt(r.token) != kept]
+        )
         return account
 
     async def find_bluesky(self, handle: str, server: str | None = None) -> BlueskyIdentity:

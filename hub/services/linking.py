@@ -13,6 +13,7 @@ offers it. The officer never handles a long-lived secret.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -129,12 +130,17 @@ class MastodonLinking:
         verifier = self.context.box.decrypt(request.verifier) if request.verifier else None
         client = self.context.oauth_client()
         token = await client.exchange(app.server, registration, app.redirect_uri, code, verifier)
-        username = await client.username(app.server, token)
-        # The account the server vouches for, whatever the officer typed.
-        identifier = f"@{username}@{request.domain}"
-        account = await self.accounts.link(
-            request.user_id, request.town_id, Platform.MASTODON, identifier, token, app.server, oauth_app_id=app.id
-        )
+        try:
+            # The account the server vouches for, whatever the officer typed.
+            identifier = f"@{await client.username(app.server, token)}@{request.domain}"
+            account = await self.accounts.link(
+                request.user_id, request.town_id, Platform.MASTODON, identifier, token, app.server, oauth_app_id=app.id
+            )
+        except UnissonError:
+            # Not kept (the officer lost their role meanwhile, the server did not answer): not left valid either.
+            with contextlib.suppress(UnissonError):
+                await client.revoke(app.server, registration, token)
+            raise
         return await self.accounts.verify(account.id, alert=False)
 
     def _check_open(self, request: StoredRequest) -> None:

@@ -323,3 +323,18 @@ async def test_bluesky_is_guided_and_the_handle_is_found_on_its_own_server_befor
 
         missing = _content(await member.answer(direct, f"!account bluesky nobody.example {base_url}"))
         assert "cannot be found" in missing["body"]
+
+
+async def test_linking_again_revokes_the_token_it_replaces(hub: Hub, server: tuple[MastodonDouble, str]) -> None:
+    double, base_url = server
+    officer = "@referent:unisson.test"
+    town_id = await _town(hub, officer)
+    await _linked_by_oauth(hub, officer, town_id, base_url)
+    await _linked_by_oauth(hub, officer, town_id, base_url)
+
+    [app] = double.oauth.apps.values()
+    old, new = double.oauth.token_of(app.client_id)
+    assert (await _token_state(base_url, old))[0] == 401
+    assert (await _token_state(base_url, new))[0] == 200
+    credentials = await hub.accounts.credentials((await hub.accounts.of_town(town_id))[0].id)
+    assert credentials.secret == new
