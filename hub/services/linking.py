@@ -86,21 +86,14 @@ class MastodonLinking:
         pkce = new_pkce() if app.pkce else None
         state = new_state()
         expires_at = self.context.clock() + timedelta(minutes=REQUEST_MINUTES)
+        verifier = self.context.box.encrypt(pkce.verifier) if pkce else None
         async with self.context.store.unit() as uow:
             await uow.oauth.forget_before(self.context.clock())
             await uow.oauth.add_request(
-                state_hash(state),
-                actor_id,
-                town.id,
-                room_id,
-                app.id,
-                target.domain,
-                self.context.box.encrypt(pkce.verifier) if pkce else None,
-                expires_at,
+                state_hash(state), actor_id, town.id, room_id, app.id, target.domain, verifier, expires_at
             )
-        url = authorize_url(
-            app.server, app.client_id, app.redirect_uri, app.scopes, state, pkce.challenge if pkce else None
-        )
+        challenge = pkce.challenge if pkce else None
+        url = authorize_url(app.server, app.client_id, app.redirect_uri, app.scopes, state, challenge)
         return Authorization(town, app.server, url, app.redirect_uri != OUT_OF_BAND, expires_at)
 
     async def finish_with_code(self, actor_id: str, room_id: str, code: str) -> Health:
