@@ -33,6 +33,7 @@ from nio import (
 )
 
 from bot import secrets
+from bot.account_alerts import AccountAlerts
 from bot.attachments import read_message, replied_file, replied_image
 from bot.card import CARD_WANTED, edit_content
 from bot.card_keeper import CardKeeper
@@ -100,6 +101,9 @@ class Bot:
         self.reactions = SignOnReactions(hub, self, self.preferences, settings.command_prefix)
         self.card_images = CardImages(hub, self, self.preferences, settings.command_prefix)
         self.reminders = Reminders(hub, self.send, settings)
+        self.account_alerts = AccountAlerts(
+            hub, self.direct, self.preferences, settings.command_prefix, settings.alert_check_seconds
+        )
         self.publication = PublicationReports(hub, self, settings.command_prefix)
         homeserver = NioHomeserver(self.client)
         pace = Pace(interval=settings.invite_seconds)
@@ -143,6 +147,7 @@ class Bot:
         self._sync_task = asyncio.create_task(self._sync_loop(), name="matrix-sync")
         self._background = [
             asyncio.create_task(self.reminders.run(), name="reminders"),
+            asyncio.create_task(self.account_alerts.run(), name="account-alerts"),
             asyncio.create_task(self._report_publications(), name="publication-reports"),
         ]
         log.info("Matrix bot %s started (device %s)", self.user_id, self.client.device_id)

@@ -14,13 +14,13 @@ The time comes from the hub's clock, so tests move it by hand; :meth:`Reminders.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from babel.dates import format_timedelta
 
+from bot.polling import every
 from bot.quorum import add_quorum, tally_of
 from bot.render import Reply, Rich, paginate_list
 from bot.settings import BotSettings
@@ -72,18 +72,8 @@ class Reminders:
 
     async def run(self) -> None:
         """Checks every ``interval`` seconds until cancelled; a failed check is logged and the loop goes on."""
-        if not self.offsets:
-            return
-        while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("The reminder check failed; trying again in %s s", self.interval)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            self._wake.clear()
+        if self.offsets:
+            await every(self.interval, self._wake, self.check, "reminder")
 
     async def check(self) -> int:
         """Sends the reminders that are due now; returns how many were sent."""

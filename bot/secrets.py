@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 #: The names of the command that links an account (its declaration in ``bot.commands.accounts`` uses them).
 ACCOUNT_COMMAND = ("compte", "account")
+#: The command that hands the bot an OAuth authorization code: short-lived and single-use, still not for a room.
+CODE_COMMAND = ("code",)
+_SECRET_COMMANDS = (*ACCOUNT_COMMAND, *CODE_COMMAND)
 HIDDEN = "[…]"
 
 # Bluesky app passwords: four groups of four lower-case letters or digits ("abcd-1234-efgh-5678").
@@ -58,11 +61,11 @@ def silence_verbatim_logs() -> None:
 
 
 def account_command(text: str, prefix: str) -> bool:
-    """Whether ``text`` is ``!compte`` (or ``!account``) followed by anything."""
+    """Whether ``text`` is ``!compte`` (or ``!account``, or ``!code``) followed by anything."""
     if not text.startswith(prefix):
         return False
     words = text.removeprefix(prefix).split(maxsplit=1)
-    return len(words) == 2 and words[0].casefold() in ACCOUNT_COMMAND
+    return len(words) == 2 and words[0].casefold() in _SECRET_COMMANDS
 
 
 def _spans(text: str) -> list[tuple[int, int]]:
@@ -87,6 +90,8 @@ def masked(text: str, prefix: str = "!") -> str:
     """``text`` with every secret-looking part replaced, safe to log; ``!compte`` keeps only its first word."""
     if account_command(text, prefix):
         first = text.removeprefix(prefix).split(maxsplit=2)
+        if first[0].casefold() in CODE_COMMAND:  # the code itself is the secret
+            return f"{prefix}{first[0]} {HIDDEN}"
         return f"{prefix}{first[0]} {first[1] if len(first) > 1 else ''} {HIDDEN}".replace("  ", " ")
     out, last = [], 0
     for start, end in _spans(text):

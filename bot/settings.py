@@ -43,6 +43,8 @@ class BotSettings(BaseSettings):
     )
     #: How often (seconds) the reminders look for a deadline coming up.
     reminder_check_seconds: float = 60.0
+    #: How often (seconds) the bot looks for linked accounts that stopped working, to tell their officers.
+    alert_check_seconds: float = 15.0
     #: At most one edit of an announcement card every so many seconds: a burst of sign-ons makes one edit
     #: showing them all, and leaves the homeserver's sending budget to the answers.
     card_edit_seconds: float = 2.0

@@ -23,6 +23,7 @@ from hub.services.coalitions import CoalitionService
 from hub.services.context import OPERATOR, ServiceContext
 from hub.services.dispatch import DispatchService
 from hub.services.images import ImageService
+from hub.services.linking import MastodonLinking
 from hub.services.links import LinkService
 from hub.services.preferences import PreferenceService
 from hub.services.quorum import QuorumService
@@ -62,6 +63,10 @@ class Hub(ServiceContext):
     @cached_property
     def accounts(self) -> AccountService:
         return AccountService(self)
+
+    @cached_property
+    def linking(self) -> MastodonLinking:
+        return MastodonLinking(self, self.accounts)
 
     @cached_property
     def images(self) -> ImageService:
@@ -115,4 +120,6 @@ class Hub(ServiceContext):
     async def close(self) -> None:
         for publisher in (self.publishers or {}).values():
             await publisher.close()
+        if self.oauth is not None:
+            await self.oauth.close()
         await self.store.close()

@@ -10,6 +10,8 @@ STATUS_PREFIX = "/s"
 #: Prefix of the public pages of a coalition and its announcements.
 PUBLIC_PREFIX = "/c"
 STATIC_PREFIX = "/static"
+#: Where a Mastodon server sends an officer back after they approved Unisson (with the code and the state).
+OAUTH_CALLBACK_PATH = "/oauth/mastodon"
 
 
 def status_path(token: str) -> str:

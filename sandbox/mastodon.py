@@ -79,6 +79,9 @@ Points reproduced
    (public|unlisted|private|direct, default public), ``spoiler_text``, ``sensitive``, ``media_attachments``,
    ``account``.
 10. Errors are JSON ``{"error": "..."}``; injected 5xx imitate a proxy's HTML page.
+11. OAuth 2 (apps, consent page, codes with PKCE, tokens, revocation, the well-known document): the points are
+    listed in :mod:`sandbox.mastodon_oauth`. ``verify_credentials`` accepts ``profile`` (4.3+) or
+    ``read:accounts``.
 
 The ``TAKAHE`` personality differs in these points only:
 
@@ -126,6 +129,7 @@ from hub.locks import KeyedLocks
 from sandbox.faults import Fault as Fault
 from sandbox.faults import FaultInjection
 from sandbox.faults import FaultKind as FaultKind
+from sandbox.mastodon_oauth import OAuthProvider
 
 # --- length counting ---------------------------------------------------------------------------------
 
@@ -262,8 +266,9 @@ class Token:
     revoked: bool = False
 
     def allows(self, scope: str) -> bool:
-        """True if the token holds ``scope`` or its parent (``write`` covers ``write:statuses``)."""
-        return scope in self.scopes or scope.split(":")[0] in self.scopes
+        """True if the token holds ``scope`` or its parent (``write`` covers ``write:statuses``); alternatives
+        are separated by ``|`` (``profile|read:accounts``)."""
+        return any(one in self.scopes or one.split(":")[0] in self.scopes for one in scope.split("|"))
 
 
 @dataclass
@@ -896,6 +901,8 @@ class MastodonDouble(FaultInjection):
         self._remembered: dict[tuple[str, str], _Remembered] = {}
         self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
         self._counters = _Counters()
+        #: Apps, consent, codes and revocation (see :mod:`sandbox.mastodon_oauth`).
+        self.oauth = OAuthProvider(self)
 
     # --- clock and ids -------------------------------------------------------------------------------
 
@@ -1017,7 +1024,7 @@ class MastodonDouble(FaultInjection):
             web.get("/api/v1/scheduled_statuses/{id}", self._get_scheduled),
             web.delete("/api/v1/scheduled_statuses/{id}", self._delete_scheduled),
         ]
-        app.add_routes(routes)
+        app.add_routes([*routes, *self.oauth.routes()])
         return app
 
     @contextlib.asynccontextmanager
@@ -1171,7 +1178,8 @@ class MastodonDouble(FaultInjection):
         )
 
     async def _verify_credentials(self, request: web.Request) -> web.Response:
-        account = self._authenticate(request, "read:accounts")
+        # Mastodon 4.3 lets the ``profile`` scope read one's own account here, and nothing else.
+        account = self._authenticate(request, "profile|read:accounts")
         body = _account_json(account, f"{request.scheme}://{request.host}")
         body["statuses_count"] = len(self.statuses(account.username))
         body["source"] = {

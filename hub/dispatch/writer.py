@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from hub.store import Store
+from hub.i18n import translate
+from hub.store import Store, UnitOfWork
 from hub.store.outbox import AttemptOutcome
 
 log = logging.getLogger(__name__)
@@ -71,9 +72,22 @@ class OutcomeWriter:
                 try:
                     async with self.store.unit() as uow:
                         await uow.outbox.record(self.worker_id, outcomes, self.clock())
+                        await _alert_broken_accounts(uow, outcomes)
                 except Exception:
                     # Put them back: an outcome must not be lost to a passing database error.
                     self._queue = outcomes + self._queue
                     raise
             self._ready.clear()
             self.written.set()
+
+
+async def _alert_broken_accounts(uow: UnitOfWork, outcomes: list[AttemptOutcome]) -> None:
+    """A post failed because its account needs linking again: the account's officers are told at once (once)."""
+    for outcome in outcomes:
+        failure = outcome.failure
+        if failure is None or not failure.reconnect:
+            continue
+        account_id = await uow.alerts.account_of_delivery(outcome.delivery_id)
+        if account_id is not None:
+            error = translate(failure.key, "fr", **failure.params)
+            await uow.alerts.broke(account_id, error, {"key": failure.key, "params": dict(failure.params)})

@@ -39,6 +39,17 @@ class Platform(enum.StrEnum):
     MASTODON = "mastodon"
 
 
+class Credential(enum.StrEnum):
+    """What an account's stored secret is; it decides how the account is unlinked (revoked or not)."""
+
+    #: A Bluesky app password (the hub logs in with it once, then keeps the session).
+    APP_PASSWORD = "app_password"
+    #: A Mastodon access token pasted by an officer (from an app of their own: the hub cannot revoke it).
+    ACCESS_TOKEN = "access_token"
+    #: A token issued to Unisson's own app by OAuth (revoked at the server when the account is unlinked).
+    OAUTH = "oauth"
+
+
 class AnnouncementState(enum.StrEnum):
     DRAFT = "draft"
     OPEN = "open"
@@ -236,6 +247,7 @@ class Account:
     limits: dict[str, Any] = field(default_factory=dict)
     last_verified_at: datetime | None = None
     last_error: str | None = None
+    credential: Credential = Credential.APP_PASSWORD
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TypeGuard
 from urllib.parse import urlsplit
 
 from hub.domain import permissions
 from hub.domain.identifiers import check_web_url, normalize_bluesky_handle, normalize_mastodon_handle
-from hub.domain.model import Account, Platform, Town
+from hub.domain.model import Account, Credential, Platform, Town
 from hub.errors import InvalidInput, NotFound, UnissonError
+from hub.publishers.base import PermanentPublishError
+from hub.publishers.bluesky_identity import BlueskyIdentity, find_account
+from hub.services import revocation
 from hub.services.coalitions import get_town
 from hub.services.context import ServiceContext
 from hub.store.repositories import EncryptedSecrets
@@ -38,6 +42,27 @@ class Credentials:
         return f"Credentials(account={self.account.id}, platform={self.account.platform})"
 
 
+@dataclass(frozen=True, slots=True)
+class Unlinked:
+    """An account the hub forgot: ``revoked`` is True when its token was revoked at the server, False when that
+    failed, None when the token was not the hub's to revoke (a password or a pasted token)."""
+
+    town: Town
+    account: Account
+    revoked: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenAccount:
+    """An account that stopped working, to be told to ``officers`` (Matrix ids) with the command that fixes it."""
+
+    alert_id: int
+    town: Town
+    account: Account
+    problem: UnissonError
+    officers: tuple[str, ...]
+
+
 class AccountService:
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
@@ -50,8 +75,13 @@ class AccountService:
         identifier: str,
         secret: str,
         server: str | None = None,
+        *,
+        oauth_app_id: int | None = None,
     ) -> Account:
-        """Links (or re-links) a town's account; the secret is encrypted before it is stored."""
+        """Links (or re-links) a town's account; the secret is encrypted before it is stored.
+
+        With ``oauth_app_id`` the secret is a token issued to that app of ours; a token it replaces is revoked.
+        """
         identifier, server = _normalize(platform, identifier, server)
         if not secret.strip():
             raise InvalidInput("error.account.secret_required")
@@ -59,8 +89,15 @@ class AccountService:
             town = await get_town(uow, town_id)
             actor = await self.context.actor(uow, actor_id)
             permissions.require_officer(actor, town.id, town.name)
+            replaced = await revocation.revocable(uow, await uow.accounts.of_town(town.id))
             account = await uow.accounts.upsert(
-                town.id, platform, identifier, server, self.context.box.encrypt(secret.strip())
+                town.id,
+                platform,
+                identifier,
+                server,
+                self.context.box.encrypt(secret.strip()),
+                _credential(platform, oauth_app_id),
+                oauth_app_id,
             )
             if not town.profile.get(platform.value):
                 await uow.towns.update_profile(town.id, {**town.profile, platform.value: identifier})
@@ -72,17 +109,51 @@ class AccountService:
                 town_id=town.id,
                 details={"platform": platform.value, "identifier": identifier, "server": server},
             )
-            return account
+        # A server that hands out the same token again must not see it revoked right after it was linked.
+        box, kept = self.context.box, secret.strip()
+        await revocation.revoke(
+            self.context, [r for r in replaced if r.account.platform is platform and box.decrypt(r.token) != kept]
+        )
+        return account
+
+    async def find_bluesky(self, handle: str, server: str | None = None) -> BlueskyIdentity:
+        """Checks that a Bluesky handle exists and finds its PDS (any server), before a password is asked for."""
+        handle = normalize_bluesky_handle(handle)
+        settings = self.context.settings
+        return await find_account(
+            handle, check_web_url(server) if server else None, settings.bluesky_plc_url, settings.publish_timeout
+        )
+
+    async def unlink(self, actor_id: str, town_id: int, platform: Platform) -> Unlinked:
+        """Revokes the account's token at its server (when it is the hub's to revoke), then forgets the account."""
+        async with self.context.store.unit() as uow:
+            town = await get_town(uow, town_id)
+            permissions.require_officer(await self.context.actor(uow, actor_id), town.id, town.name)
+            account = next((a for a in await uow.accounts.of_town(town.id) if a.platform is platform), None)
+            if account is None:
+                raise NotFound("error.account.not_linked", town=town.name, network=platform.value.capitalize())
+            tokens = await revocation.revocable(uow, [account])
+        failed = await revocation.revoke(self.context, tokens)
+        async with self.context.store.unit() as uow:
+            await uow.accounts.delete(account.id)
+            await uow.audit.append(
+                actor_id, "account.unlink", town_id=town.id, details={"platform": platform.value, "revoked": not failed}
+            )
+        return Unlinked(town, account, (not failed) if tokens else None)
 
     async def connect(
         self, actor_id: str, town_id: int, platform: Platform, identifier: str, secret: str, server: str | None = None
     ) -> Health:
         """Links an account and checks it at once (credentials, limits, server reachable)."""
         account = await self.link(actor_id, town_id, platform, identifier, secret, server)
-        return await self.verify(account.id)
+        return await self.verify(account.id, alert=False)
 
-    async def verify(self, account_id: int) -> Health:
-        """Asks the network whether the account can publish; records the answer and the server's limits."""
+    async def verify(self, account_id: int, *, alert: bool = True) -> Health:
+        """Asks the network whether the account can publish; records the answer and the server's limits.
+
+        An account that worked and now needs a person (revoked token, deleted account, changed password) raises
+        an alert for its officers, unless ``alert`` is False (the officer linking it sees the answer already).
+        """
         async with self.context.store.unit() as uow:
             account = await uow.accounts.get(account_id)
             town = await uow.towns.get(account.town_id) if account else None
@@ -96,11 +167,35 @@ class AccountService:
         except UnissonError as error:  # publish errors and our own refusals alike are reported, not raised
             problem = error
         async with self.context.store.unit() as uow:
-            await uow.accounts.record_health(
-                account.id, error=problem.message("fr") if problem else None, limits=limits
-            )
+            if not (alert and needs_person(problem) and await uow.alerts.broke(account.id, *_alert_of(problem))):
+                await uow.accounts.record_health(
+                    account.id, error=problem.message("fr") if problem else None, limits=limits
+                )
             account = await uow.accounts.get(account.id) or account
         return Health(town, account, problem)
+
+    async def broken(self) -> list[BrokenAccount]:
+        """The alerts not yet told to the officers, oldest first."""
+        async with self.context.store.unit() as uow:
+            alerts = await uow.alerts.due()
+            accounts = await uow.accounts.many(a.account_id for a in alerts)
+            officers = await uow.roles.officers_by_town({a.town_id for a in alerts})
+            towns = {t.id: t for t in await uow.towns.list()}
+        return [
+            BrokenAccount(
+                a.id,
+                towns[a.town_id],
+                accounts[a.account_id],
+                _problem_of(a.problem),
+                tuple(officers.get(a.town_id, ())),
+            )
+            for a in alerts
+            if a.account_id in accounts and a.town_id in towns
+        ]
+
+    async def alert_told(self, alert_id: int) -> None:
+        async with self.context.store.unit() as uow:
+            await uow.alerts.sent(alert_id, self.context.clock())
 
     async def verify_all(self, town_id: int | None = None) -> list[Health]:
         """Checks every linked account (of one town, or all), one network call each, concurrently."""
@@ -147,6 +242,27 @@ class AccountService:
                 )
             await uow.audit.append(actor_id, "key.rotate", details={"accounts": len(rows)})
             return len(rows)
+
+
+def needs_person(problem: UnissonError | None) -> TypeGuard[PermanentPublishError]:
+    """Whether only an officer can fix it: the account must be linked again."""
+    return isinstance(problem, PermanentPublishError) and problem.reconnect
+
+
+def _alert_of(problem: UnissonError) -> tuple[str, dict[str, object]]:
+    """The error recorded on the account (French, as every stored error) and the alert's problem."""
+    return problem.message("fr"), {"key": problem.message_key, "params": {k: str(v) for k, v in problem.params.items()}}
+
+
+def _problem_of(stored: dict[str, object]) -> UnissonError:
+    params = stored.get("params")
+    return UnissonError(str(stored.get("key")), **(params if isinstance(params, dict) else {}))
+
+
+def _credential(platform: Platform, oauth_app_id: int | None) -> Credential:
+    if oauth_app_id is not None:
+        return Credential.OAUTH
+    return Credential.APP_PASSWORD if platform is Platform.BLUESKY else Credential.ACCESS_TOKEN
 
 
 def _normalize(platform: Platform, identifier: str, server: str | None) -> tuple[str, str]:

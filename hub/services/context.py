@@ -11,6 +11,7 @@ from hub.crypto import SecretBox
 from hub.domain.model import Platform
 from hub.domain.permissions import Actor
 from hub.publishers.base import Publisher
+from hub.publishers.mastodon_oauth import MastodonOAuthClient
 from hub.settings import Settings
 from hub.store import Store, UnitOfWork, utc_now
 
@@ -28,6 +29,8 @@ class ServiceContext:
     clock: Callable[[], datetime] = field(default=utc_now)
     #: One publisher per network; built on first use unless given (tests, benchmarks).
     publishers: Mapping[Platform, Publisher] | None = None
+    #: Mastodon's OAuth endpoints (linking, revoking); built on first use unless given.
+    oauth: MastodonOAuthClient | None = None
 
     async def actor(self, uow: UnitOfWork, user_id: str) -> Actor:
         """The roles ``user_id`` holds, read in the caller's transaction."""
@@ -40,6 +43,11 @@ class ServiceContext:
         if self.publishers is None:
             self.publishers = self.build_publishers()
         return self.publishers[platform]
+
+    def oauth_client(self) -> MastodonOAuthClient:
+        if self.oauth is None:
+            self.oauth = MastodonOAuthClient(self.settings.publish_timeout)
+        return self.oauth
 
     def build_publishers(self) -> Mapping[Platform, Publisher]:
         """The deployment's publishers; only the assembled hub knows how to build them (they read secrets

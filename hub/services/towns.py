@@ -18,6 +18,7 @@ from hub.domain.identifiers import (
 )
 from hub.domain.model import PROFILE_FIELDS, Role, Town, TownKind
 from hub.errors import ImportRejected, InvalidInput, NotFound, PermissionDenied, UnissonError
+from hub.services import revocation
 from hub.services.coalitions import get_coalition, get_town
 from hub.services.context import ServiceContext
 from hub.services.preferences import forget_preferences
@@ -224,11 +225,15 @@ class TownService:
         Accounts and their secrets are deleted, officers lose their role (and, left with no role, their
         preferences), profile fields are cleared, sign-ons keep their decision but not who made it, the
         reactions that signed or declined for the town are forgotten (who reacted, and which event), and audit
-        entries about the town no longer name the people who acted.
+        entries about the town no longer name the people who acted. OAuth tokens are revoked at their server
+        first; one that cannot be revoked (server down) is still forgotten, and the audit entry says so.
         """
         async with self.context.store.unit() as uow:
             town = await get_town(uow, town_id)
             permissions.require_admin(await self.context.actor(uow, actor_id))
+            tokens = await revocation.revocable(uow, await uow.accounts.of_town(town.id))
+        unrevoked = await revocation.revoke(self.context, tokens)
+        async with self.context.store.unit() as uow:
             accounts = await uow.accounts.delete_for_town(town.id)
             officers = await uow.roles.delete_for_town(town.id)
             for officer in officers:
@@ -246,7 +251,13 @@ class TownService:
                 actor_id,
                 "town.erase",
                 town_id=town.id,
-                details={"accounts": accounts, "officers": len(officers), "removed": remove},
+                details={
+                    "accounts": accounts,
+                    "officers": len(officers),
+                    "removed": remove,
+                    "revoked": len(tokens) - len(unrevoked),
+                    "not_revoked": len(unrevoked),
+                },
             )
 
     async def _require_town_coordinator(self, uow: UnitOfWork, actor_id: str, town: Town) -> None:

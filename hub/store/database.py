@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hub.store.outbox import OutboxRepository
 from hub.store.repositories import (
     AccountRepository,
+    AlertRepository,
     AnnouncementRepository,
     AnswerRepository,
     AuditRepository,
@@ -22,6 +23,7 @@ from hub.store.repositories import (
     LinkRepository,
     MediaRepository,
     MessageRepository,
+    OAuthRepository,
     PageRepository,
     PreferenceRepository,
     ReportRepository,
@@ -95,6 +97,8 @@ class UnitOfWork:
         self.reports = ReportRepository(session, clock)
         self.links = LinkRepository(session, clock)
         self.pages = PageRepository(session, clock)
+        self.oauth = OAuthRepository(session, clock)
+        self.alerts = AlertRepository(session, clock)
 
 
 class Store:

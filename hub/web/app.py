@@ -24,6 +24,7 @@ from hub.errors import UnissonError
 from hub.settings import Settings
 from hub.web.health import Health
 from hub.web.metrics import Metrics
+from hub.web.oauth import add_oauth_routes
 from hub.web.pages import add_routes
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def make_app(monitoring: Monitoring) -> web.Application:
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     add_routes(app, monitoring.hub)
+    add_oauth_routes(app, monitoring.hub)
     return app
 
 

@@ -136,7 +136,7 @@ async def test_erasure_forgets_people_but_keeps_decisions(hub: Hub, setup: Setup
     ]
     assert all((e.actor, e.details) == (ERASED, {}) for e in about_pantin)
     assert (erase.actor, erase.action) == (ADMIN, "town.erase")
-    assert erase.details == {"accounts": 1, "officers": 1, "removed": False}
+    assert erase.details == {"accounts": 1, "officers": 1, "removed": False, "revoked": 0, "not_revoked": 0}
     assert all(e.actor == setup.officer(KREMLIN) for e in entries if e.town_id == setup.town(KREMLIN).id)
     exported = await hub.audit.export("json")
     assert setup.officer(PANTIN) not in exported
@@ -177,7 +177,7 @@ async def test_erasure_with_remove_deletes_the_town(hub: Hub, setup: Setup) -> N
     board = await hub.announcements.board(announcement_id)
     assert [s.town.code for s in board.signons] == [KREMLIN]
     [erase] = [e for e in await hub.audit.entries() if e.action == "town.erase"]
-    assert erase.details == {"accounts": 1, "officers": 1, "removed": True}
+    assert erase.details == {"accounts": 1, "officers": 1, "removed": True, "revoked": 0, "not_revoked": 0}
 
 
 @pytest.mark.parametrize("remove", [False, True], ids=["erase", "remove"])

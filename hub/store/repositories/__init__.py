@@ -6,6 +6,7 @@ is :mod:`hub.store.outbox`.
 """
 
 from hub.store.repositories.accounts import AccountRepository, EncryptedSecrets
+from hub.store.repositories.alerts import Alert, AlertRepository
 from hub.store.repositories.announcements import AnnouncementRepository
 from hub.store.repositories.answers import AnswerRepository, PendingAnswer
 from hub.store.repositories.audit import AuditRepository
@@ -17,6 +18,7 @@ from hub.store.repositories.links import LinkRepository
 from hub.store.repositories.mapping import failure_json, failure_of
 from hub.store.repositories.media import MediaRepository
 from hub.store.repositories.messages import MessageRepository
+from hub.store.repositories.oauth import OAuthRepository, StoredApp, StoredRequest
 from hub.store.repositories.pages import PageRepository
 from hub.store.repositories.preferences import PreferenceRepository
 from hub.store.repositories.reports import ReportRepository
@@ -27,6 +29,8 @@ from hub.store.repositories.workers import WorkerRepository
 
 __all__ = [
     "AccountRepository",
+    "Alert",
+    "AlertRepository",
     "AnnouncementRepository",
     "AnswerRepository",
     "AuditRepository",
@@ -39,6 +43,7 @@ __all__ = [
     "MediaRepository",
     "MessageRepository",
     "NewDelivery",
+    "OAuthRepository",
     "PageRepository",
     "PendingAnswer",
     "PreferenceRepository",
@@ -46,6 +51,8 @@ __all__ = [
     "Repository",
     "RoleRepository",
     "SignOnRepository",
+    "StoredApp",
+    "StoredRequest",
     "TownRepository",
     "TownValues",
     "WorkerRepository",

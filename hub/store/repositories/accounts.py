@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from hub.domain.model import Account, Platform
+from hub.domain.model import Account, Credential, Platform
 from hub.store.models import AccountRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_account
@@ -23,7 +23,16 @@ class EncryptedSecrets:
 
 
 class AccountRepository(Repository):
-    async def upsert(self, town_id: int, platform: Platform, identifier: str, server: str, secret: bytes) -> Account:
+    async def upsert(
+        self,
+        town_id: int,
+        platform: Platform,
+        identifier: str,
+        server: str,
+        secret: bytes,
+        credential: Credential,
+        oauth_app_id: int | None = None,
+    ) -> Account:
         """Links (or re-links) the town's account on ``platform``; a re-link forgets the old session."""
         query = sa.select(AccountRow).where(AccountRow.town_id == town_id, AccountRow.platform == platform)
         now = self.clock()
@@ -33,6 +42,7 @@ class AccountRepository(Repository):
             self.session.add(row)
         row.identifier, row.server, row.secret, row.session = identifier, server, secret, None
         row.last_verified_at, row.last_error, row.updated_at = None, None, now
+        row.credential, row.oauth_app_id = credential.value, oauth_app_id
         await self.session.flush()
         return to_account(row)
 
@@ -94,6 +104,13 @@ class AccountRepository(Repository):
         if limits is not None:
             values["limits"] = limits
         await self.session.execute(sa.update(AccountRow).where(AccountRow.id == account_id).values(**values))
+
+    async def oauth_app_of(self, account_id: int) -> int | None:
+        """The app that issued the account's OAuth token (None for a password or a pasted token)."""
+        return await self.session.scalar(sa.select(AccountRow.oauth_app_id).where(AccountRow.id == account_id))
+
+    async def delete(self, account_id: int) -> None:
+        await self.session.execute(sa.delete(AccountRow).where(AccountRow.id == account_id))
 
     async def delete_for_town(self, town_id: int) -> int:
         result = await self.session.execute(sa.delete(AccountRow).where(AccountRow.town_id == town_id))

@@ -9,6 +9,7 @@ from hub.domain.model import (
     AnnouncementMessage,
     AuditEntry,
     Coalition,
+    Credential,
     Delivery,
     DeliveryState,
     Failure,
@@ -61,6 +62,7 @@ def to_account(row: AccountRow) -> Account:
         limits=dict(row.limits or {}),
         last_verified_at=row.last_verified_at,
         last_error=row.last_error,
+        credential=Credential(row.credential),
     )
 
 
