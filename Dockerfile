@@ -24,8 +24,9 @@ COPY hub ./hub
 COPY bot ./bot
 COPY sandbox ./sandbox
 RUN pip wheel --no-deps --wheel-dir dist .
-# Binary wheels only: nothing is compiled, so the slim image needs no compiler.
-RUN pip install --only-binary=:all: dist/*.whl
+# Binary wheels only (but one): nothing is compiled, so the slim image needs no compiler.
+# feedgen is published as source only: it is pure Python, so building it needs no compiler either.
+RUN pip install --only-binary=:all: --no-binary=feedgen dist/*.whl
 
 # --- the image: the virtual environment alone, run by an unprivileged user ---------------------------------
 FROM ${PYTHON_IMAGE}

@@ -226,7 +226,9 @@ class SignOnSummary:
 
         def recent(state: SignOnState) -> list[SignOn]:
             chosen = [s for s in signons if s.state is state]
-            return sorted(chosen, key=lambda s: s.at or _EPOCH, reverse=True)[:latest]
+            # Ties (decisions recorded within one tick of the clock) go to the higher town id, as the store's
+            # query orders them, so that the board and the summary agree.
+            return sorted(chosen, key=lambda s: (s.at or _EPOCH, s.town.id), reverse=True)[:latest]
 
         pending = [s for s in signons if s.state is SignOnState.PENDING][:latest]
         return cls(counts, recent(SignOnState.DECLINED), recent(SignOnState.SIGNED), pending)

@@ -104,12 +104,17 @@ async def _scene(hub: Hub, people: tuple[Person, Person], bot_id: str, folder: P
 async def _decide(hub: Hub, number: int, towns: list[Town]) -> None:
     """Towns 2 to 1,000 sign, the next 300 decline with a long reason (the first is left to the real officer).
 
-    Recorded in one go by the store, as the service would one by one (which takes half a minute).
+    Recorded in one go by the store, as the service would one by one (which takes half a minute); each a
+    millisecond after the one before on the hub's clock, which dates them, as they would arrive.
     """
+    clock = hub.clock
+    assert isinstance(clock, Clock)
     async with hub.store.unit() as uow:
         for town in towns[1:SIGNED]:
+            clock.now += timedelta(milliseconds=1)
             await uow.signons.record(number, town.id, SignOnState.SIGNED, by=_officer_of(town), version_number=1)
         for town in towns[SIGNED : SIGNED + DECLINED]:
+            clock.now += timedelta(milliseconds=1)
             by = _officer_of(town)
             await uow.signons.record(number, town.id, SignOnState.DECLINED, by=by, version_number=1, reason=REASON)
 

@@ -71,7 +71,7 @@ class SignOnRepository(Repository):
             .join(TownRow, TownRow.id == SignOnRow.town_id)
             .where(SignOnRow.announcement_id == announcement_id, SignOnRow.state == state.value)
             .where(SignOnRow.town_id.in_(members))
-            .order_by(SignOnRow.at.desc(), SignOnRow.id.desc())
+            .order_by(SignOnRow.at.desc(), SignOnRow.town_id.desc())
             .limit(latest)
         )
         return [to_signon(to_town(town), row) for row, town in (await self.session.execute(query)).tuples()]
