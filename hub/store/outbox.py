@@ -197,10 +197,12 @@ class OutboxRepository(Repository):
         ``sparing`` (the worker asking: alive, whatever its heartbeat says)."""
         alive = sa.select(WorkerRow.id).where(WorkerRow.heartbeat_at >= alive_since)
         gone: sa.ColumnElement[bool] = DeliveryRow.claimed_by.not_in(alive)
+        silent: sa.ColumnElement[bool] = WorkerRow.heartbeat_at < alive_since
         if sparing is not None:
             gone = sa.and_(gone, DeliveryRow.claimed_by != sparing)
+            silent = sa.and_(silent, WorkerRow.id != sparing)
         recovered = await self._unclaim(sa.or_(DeliveryRow.claimed_by.is_(None), gone))
-        await self.session.execute(sa.delete(WorkerRow).where(WorkerRow.heartbeat_at < alive_since))
+        await self.session.execute(sa.delete(WorkerRow).where(silent))
         return recovered
 
     async def _unclaim(self, condition: sa.ColumnElement[bool]) -> int:
