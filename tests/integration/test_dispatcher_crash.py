@@ -244,9 +244,9 @@ async def restartable_postgres() -> AsyncIterator[tuple[LocalPostgres, str]]:
 async def test_the_database_restarted_mid_fan_out_loses_and_duplicates_nothing(
     restartable_postgres: tuple[LocalPostgres, str], tmp_path: Path, mastodon: MastodonDouble
 ) -> None:
-    """The database stops once a quarter of the posts are made, and starts again 10 s later. The dispatcher
-    goes on meanwhile with the posts it holds (their outcomes wait in memory), then reconnects, records them and
-    finishes with the retries. The worker timeout is shorter than the outage: back on line, the worker's own
+    """The database stops once a quarter of the Mastodon posts are made, and starts again 10 s later. The
+    dispatcher goes on meanwhile with the posts it has claimed (their outcomes wait in memory), then reconnects,
+    records them and finishes (its retries need new claims). The worker timeout is shorter than the outage: back on line, the worker's own
     heartbeat looks dead, and it must not take back (and post again) what it still works on."""
     server, url = restartable_postgres
     async with fan_out(url, tmp_path, mastodon, OUTAGE_TOWNS, worker_timeout=2.0) as scene:
