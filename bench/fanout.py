@@ -71,17 +71,20 @@ SAMPLER = os.environ.get("UNISSON_BENCH_SAMPLER")
 # --- the servers, in their own process -----------------------------------------------------------------------
 
 
-def serve_doubles(codes: list[str], latency: float, conn: Connection, with_bluesky: bool) -> None:
-    asyncio.run(_serve(codes, latency, conn, with_bluesky))
+def serve_doubles(codes: list[str], latency: float, conn: Connection, with_bluesky: bool, lost: float = 0.0) -> None:
+    """Runs the doubles until told to stop; ``lost``: the share of answers lost after the post was made."""
+    asyncio.run(_serve(codes, latency, conn, with_bluesky, lost))
 
 
-async def _serve(codes: list[str], latency: float, conn: Connection, with_bluesky: bool) -> None:
+async def _serve(codes: list[str], latency: float, conn: Connection, with_bluesky: bool, lost: float) -> None:
     # Rate limits off: the per-IP windows would count 1,600 towns' traffic from one test address.
     bluesky = BlueskyDouble(seed=1, rate_limits=bluesky_limits(enabled=False))
     mastodon = MastodonDouble(seed=1, rate_limits=mastodon_limits(enabled=False))
     dids = open_accounts(codes, bluesky if with_bluesky else None, mastodon)
     for double in (bluesky, mastodon):
         double.inject("latency", count=None, seconds=latency)
+        if lost:
+            double.inject("commit_then_reset", count=None, fraction=lost)
     async with bluesky.serve() as blue, mastodon.serve() as masto:
         conn.send((blue, masto))
         loop = asyncio.get_running_loop()
@@ -307,11 +310,16 @@ def report(
     print(f"dispatcher CPU: {cpu_ms:.2f} ms per delivery (target ≤ {TARGET_CPU_MS:.0f} ms); peak RSS {rss:.0f} MB")
     print(f"sequential baseline: {per_post * 1000:.0f} ms per post → {sequential:.0f} s for {total}")
     print(f"speed-up: {ratio:.0f}× the sequential baseline (target ≥ {TARGET_RATIO:.0f}×)")
+    print(on_the_servers(blue_posts, masto_posts))
+    print(f"run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+def on_the_servers(blue_posts: list[int], masto_posts: list[int]) -> str:
+    """What the servers hold, from each town's count of posts on each: the posts, the missing, the doubled."""
     duplicates = sum(1 for n in blue_posts + masto_posts if n > 1)
     missing = sum(1 for n in blue_posts + masto_posts if n == 0)
-    print(f"on the servers: {sum(blue_posts)} Bluesky + {sum(masto_posts)} Mastodon posts; {missing} missing, "
-          f"{duplicates} towns posted twice")  # fmt: skip
-    print(f"run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    return (f"on the servers: {sum(blue_posts)} Bluesky + {sum(masto_posts)} Mastodon posts; {missing} missing, "
+            f"{duplicates} towns posted twice")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,6 +21,10 @@ from sandbox.postgres import run_postgres
 pytest_plugins = ["tests.integration.pds_fixture", "tests.integration.synapse_fixture", "tests.integration.browser"]
 
 ADMIN = "@admin:unisson.test"
+#: Marks a test that takes more than half a minute: ``UNISSON_TEST_SKIP_SLOW=1`` skips it (CI runs them all).
+slow = pytest.mark.skipif(
+    os.environ.get("UNISSON_TEST_SKIP_SLOW") == "1", reason="slow (minutes): UNISSON_TEST_SKIP_SLOW=1"
+)
 _databases = itertools.count(1)
 
 

@@ -5,7 +5,8 @@ slow one (a pre-flight of thousands of accounts takes about a minute) never dela
 heartbeat waited behind its pre-flight would be taken for dead, and another worker would take back its claims
 and its leadership while it still works.
 
-A failure of one round is logged and the round is tried again at the next period; cancellation (the worker
+A failure of one round is logged and the round is tried again at the next period (a database out of reach for a
+while thus stops no side task); cancellation (the worker
 stopping) always goes through. The tasks are kept here (strong references, so none is collected mid-way) and
 stopped within a bound.
 """
@@ -16,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from hub.dispatch.outage import OutageLog
 from hub.errors import UnissonError
 
 log = logging.getLogger(__name__)
@@ -81,11 +83,14 @@ class SideTasks:
 
 async def _repeat(name: str, period: Callable[[], float], work: Callable[[], Awaitable[None]]) -> None:
     loop = asyncio.get_running_loop()
+    outage = OutageLog(name, log)
     while True:
         began = loop.time()
         # Only exceptions: CancelledError (a BaseException) ends the loop, as the worker asked.
         try:
             await work()
-        except Exception:
-            log.exception("%s failed; trying again in %.1f s", name, period())
+        except Exception as error:
+            outage.failed(error, period())
+        else:
+            outage.succeeded()
         await asyncio.sleep(max(0.0, began + period() - loop.time()))

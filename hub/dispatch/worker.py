@@ -13,6 +13,11 @@ A main loop and side tasks:
 
 A worker killed at any moment loses nothing: its claims go back to the queue when its heartbeat stops, and a
 retried delivery is recognised by the publishers (stored rkey, Idempotency-Key, our own record).
+
+A worker outlasts its database going away (restarted, the network cut): each part waits and tries again (the
+main loop every :data:`RECONNECT_SECONDS`), the posts under way finish and their outcomes wait in memory, and
+the pool opens new connections once the server answers. Claims the worker may hold without working on them
+(the answer to a claim lost with the connection) are then handed back.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from hub.core import Hub
 from hub.dispatch.gate import Gates
 from hub.dispatch.gateway import BatchingGateway
 from hub.dispatch.jobs import Attempt, JobFactory
+from hub.dispatch.outage import OutageLog
 from hub.dispatch.preflight import Preflight
 from hub.dispatch.retry import RetryStrategy, as_failure
 from hub.dispatch.side_tasks import SideTasks
@@ -39,6 +45,7 @@ from hub.domain.model import DeliveryState, Failure
 from hub.errors import UnissonError
 from hub.publishers.base import PublishError, TransientPublishError
 from hub.publishers.registry import build_publishers
+from hub.store import unreachable
 from hub.store.outbox import AttemptOutcome, Claimed
 
 log = logging.getLogger(__name__)
@@ -46,6 +53,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT = "dispatcher-heartbeat"
 RECOVERY = "dispatcher-recovery"
 PREFLIGHT = "dispatcher-preflight"
+#: How long the main loop waits before trying again when the database is out of reach.
+RECONNECT_SECONDS = 1.0
 
 
 class AnotherDispatcher(UnissonError):
@@ -90,11 +99,15 @@ class Dispatcher:
         self.jobs = JobFactory(hub.store, hub.box, self.gateway)
         self.writer = OutcomeWriter(hub.store, self.worker_id, self.clock)
         self.preflight = Preflight(hub, self.gates)
-        self._tasks: set[asyncio.Task[None]] = set()
+        #: The attempts under way, with their deliveries.
+        self._tasks: dict[asyncio.Task[None], int] = {}
         self._wake = asyncio.Event()
         self.side = SideTasks(on_end=self._wake.set)
         #: Whether the last claim filled all the room (more may be due): look again as soon as room frees.
         self._more = True
+        #: Whether a turn failed since claims were last checked: this worker may hold claims it does not work on.
+        self._unsure = False
+        self._outage = OutageLog("dispatcher", log)
         self._next_upkeep: datetime | None = None
         self._next_instant: datetime | None = None
         #: Counters for the metrics and the benchmarks.
@@ -116,11 +129,39 @@ class Dispatcher:
         try:
             while not stop.is_set():
                 self.side.check()
-                await self.step()
-                await self._sleep(stopping)
+                await self._turn(stopping)
         finally:
             stopping.cancel()
             await self._leave(writer)
+
+    async def _turn(self, stopping: asyncio.Task[bool]) -> None:
+        """A step, then the wait for the next; with the database out of reach, a pause and nothing else."""
+        try:
+            if self._unsure:
+                await self._hand_back_strays()
+            await self.step()
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            self._unsure = True
+            self._outage.failed(error, RECONNECT_SECONDS)
+            await asyncio.wait({stopping}, timeout=RECONNECT_SECONDS)
+            return
+        self._outage.succeeded()
+        await self._sleep(stopping)
+
+    async def _hand_back_strays(self) -> None:
+        """Hands back the claims this worker holds but works on no more (after a failed turn).
+
+        A claim committed whose answer was lost with the connection, or claimed deliveries whose jobs could not
+        be read, would otherwise stay with this worker as long as it beats: no other worker takes them back.
+        """
+        busy = set(self._tasks.values()) | self.writer.holding()
+        async with self.hub.store.unit() as uow:
+            strays = await uow.outbox.release_idle(self.worker_id, busy)
+        self._unsure = False
+        if strays:
+            log.warning("handed back %d deliveries claimed while the database was out of reach", strays)
 
     async def step(self) -> int:
         """One turn of the loop: upkeep when due, then claims; returns how many deliveries it claimed.
@@ -166,11 +207,11 @@ class Dispatcher:
 
     def _spawn(self, attempt: Attempt) -> None:
         running = asyncio.create_task(self._try(attempt), name=f"delivery-{attempt.claimed.delivery.id}")
-        self._tasks.add(running)
+        self._tasks[running] = attempt.claimed.delivery.id
         running.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         self._wake.set()
 
     async def _try(self, attempt: Attempt) -> None:
@@ -281,7 +322,9 @@ class Dispatcher:
 
     async def _recover(self) -> None:
         async with self.hub.store.unit() as uow:
-            recovered = await uow.outbox.recover(self._alive_since(self.clock()))
+            # Never its own claims: after a database outage longer than the timeout its heartbeat is old, but it
+            # still works on them, and handing them back would send those posts twice.
+            recovered = await uow.outbox.recover(self._alive_since(self.clock()), sparing=self.worker_id)
         if recovered:
             log.warning("took back %d deliveries from a worker that stopped answering", recovered)
 

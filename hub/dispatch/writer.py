@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from hub.dispatch.outage import OutageLog
 from hub.i18n import translate
 from hub.store import Store, UnitOfWork
 from hub.store.outbox import AttemptOutcome
@@ -33,6 +34,8 @@ class OutcomeWriter:
         self.gather = gather
         self._next_retry: datetime | None = None
         self._queue: list[AttemptOutcome] = []
+        #: The batch being written.
+        self._writing: list[AttemptOutcome] = []
         self._ready = asyncio.Event()
         self._lock = asyncio.Lock()
         #: Set after each write, so the worker can look for more work.
@@ -53,22 +56,30 @@ class OutcomeWriter:
     def pending(self) -> int:
         return len(self._queue)
 
+    def holding(self) -> set[int]:
+        """The deliveries whose outcomes wait to be written or are being written."""
+        return {o.delivery_id for o in (*self._writing, *self._queue)}
+
     async def run(self) -> None:
         """Writes batches as outcomes arrive, until cancelled (then :meth:`flush` writes the rest)."""
+        outage = OutageLog("outbox-writer", log)
         while True:
             await self._ready.wait()
             await asyncio.sleep(self.gather)
             try:
                 await self.flush()
-            except Exception:
+            except Exception as error:
                 # The outcomes are kept (see flush); a database that is down for a moment must not stop the writer.
-                log.exception("could not record %d outcomes; trying again", len(self._queue))
+                outage.failed(error, RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
+            else:
+                outage.succeeded()
 
     async def flush(self) -> None:
         async with self._lock:
             while self._queue:
                 outcomes, self._queue = self._queue[: self.batch], self._queue[self.batch :]
+                self._writing = outcomes
                 try:
                     async with self.store.unit() as uow:
                         await uow.outbox.record(self.worker_id, outcomes, self.clock())
@@ -77,6 +88,8 @@ class OutcomeWriter:
                     # Put them back: an outcome must not be lost to a passing database error.
                     self._queue = outcomes + self._queue
                     raise
+                finally:
+                    self._writing = []
             self._ready.clear()
             self.written.set()
 

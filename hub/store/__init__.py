@@ -3,6 +3,6 @@
 Nothing outside this package sees an ``AsyncSession``.
 """
 
-from hub.store.database import Store, UnitOfWork, utc_now
+from hub.store.database import Store, UnitOfWork, unreachable, utc_now
 
-__all__ = ["Store", "UnitOfWork", "utc_now"]
+__all__ = ["Store", "UnitOfWork", "unreachable", "utc_now"]

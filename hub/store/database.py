@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from hub.store.outbox import OutboxRepository
@@ -32,6 +32,28 @@ from hub.store.repositories import (
     TownRepository,
     WorkerRepository,
 )
+
+#: SQLSTATE prefixes of a database out of reach: 08 (connection exception) and 57P (the server shutting down,
+#: restarting or starting up).
+_UNREACHABLE_STATES = ("08", "57P")
+
+
+def unreachable(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached (down, restarting, the connection lost or its
+    pool exhausted) rather than refusing a statement: something to wait out and try again.
+
+    A pooled connection the server dropped is replaced at its next checkout (``pool_pre_ping``); only the
+    statements under way when it dropped fail, with an error recognised here.
+    """
+    if isinstance(error, OSError | exc.TimeoutError):  # refused or timed-out connections, a full pool
+        return True
+    if isinstance(error, exc.DBAPIError):
+        return error.connection_invalidated or _unreachable_state(error.orig)
+    return _unreachable_state(error)  # the driver's own error, raised while connecting
+
+
+def _unreachable_state(error: BaseException | None) -> bool:
+    return str(getattr(error, "sqlstate", None) or "").startswith(_UNREACHABLE_STATES)
 
 
 def utc_now() -> datetime:

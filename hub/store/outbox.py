@@ -9,7 +9,7 @@ are :mod:`hub.store.repositories.workers`, the reports a failure leaves :mod:`hu
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -182,11 +182,27 @@ class OutboxRepository(Repository):
         """Hands back every delivery ``worker_id`` holds (a graceful stop)."""
         return await self._unclaim(DeliveryRow.claimed_by == worker_id)
 
-    async def recover(self, alive_since: datetime) -> int:
-        """Hands back the claims of workers whose last heartbeat is older than ``alive_since``."""
+    async def release_idle(self, worker_id: str, busy: Collection[int]) -> int:
+        """Hands back the deliveries ``worker_id`` holds, but those in ``busy`` (the ones it works on)."""
+        held = await self.session.scalars(
+            sa.select(DeliveryRow.id).where(
+                DeliveryRow.claimed_by == worker_id, DeliveryRow.state == DeliveryState.CLAIMED.value
+            )
+        )
+        idle = [i for i in held if i not in busy]
+        return await self._unclaim(DeliveryRow.id.in_(idle)) if idle else 0
+
+    async def recover(self, alive_since: datetime, sparing: str | None = None) -> int:
+        """Hands back the claims of workers whose last heartbeat is older than ``alive_since``, but those of
+        ``sparing`` (the worker asking: alive, whatever its heartbeat says)."""
         alive = sa.select(WorkerRow.id).where(WorkerRow.heartbeat_at >= alive_since)
-        recovered = await self._unclaim(sa.or_(DeliveryRow.claimed_by.is_(None), DeliveryRow.claimed_by.not_in(alive)))
-        await self.session.execute(sa.delete(WorkerRow).where(WorkerRow.heartbeat_at < alive_since))
+        gone: sa.ColumnElement[bool] = DeliveryRow.claimed_by.not_in(alive)
+        silent: sa.ColumnElement[bool] = WorkerRow.heartbeat_at < alive_since
+        if sparing is not None:
+            gone = sa.and_(gone, DeliveryRow.claimed_by != sparing)
+            silent = sa.and_(silent, WorkerRow.id != sparing)
+        recovered = await self._unclaim(sa.or_(DeliveryRow.claimed_by.is_(None), gone))
+        await self.session.execute(sa.delete(WorkerRow).where(silent))
         return recovered
 
     async def _unclaim(self, condition: sa.ColumnElement[bool]) -> int:

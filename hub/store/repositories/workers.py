@@ -8,7 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hub.store.models import WorkerRow
+from hub.domain.model import DeliveryState
+from hub.store.models import DeliveryRow, WorkerRow
 from hub.store.repositories.base import Repository
 
 
@@ -33,3 +34,13 @@ class WorkerRepository(Repository):
         """``(id, host, pid)`` of the workers heard from since ``since``."""
         query = sa.select(WorkerRow.id, WorkerRow.host, WorkerRow.pid).where(WorkerRow.heartbeat_at >= since)
         return [(i, h, p) for i, h, p in (await self.session.execute(query)).tuples()]
+
+    async def holding(self) -> dict[str, datetime | None]:
+        """The workers holding claims, each with its last heartbeat (None: not registered, or taken for dead)."""
+        query = (
+            sa.select(DeliveryRow.claimed_by, WorkerRow.heartbeat_at)
+            .join(WorkerRow, WorkerRow.id == DeliveryRow.claimed_by, isouter=True)
+            .where(DeliveryRow.state == DeliveryState.CLAIMED.value, DeliveryRow.claimed_by.is_not(None))
+            .distinct()
+        )
+        return {worker: heard for worker, heard in (await self.session.execute(query)).tuples() if worker}
