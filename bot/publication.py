@@ -42,6 +42,7 @@ from bot.publication_text import (
     retraction_recap,
     retraction_tally,
 )
+from bot.reach_reports import tell_reach_reports
 from bot.render import Reply
 from hub.core import Hub
 from hub.domain.model import Announcement, AnnouncementMessage, AnnouncementState, Platform, Report, ReportKind
@@ -128,6 +129,7 @@ class PublicationReports:
     async def check(self) -> int:
         """Tells the reports waiting, then brings the status messages up to date; returns how many were told."""
         told = await self.tell_reports()
+        told += await tell_reach_reports(self.hub, self.messenger)
         now = asyncio.get_running_loop().time()
         if now >= self._next_edit:
             self._next_edit = now + self.edit_every

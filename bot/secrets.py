@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: The names of the command that links an account (its declaration in ``bot.commands.accounts`` uses them).
 ACCOUNT_COMMAND = ("compte", "account")
+#: The command that links a coalition's own account (declared in ``bot.commands.reach``).
+COALITION_ACCOUNT_COMMAND = ("compte-coalition", "coalition-account")
 HIDDEN = "[…]"
 
 # Bluesky app passwords: four groups of four lower-case letters or digits ("abcd-1234-efgh-5678").
@@ -62,7 +64,7 @@ def account_command(text: str, prefix: str) -> bool:
     if not text.startswith(prefix):
         return False
     words = text.removeprefix(prefix).split(maxsplit=1)
-    return len(words) == 2 and words[0].casefold() in ACCOUNT_COMMAND
+    return len(words) == 2 and words[0].casefold() in (*ACCOUNT_COMMAND, *COALITION_ACCOUNT_COMMAND)
 
 
 def _spans(text: str) -> list[tuple[int, int]]:

@@ -19,12 +19,14 @@ from hub.services.announcements import AnnouncementService
 from hub.services.answers import AnswerService
 from hub.services.audit import AuditService
 from hub.services.campaign_pages import CampaignPages
+from hub.services.coalition_accounts import CoalitionAccountService
 from hub.services.coalitions import CoalitionService
 from hub.services.context import OPERATOR, ServiceContext
 from hub.services.dispatch import DispatchService
 from hub.services.images import ImageService
 from hub.services.links import LinkService
 from hub.services.preferences import PreferenceService
+from hub.services.reach import ReachService
 from hub.services.towns import TownService
 from hub.settings import Settings
 from hub.store import Store, utc_now
@@ -63,6 +65,10 @@ class Hub(ServiceContext):
         return AccountService(self)
 
     @cached_property
+    def coalition_accounts(self) -> CoalitionAccountService:
+        return CoalitionAccountService(self)
+
+    @cached_property
     def images(self) -> ImageService:
         return ImageService(self)
 
@@ -91,6 +97,10 @@ class Hub(ServiceContext):
         return CampaignPages(self)
 
     @cached_property
+    def reach(self) -> ReachService:
+        return ReachService(self)
+
+    @cached_property
     def preferences(self) -> PreferenceService:
         return PreferenceService(self)
 
@@ -110,4 +120,9 @@ class Hub(ServiceContext):
     async def close(self) -> None:
         for publisher in (self.publishers or {}).values():
             await publisher.close()
+        if "reach" in self.__dict__:
+            await self.reach.close()
+        if "coalition_accounts" in self.__dict__:
+            for publisher in (self.coalition_accounts.publishers or {}).values():
+                await publisher.close()
         await self.store.close()

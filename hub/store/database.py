@@ -16,6 +16,7 @@ from hub.store.repositories import (
     AnnouncementRepository,
     AnswerRepository,
     AuditRepository,
+    CoalitionAccountRepository,
     CoalitionRepository,
     DeliveryRepository,
     EventRepository,
@@ -24,6 +25,7 @@ from hub.store.repositories import (
     MessageRepository,
     PageRepository,
     PreferenceRepository,
+    ReachRepository,
     ReportRepository,
     RoleRepository,
     SignOnRepository,
@@ -95,6 +97,8 @@ class UnitOfWork:
         self.reports = ReportRepository(session, clock)
         self.links = LinkRepository(session, clock)
         self.pages = PageRepository(session, clock)
+        self.coalition_accounts = CoalitionAccountRepository(session, clock)
+        self.reach = ReachRepository(session, clock)
 
 
 class Store:

@@ -10,6 +10,7 @@ from hub.store.repositories.announcements import AnnouncementRepository
 from hub.store.repositories.answers import AnswerRepository, PendingAnswer
 from hub.store.repositories.audit import AuditRepository
 from hub.store.repositories.base import Repository
+from hub.store.repositories.coalition_accounts import CoalitionAccountRepository
 from hub.store.repositories.coalitions import CoalitionRepository
 from hub.store.repositories.deliveries import DeliveryRepository, NewDelivery
 from hub.store.repositories.events import EventRepository
@@ -19,6 +20,7 @@ from hub.store.repositories.media import MediaRepository
 from hub.store.repositories.messages import MessageRepository
 from hub.store.repositories.pages import PageRepository
 from hub.store.repositories.preferences import PreferenceRepository
+from hub.store.repositories.reach import ReachRepository
 from hub.store.repositories.reports import ReportRepository
 from hub.store.repositories.roles import Grant, RoleRepository
 from hub.store.repositories.signons import SignOnRepository
@@ -30,6 +32,7 @@ __all__ = [
     "AnnouncementRepository",
     "AnswerRepository",
     "AuditRepository",
+    "CoalitionAccountRepository",
     "CoalitionRepository",
     "DeliveryRepository",
     "EncryptedSecrets",
@@ -42,6 +45,7 @@ __all__ = [
     "PageRepository",
     "PendingAnswer",
     "PreferenceRepository",
+    "ReachRepository",
     "ReportRepository",
     "Repository",
     "RoleRepository",

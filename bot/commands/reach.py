@@ -1,0 +1,68 @@
+"""The coalition's own accounts: ``!compte-coalition bluesky HANDLE MOT_DE_PASSE_APPLI [coalition]
+[https://serveur]`` (and ``mastodon @user@instance JETON``), by an admin or a coordinator, in a direct message
+with the bot only. Like a town's account, the secret is never repeated nor logged, and :mod:`bot.secrets`
+redacts the command in a shared room.
+"""
+
+from __future__ import annotations
+
+from bot.commands.accounts import BLUESKY_LIMIT, _town_and_server
+from bot.context import Request
+from bot.registry import Argument, Arguments, Audience, command
+from bot.render import Reply
+from bot.secrets import COALITION_ACCOUNT_COMMAND, HIDDEN
+from hub.domain.model import Coalition, Platform
+from hub.errors import InvalidInput
+from hub.i18n import translate
+from hub.services.coalition_accounts import CoalitionHealth
+
+
+@command(
+    COALITION_ACCOUNT_COMMAND[0],
+    english=COALITION_ACCOUNT_COMMAND[1],
+    arguments=(
+        Argument("accounts.platform", choices=tuple(p.value for p in Platform)),
+        Argument("accounts.identifier"),
+        Argument("accounts.secret"),
+        Argument("reach.where", optional=True, rest=True),
+    ),
+    audience=Audience.COORDINATOR,
+    summary="bot.reach.account.help",
+    details="bot.reach.account.help.details",
+)
+async def link_coalition_account(request: Request, args: Arguments) -> Reply:
+    """Links and checks the coalition's own account; only in a direct conversation with the bot."""
+    if not request.private:
+        raise InvalidInput("bot.accounts.private_only", prefix=request.prefix)
+    secret = args.text("accounts.secret")
+    name, server = _town_and_server(args.optional_text("reach.where") or "")
+    coalition = await _coalition(request, name)
+    platform = Platform(args.text("accounts.platform"))
+    health = await request.hub.coalition_accounts.connect(
+        request.sender, coalition.id, platform, args.text("accounts.identifier"), secret, server
+    )
+    return Reply.text(_result(health, request.lang).replace(secret, HIDDEN))
+
+
+async def _coalition(request: Request, name: str) -> Coalition:
+    """The named coalition, or the only one the sender coordinates."""
+    if name:
+        return await request.hub.coalition_accounts.find_coalition(name)
+    actor = await request.hub.whois(request.sender)
+    if len(actor.coordinator_of) == 1:
+        return await request.hub.coalitions.get(next(iter(actor.coordinator_of)))
+    raise InvalidInput("bot.reach.account.which_coalition", prefix=request.prefix)
+
+
+def _result(health: CoalitionHealth, lang: str) -> str:
+    account = health.account
+    names = {
+        "network": account.platform.value.capitalize(),
+        "identifier": account.identifier,
+        "coalition": health.coalition.name,
+    }
+    if health.problem is not None:
+        return translate("bot.reach.account.problem", lang, problem=health.problem.message(lang), **names)
+    mastodon = account.platform is Platform.MASTODON
+    limit = int(account.limits.get("max_characters", 500)) if mastodon else BLUESKY_LIMIT
+    return translate("bot.reach.account.ok", lang, limit=limit, **names)

@@ -1,0 +1,224 @@
+"""The coalition's reach: its own accounts, and the posts' counts read after publication and reported.
+
+The towns publish through the real dispatcher to the doubles; the doubles then hold the counts (the Bluesky
+double answers ``app.bsky.feed.getPosts`` as an AppView would, the Mastodon double ``statuses?id[]=`` on its
+Mastodon personality only), and the report's totals must equal the sums the servers hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hub.cli import main
+from hub.core import Hub, utc_now
+from hub.dispatch.worker import Dispatcher
+from hub.domain.model import AnnouncementState, Platform
+from hub.domain.reach import Counts
+from hub.errors import PermissionDenied
+from hub.publishers.bluesky import BlueskyPublisher
+from hub.publishers.mastodon import MastodonPublisher
+from hub.services.reach_report import report_csv, report_lines
+from sandbox.bluesky import BlueskyDouble
+from sandbox.fleet import COORDINATOR, Fleet, build_fleet, officer_of, use_servers, username_of
+from sandbox.mastodon import MASTODON, TAKAHE, MastodonDouble, Personality
+from tests.conftest import ADMIN
+
+CODES = [("93055", "Pantin"), ("94043", "Le Kremlin-Bicêtre"), ("78575", "Saint-Rémy-lès-Chevreuse")]
+
+
+@contextlib.asynccontextmanager
+async def published(hub: Hub, tmp_path: Path, personality: Personality = MASTODON) -> AsyncIterator[Fleet]:
+    """Three towns posted on both doubles by the real dispatcher; the hub reads counts on the Bluesky double."""
+    hub.clock = utc_now
+    bluesky, mastodon = BlueskyDouble(seed=5), MastodonDouble(seed=5, personality=personality)
+    async with bluesky.serve() as blue, mastodon.serve() as masto:
+        use_servers(hub, plc_url=blue, timeout=2.0)
+        hub.settings.bluesky_appview_url = blue
+        fleet = await build_fleet(
+            hub, tmp_path, CODES, timedelta(seconds=1), bluesky=(bluesky, blue), mastodon=(mastodon, masto)
+        )
+        hub.reach.reader.pause = 0.0
+        stop = asyncio.Event()
+        task = asyncio.create_task(Dispatcher(hub).run(stop))
+        try:
+            await _settled(hub, fleet.announcement.id)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 15)
+        yield fleet
+
+
+async def _settled(hub: Hub, announcement_id: int) -> None:
+    for _ in range(400):
+        if (await hub.announcements.get(announcement_id)).state is AnnouncementState.PUBLISHED:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the announcement was not published")
+
+
+def _set_counts(fleet: Fleet) -> Counts:
+    """Gives every post its own counts on its server; returns their sum."""
+    assert fleet.bluesky is not None and fleet.mastodon is not None
+    total = Counts()
+    for n, town in enumerate(fleet.towns, start=1):
+        [post] = fleet.bluesky.posts(fleet.dids[town.id])
+        fleet.bluesky.set_counts(post.uri, likes=10 * n, reposts=n, replies=2, quotes=1)
+        [status] = fleet.mastodon.statuses(username_of(town.code or ""))
+        fleet.mastodon.set_counts(status.id, likes=n, reposts=3 * n, replies=0, quotes=n)
+        total = total + Counts(10 * n, n, 2, 1) + Counts(n, 3 * n, 0, n)
+    return total
+
+
+@pytest.mark.parametrize("personality", [MASTODON, TAKAHE], ids=["mastodon", "takahe"])
+async def test_the_report_totals_equal_the_sums_the_servers_hold(
+    hub: Hub, tmp_path: Path, personality: Personality
+) -> None:
+    async with published(hub, tmp_path, personality) as fleet:
+        expected = _set_counts(fleet)
+        hub.settings.reach_after_hours = [0.0, 168.0]
+        assert await hub.reach.run() == 1  # the first round is due at once, the second a week later
+        assert await hub.reach.run() == 0
+
+        report = await hub.reach.report(fleet.announcement.id)
+        assert report.total == expected
+        assert report.posts == {Platform.BLUESKY: 3, Platform.MASTODON: 3}
+        assert report.deleted == 0
+        assert [t.town for t in report.top] == [t.name for t in reversed(fleet.towns)]  # the counts grow with n
+        lines = report_lines(report, "fr")
+        assert "Bluesky : 3 publications, 60 j'aime, 6 partages, 6 réponses, 3 citations." in lines
+        assert len(report_csv(report).splitlines()) == 7
+
+
+async def test_a_deleted_post_is_counted_as_deleted(hub: Hub, tmp_path: Path) -> None:
+    async with published(hub, tmp_path) as fleet:
+        assert fleet.mastodon is not None
+        _set_counts(fleet)
+        [status] = fleet.mastodon.statuses(username_of(fleet.towns[0].code or ""))
+        status.deleted_at = fleet.mastodon.now()
+        hub.settings.reach_after_hours = [0.0]
+        await hub.reach.run()
+        report = await hub.reach.report(fleet.announcement.id)
+        assert report.deleted == 1
+        assert "1 publication(s) supprimée(s) depuis." in report_lines(report, "fr")
+
+
+async def test_a_failed_reading_only_delays_the_report(hub: Hub, tmp_path: Path) -> None:
+    async with published(hub, tmp_path) as fleet:
+        hub.reach.reader.appview_url = "http://127.0.0.1:9"  # nothing listens there
+        hub.settings.reach_after_hours = [0.0]
+        assert await hub.reach.run() == 0
+        async with hub.store.unit() as uow:
+            [round_] = await uow.reach.rounds(fleet.announcement.id)
+        assert round_.read_at is None and round_.attempts == 1 and round_.due_at > utc_now()
+        assert await hub.reach.untold() == []
+        assert (await hub.announcements.get(fleet.announcement.id)).state is AnnouncementState.PUBLISHED
+
+
+async def test_a_reading_is_told_once(hub: Hub, tmp_path: Path) -> None:
+    async with published(hub, tmp_path) as fleet:
+        hub.settings.reach_after_hours = [0.0]
+        await hub.reach.run()
+        [(round_, coalition_id)] = await hub.reach.untold()
+        assert coalition_id == fleet.coalition_id and round_.number == 1
+        await hub.reach.told(round_.id)
+        assert await hub.reach.untold() == []
+
+
+async def test_the_cli_prints_the_report_and_exports_it_as_csv(
+    hub: Hub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with published(hub, tmp_path) as fleet:
+        _set_counts(fleet)
+        hub.settings.reach_after_hours = [0.0]
+        await hub.reach.run()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UNISSON_DATA_DIR", str(tmp_path / "cli"))
+    monkeypatch.setenv("UNISSON_DATABASE_URL", str(hub.settings.database_url))
+    number = str(fleet.announcement.id)
+    # The command runs its own event loop: from a thread, as from a terminal.
+    printed = await asyncio.to_thread(CliRunner().invoke, main, ["--lang", "en", "report", number])
+    assert printed.exit_code == 0, printed.output
+    assert "Total: 66 likes, 24 reposts, 6 replies, 9 quotes." in printed.output
+    exported = await asyncio.to_thread(CliRunner().invoke, main, ["report", number, "--csv"])
+    assert exported.output.splitlines()[0].startswith("delivery_id,town_id,town,network,likes")
+    assert len(exported.output.splitlines()) == 7
+    missing = await asyncio.to_thread(CliRunner().invoke, main, ["report", "999"])
+    assert missing.exit_code == 1
+
+
+# --- the coalition's own accounts ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def doubles(hub: Hub) -> AsyncIterator[tuple[BlueskyDouble, str, MastodonDouble, str]]:
+    bluesky, mastodon = BlueskyDouble(seed=7), MastodonDouble(seed=7, max_characters=1000)
+    async with bluesky.serve() as blue, mastodon.serve() as masto:
+        gateway = hub.coalition_accounts.gateway
+        hub.coalition_accounts.publishers = {
+            Platform.BLUESKY: BlueskyPublisher(gateway, plc_url=blue, timeout=2.0),
+            Platform.MASTODON: MastodonPublisher(gateway, timeout=2.0),
+        }
+        yield bluesky, blue, mastodon, masto
+
+
+async def test_a_coordinator_links_and_checks_the_coalitions_own_accounts(
+    hub: Hub, tmp_path: Path, doubles: tuple[BlueskyDouble, str, MastodonDouble, str]
+) -> None:
+    bluesky, blue, mastodon, masto = doubles
+    coalition = await hub.coalitions.create(ADMIN, "Petites villes", "!pv:unisson.test")
+    await hub.coalitions.appoint_coordinator(ADMIN, coalition.id, COORDINATOR)
+    bluesky.add_account("pvd.test", "aaaa-bbbb-cccc-dddd")
+    mastodon.add_account("pvd")
+    token = mastodon.issue_token("pvd")
+
+    sky = await hub.coalition_accounts.connect(
+        COORDINATOR, coalition.id, Platform.BLUESKY, "pvd.test", "aaaa-bbbb-cccc-dddd", blue
+    )
+    masto_health = await hub.coalition_accounts.connect(
+        ADMIN, coalition.id, Platform.MASTODON, "@pvd@mastodon.test", token, masto
+    )
+    assert sky.problem is None and masto_health.problem is None
+    assert masto_health.account.limits["max_characters"] == 1000
+    accounts = await hub.coalition_accounts.of_coalition(coalition.id)
+    assert [(a.platform, a.identifier) for a in accounts] == [
+        (Platform.BLUESKY, "pvd.test"),
+        (Platform.MASTODON, "@pvd@mastodon.test"),
+    ]
+    # The secret is kept encrypted, and the session the check opened is kept for the next use.
+    async with hub.store.unit() as uow:
+        stored = await uow.coalition_accounts.secrets(accounts[0].id)
+    assert stored is not None and b"aaaa" not in stored.secret and stored.session is not None
+    # The towns' accounts are untouched.
+    assert await hub.accounts.all() == []
+
+
+async def test_an_officer_cannot_link_the_coalitions_account(
+    hub: Hub, tmp_path: Path, doubles: tuple[BlueskyDouble, str, MastodonDouble, str]
+) -> None:
+    coalition = await hub.coalitions.create(ADMIN, "Petites villes", "!pv:unisson.test")
+    with pytest.raises(PermissionDenied):
+        await hub.coalition_accounts.connect(
+            officer_of("93055"), coalition.id, Platform.MASTODON, "@pvd@mastodon.test", "jeton", doubles[3]
+        )
+    assert await hub.coalition_accounts.find_coalition("petites VILLES") == coalition
+
+
+async def test_a_wrong_password_is_reported_not_raised(
+    hub: Hub, tmp_path: Path, doubles: tuple[BlueskyDouble, str, MastodonDouble, str]
+) -> None:
+    bluesky, blue, _, _ = doubles
+    coalition = await hub.coalitions.create(ADMIN, "Petites villes", "!pv:unisson.test")
+    bluesky.add_account("pvd.test", "aaaa-bbbb-cccc-dddd")
+    health = await hub.coalition_accounts.connect(
+        ADMIN, coalition.id, Platform.BLUESKY, "pvd.test", "zzzz-zzzz-zzzz-zzzz", blue
+    )
+    assert health.problem is not None
+    [account] = await hub.coalition_accounts.of_coalition(coalition.id)
+    assert account.last_error is not None and account.last_verified_at is None
