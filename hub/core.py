@@ -27,6 +27,7 @@ from hub.services.images import ImageService
 from hub.services.links import LinkService
 from hub.services.preferences import PreferenceService
 from hub.services.reach import ReachService
+from hub.services.starter_packs import StarterPacks
 from hub.services.towns import TownService
 from hub.settings import Settings
 from hub.store import Store, utc_now
@@ -95,6 +96,10 @@ class Hub(ServiceContext):
     @cached_property
     def pages(self) -> CampaignPages:
         return CampaignPages(self)
+
+    @cached_property
+    def starter_packs(self) -> StarterPacks:
+        return StarterPacks(self, self.coalition_accounts)
 
     @cached_property
     def reach(self) -> ReachService:

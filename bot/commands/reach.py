@@ -1,4 +1,6 @@
-"""The coalition's own accounts: ``!compte-coalition bluesky HANDLE MOT_DE_PASSE_APPLI [coalition]
+"""The coalition's reach. ``!pack``: its Bluesky starter pack(s), created or brought up to date.
+
+The coalition's own accounts: ``!compte-coalition bluesky HANDLE MOT_DE_PASSE_APPLI [coalition]
 [https://serveur]`` (and ``mastodon @user@instance JETON``), by an admin or a coordinator, in a direct message
 with the bot only. Like a town's account, the secret is never repeated nor logged, and :mod:`bot.secrets`
 redacts the command in a shared room.
@@ -7,6 +9,7 @@ redacts the command in a shared room.
 from __future__ import annotations
 
 from bot.commands.accounts import BLUESKY_LIMIT, _town_and_server
+from bot.commands.announcements.shared import coalition_of
 from bot.context import Request
 from bot.registry import Argument, Arguments, Audience, command
 from bot.render import Reply
@@ -66,3 +69,15 @@ def _result(health: CoalitionHealth, lang: str) -> str:
     mastodon = account.platform is Platform.MASTODON
     limit = int(account.limits.get("max_characters", 500)) if mastodon else BLUESKY_LIMIT
     return translate("bot.reach.account.ok", lang, limit=limit, **names)
+
+
+@command("pack", english="pack", audience=Audience.COORDINATOR, summary="bot.reach.pack.help")
+async def starter_pack(request: Request, args: Arguments) -> Reply:
+    """Creates or updates the coalition's starter pack(s) on its own Bluesky account and gives their links."""
+    coalition = coalition_of(request)
+    links = await request.hub.starter_packs.create(request.sender, coalition.id)
+    if not links:
+        return Reply.text(translate("bot.reach.pack.empty", request.lang))
+    lines = [translate("bot.reach.pack.done", request.lang, count=len(links))]
+    lines += [f"{link.label or coalition.name} — {link.url}" for link in links]
+    return Reply.text("\n".join(lines))

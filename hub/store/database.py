@@ -29,6 +29,7 @@ from hub.store.repositories import (
     ReportRepository,
     RoleRepository,
     SignOnRepository,
+    StarterPackRepository,
     TownRepository,
     WorkerRepository,
 )
@@ -99,6 +100,7 @@ class UnitOfWork:
         self.pages = PageRepository(session, clock)
         self.coalition_accounts = CoalitionAccountRepository(session, clock)
         self.reach = ReachRepository(session, clock)
+        self.starter_packs = StarterPackRepository(session, clock)
 
 
 class Store:

@@ -360,3 +360,25 @@ class PostCountRow(Base):
     replies: Mapped[int] = mapped_column(default=0)
     quotes: Mapped[int] = mapped_column(default=0)
     deleted: Mapped[bool] = mapped_column(default=False)
+
+
+class StarterPackRow(Base):
+    """One of a coalition's Bluesky starter packs (a reference list of its towns' accounts and the pack that
+    points to it), on the coalition's own account. The record keys are chosen and kept before the first write,
+    so a write repeated after a crash rewrites the same records instead of making others."""
+
+    __tablename__ = "starter_packs"
+    __table_args__ = (sa.UniqueConstraint("coalition_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coalition_id: Mapped[int] = mapped_column(sa.ForeignKey("coalitions.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    list_rkey: Mapped[str] = mapped_column(sa.String(16))
+    pack_rkey: Mapped[str] = mapped_column(sa.String(16))
+    #: The account's DID and handle when last written (for the pack's at-uri and its web address).
+    did: Mapped[str | None] = mapped_column(sa.String(255))
+    handle: Mapped[str | None] = mapped_column(sa.String(255))
+    #: The SHA-256 of the members' handles the pack was last brought up to date with.
+    members_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    label: Mapped[str | None] = mapped_column(sa.String(120))
+    synced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -201,6 +201,7 @@ async def _public(request: web.Request) -> web.Response:
         feed_url=feed_path(coalition_id),
         platforms=list(Platform),
         reach=page_totals(reach, words.lang, page.announcement.timezone) if reach and reach.posts else None,
+        packs=await hub.starter_packs.links(coalition_id),
     )
 
 

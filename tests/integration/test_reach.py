@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
 from hub.cli import main
@@ -25,6 +26,8 @@ from hub.errors import PermissionDenied
 from hub.publishers.bluesky import BlueskyPublisher
 from hub.publishers.mastodon import MastodonPublisher
 from hub.services.reach_report import report_csv, report_lines
+from hub.urls import public_path
+from hub.web.app import Monitoring, make_app
 from sandbox.bluesky import BlueskyDouble
 from sandbox.fleet import COORDINATOR, Fleet, build_fleet, officer_of, use_servers, username_of
 from sandbox.mastodon import MASTODON, TAKAHE, MastodonDouble, Personality
@@ -94,6 +97,20 @@ async def test_the_report_totals_equal_the_sums_the_servers_hold(
         lines = report_lines(report, "fr")
         assert "Bluesky : 3 publications, 60 j'aime, 6 partages, 6 réponses, 3 citations." in lines
         assert len(report_csv(report).splitlines()) == 7
+
+
+async def test_the_public_page_shows_the_totals_once_read(hub: Hub, tmp_path: Path) -> None:
+    async with published(hub, tmp_path) as fleet:
+        _set_counts(fleet)
+        app = make_app(Monitoring(hub, asyncio.Event(), ()))
+        async with TestClient(TestServer(app)) as client:
+            path = public_path(fleet.coalition_id, fleet.announcement.id)
+            before = await (await client.get(path)).text()
+            assert "j&#39;aime" not in before
+            hub.settings.reach_after_hours = [0.0]
+            await hub.reach.run()
+            after = await (await client.get(path)).text()
+        assert "66 j&#39;aime, 24 partages, 6 réponses, 9 citations sur 6 publications" in after, after[-3000:]
 
 
 async def test_a_deleted_post_is_counted_as_deleted(hub: Hub, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from hub.store.repositories.reach import ReachRepository
 from hub.store.repositories.reports import ReportRepository
 from hub.store.repositories.roles import Grant, RoleRepository
 from hub.store.repositories.signons import SignOnRepository
+from hub.store.repositories.starter_packs import StarterPack, StarterPackRepository
 from hub.store.repositories.towns import TownRepository, TownValues
 from hub.store.repositories.workers import WorkerRepository
 
@@ -50,6 +51,8 @@ __all__ = [
     "Repository",
     "RoleRepository",
     "SignOnRepository",
+    "StarterPack",
+    "StarterPackRepository",
     "TownRepository",
     "TownValues",
     "WorkerRepository",

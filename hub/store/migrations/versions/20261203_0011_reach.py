@@ -1,4 +1,4 @@
-"""the coalition's own accounts, planned readings of post counts and their snapshots
+"""the coalition's own accounts, its Bluesky starter packs, planned readings of post counts and their snapshots
 
 Revision ID: 0011
 Revises: 0007
@@ -81,8 +81,32 @@ def upgrade() -> None:
         sa.UniqueConstraint("delivery_id", "round_number", name=op.f("uq_post_counts_delivery_id_round_number")),
     )
 
+    op.create_table(
+        "starter_packs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("coalition_id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("list_rkey", sa.String(length=16), nullable=False),
+        sa.Column("pack_rkey", sa.String(length=16), nullable=False),
+        sa.Column("did", sa.String(length=255), nullable=True),
+        sa.Column("handle", sa.String(length=255), nullable=True),
+        sa.Column("members_hash", sa.String(length=64), nullable=True),
+        sa.Column("label", sa.String(length=120), nullable=True),
+        sa.Column("synced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["coalition_id"],
+            ["coalitions.id"],
+            name=op.f("fk_starter_packs_coalition_id_coalitions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_starter_packs")),
+        sa.UniqueConstraint("coalition_id", "number", name=op.f("uq_starter_packs_coalition_id_number")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("starter_packs")
     op.drop_table("post_counts")
     op.drop_index(op.f("ix_reach_rounds_due_at"), table_name="reach_rounds")
     op.drop_table("reach_rounds")
