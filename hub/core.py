@@ -27,6 +27,7 @@ from hub.services.images import ImageService
 from hub.services.links import LinkService
 from hub.services.preferences import PreferenceService
 from hub.services.reach import ReachService
+from hub.services.reposts import RepostService
 from hub.services.starter_packs import StarterPacks
 from hub.services.towns import TownService
 from hub.settings import Settings
@@ -102,6 +103,10 @@ class Hub(ServiceContext):
         return StarterPacks(self, self.coalition_accounts)
 
     @cached_property
+    def reposts(self) -> RepostService:
+        return RepostService(self, self.coalition_accounts)
+
+    @cached_property
     def reach(self) -> ReachService:
         return ReachService(self)
 
@@ -127,6 +132,8 @@ class Hub(ServiceContext):
             await publisher.close()
         if "reach" in self.__dict__:
             await self.reach.close()
+        if "reposts" in self.__dict__:
+            await self.reposts.close()
         if "coalition_accounts" in self.__dict__:
             for publisher in (self.coalition_accounts.publishers or {}).values():
                 await publisher.close()

@@ -599,6 +599,10 @@ class BlueskyDouble(FaultInjection):
         """Every ``app.bsky.feed.post`` the account really committed, oldest first (deleted ones on request)."""
         return [r for r in self._history[did] if r.collection == POST and (include_deleted or r.deleted_at is None)]
 
+    def records(self, did: str, collection: str) -> list[Record]:
+        """Every live record of ``collection`` the account holds, oldest first."""
+        return [r for r in self._history[did] if r.collection == collection and r.deleted_at is None]
+
     def session_count(self, did: str) -> int:
         """How many ``createSession`` calls named the account, whatever their outcome."""
         return self._accounts[did].sessions

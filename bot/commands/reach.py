@@ -1,4 +1,5 @@
-"""The coalition's reach. ``!pack``: its Bluesky starter pack(s), created or brought up to date.
+"""The coalition's reach. ``!pack``: its Bluesky starter pack(s), created or brought up to date. ``!relayer N
+[ville, ville…]``: its own accounts repost every town's post of announcement N.
 
 The coalition's own accounts: ``!compte-coalition bluesky HANDLE MOT_DE_PASSE_APPLI [coalition]
 [https://serveur]`` (and ``mastodon @user@instance JETON``), by an admin or a coordinator, in a direct message
@@ -9,15 +10,16 @@ redacts the command in a shared room.
 from __future__ import annotations
 
 from bot.commands.accounts import BLUESKY_LIMIT, _town_and_server
-from bot.commands.announcements.shared import coalition_of
+from bot.commands.announcements.shared import NUMBER, announcement_of, coalition_of
 from bot.context import Request
 from bot.registry import Argument, Arguments, Audience, command
 from bot.render import Reply
 from bot.secrets import COALITION_ACCOUNT_COMMAND, HIDDEN
 from hub.domain.model import Coalition, Platform
 from hub.errors import InvalidInput
-from hub.i18n import translate
+from hub.i18n import format_instant, translate
 from hub.services.coalition_accounts import CoalitionHealth
+from hub.services.reposts import RepostPlan
 
 
 @command(
@@ -81,3 +83,34 @@ async def starter_pack(request: Request, args: Arguments) -> Reply:
     lines = [translate("bot.reach.pack.done", request.lang, count=len(links))]
     lines += [f"{link.label or coalition.name} — {link.url}" for link in links]
     return Reply.text("\n".join(lines))
+
+
+@command(
+    "relayer",
+    english="amplify",
+    arguments=(NUMBER, Argument("reach.first", optional=True, rest=True)),
+    audience=Audience.COORDINATOR,
+    summary="bot.reach.repost.help",
+)
+async def amplify(request: Request, args: Arguments) -> Reply:
+    """Asks the coalition's accounts to repost the announcement's posts, or tells how far they are."""
+    announcement = await announcement_of(request, args)
+    first = [n for n in (args.optional_text("reach.first") or "").split(",") if n.strip()]
+    plan = await request.hub.reposts.ask(request.sender, announcement.id, first)
+    return Reply.text(_plan_text(plan, announcement.id, announcement.timezone, request.lang))
+
+
+def _plan_text(plan: RepostPlan, number: int, zone: str, lang: str) -> str:
+    counts = ", ".join(
+        translate("bot.reach.repost.count", lang, count=n, network=p.value.capitalize())
+        for p, n in sorted(plan.counts.items())
+    )
+    if plan.ends_at is None:
+        return translate("bot.reach.repost.waiting", lang, id=number, counts=counts)
+    when = format_instant(plan.ends_at, zone, lang)
+    lines = [translate("bot.reach.repost.planned", lang, id=number, counts=counts, when=when)]
+    done, failed = plan.progress.get("done", 0), plan.progress.get("failed", 0)
+    lines.append(
+        translate("bot.reach.repost.progress", lang, done=done, pending=plan.progress.get("pending", 0), failed=failed)
+    )
+    return "\n".join(lines)

@@ -46,8 +46,8 @@ log = logging.getLogger(__name__)
 HEARTBEAT = "dispatcher-heartbeat"
 RECOVERY = "dispatcher-recovery"
 PREFLIGHT = "dispatcher-preflight"
-#: Reading the posts' counts after publication (:mod:`hub.services.reach`) and keeping the coalitions' starter
-#: packs current (:mod:`hub.services.starter_packs`): low priority, at its own pace.
+#: The coalitions' reposts (:mod:`hub.services.reposts`), reading the posts' counts (:mod:`hub.services.reach`),
+#: keeping the starter packs current (:mod:`hub.services.starter_packs`): low priority, at its own pace.
 REACH = "dispatcher-reach"
 
 
@@ -295,6 +295,7 @@ class Dispatcher:
 
     async def _read_reach(self) -> None:
         if await self._leading(self.clock()):
+            await self.hub.reposts.run()
             await self.hub.reach.run()
             await self.hub.starter_packs.refresh_changed()
 

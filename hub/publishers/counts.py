@@ -20,6 +20,7 @@ import aiohttp
 
 from hub.domain.reach import Counts
 from hub.publishers.base import TransientPublishError
+from hub.publishers.http import LazyHttp
 
 #: getPosts's own cap (the lexicon's ``maxLength``).
 BLUESKY_BATCH = 25
@@ -34,9 +35,8 @@ class CountReader:
 
     def __init__(self, appview_url: str, *, timeout: float = 10.0, pause: float = PAUSE_SECONDS) -> None:
         self.appview_url = appview_url.rstrip("/")
-        self.timeout = timeout
         self.pause = pause
-        self._http: aiohttp.ClientSession | None = None
+        self._http = LazyHttp(timeout)
         #: Servers found not to answer ``id[]`` batches: read one status at a time.
         self._no_batches: set[str] = set()
 
@@ -83,7 +83,7 @@ class CountReader:
     async def _get(self, url: str, params: list[tuple[str, str]], *, missing_ok: bool = False) -> Any:
         """The JSON answer; None for a 404 or 400 when ``missing_ok``; a transient error for anything else."""
         try:
-            async with self._session().get(url, params=params) as response:
+            async with self._http.session().get(url, params=params) as response:
                 if missing_ok and response.status in (400, 404, 422):
                     return None
                 if response.status != 200:
@@ -92,14 +92,8 @@ class CountReader:
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             raise TransientPublishError("publish.counts", status=type(error).__name__, url=url) from error
 
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        return self._http
-
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        await self._http.close()
 
 
 def _number(value: object) -> int:

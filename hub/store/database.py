@@ -27,6 +27,7 @@ from hub.store.repositories import (
     PreferenceRepository,
     ReachRepository,
     ReportRepository,
+    RepostRepository,
     RoleRepository,
     SignOnRepository,
     StarterPackRepository,
@@ -101,6 +102,7 @@ class UnitOfWork:
         self.coalition_accounts = CoalitionAccountRepository(session, clock)
         self.reach = ReachRepository(session, clock)
         self.starter_packs = StarterPackRepository(session, clock)
+        self.reposts = RepostRepository(session, clock)
 
 
 class Store:

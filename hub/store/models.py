@@ -382,3 +382,39 @@ class StarterPackRow(Base):
     label: Mapped[str | None] = mapped_column(sa.String(120))
     synced_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class RepostRow(Base):
+    """The coalition's own account reposting (boosting) one town's post, once. Its Bluesky record key is stored
+    before the request that uses it, so a retry after a crash finds the repost instead of making another."""
+
+    __tablename__ = "reposts"
+    __table_args__ = (sa.UniqueConstraint("delivery_id", "coalition_account_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    announcement_id: Mapped[int] = mapped_column(sa.ForeignKey("announcements.id", ondelete="CASCADE"), index=True)
+    delivery_id: Mapped[int] = mapped_column(sa.ForeignKey("deliveries.id", ondelete="CASCADE"))
+    coalition_account_id: Mapped[int] = mapped_column(sa.ForeignKey("coalition_accounts.id", ondelete="CASCADE"))
+    #: pending → done (→ undoing → undone on retraction); failed when the network refuses for good.
+    state: Mapped[str] = mapped_column(sa.String(16))
+    #: When to send it: spaced so that the account stays within its network's posting limits.
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    remote_key: Mapped[str | None] = mapped_column(sa.String(64))
+    remote_id: Mapped[str | None] = mapped_column(sa.String(512))
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class RepostRequestRow(Base):
+    """A coordinator asked the coalition's accounts to repost an announcement's posts, in this order."""
+
+    __tablename__ = "repost_requests"
+    announcement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
+    )
+    requested_by: Mapped[str] = mapped_column(sa.String(255))
+    #: Town ids in the order asked for (largest population first unless the coordinator gave a list).
+    order: Mapped[list[Any]] = mapped_column(default=list)
+    planned_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
@@ -25,7 +26,10 @@ from hub.domain.reach import Counts
 from hub.errors import PermissionDenied
 from hub.publishers.bluesky import BlueskyPublisher
 from hub.publishers.mastodon import MastodonPublisher
+from hub.publishers.reposting import REPOST
 from hub.services.reach_report import report_csv, report_lines
+from hub.services.reposts import _times
+from hub.store.models import RepostRow
 from hub.urls import public_path
 from hub.web.app import Monitoring, make_app
 from sandbox.bluesky import BlueskyDouble
@@ -239,3 +243,72 @@ async def test_a_wrong_password_is_reported_not_raised(
     assert health.problem is not None
     [account] = await hub.coalition_accounts.of_coalition(coalition.id)
     assert account.last_error is not None and account.last_verified_at is None
+
+
+# --- the coalition's reposts ------------------------------------------------------------------------------------
+
+
+async def _coalition_accounts(hub: Hub, fleet: Fleet) -> tuple[str, str]:
+    """The coalition's own accounts on the same doubles as the towns: (Bluesky DID, Mastodon username)."""
+    assert fleet.bluesky is not None and fleet.mastodon is not None
+    publisher = (hub.publishers or {})[Platform.BLUESKY]  # the fleet's: it knows the double's PLC
+    assert isinstance(publisher, BlueskyPublisher)
+    gateway = hub.coalition_accounts.gateway
+    hub.coalition_accounts.publishers = {
+        Platform.BLUESKY: BlueskyPublisher(gateway, plc_url=publisher.plc_url, timeout=2.0),
+        Platform.MASTODON: MastodonPublisher(gateway, timeout=2.0),
+    }
+    did = fleet.bluesky.add_account("coalition.test", "cccc-dddd-eeee-ffff")
+    fleet.mastodon.add_account("coalition")
+    token = fleet.mastodon.issue_token("coalition")
+    servers = {a.platform: a.server for a in await hub.accounts.of_town(fleet.towns[0].id)}
+    for platform, identifier, secret, server in (
+        (Platform.BLUESKY, "coalition.test", "cccc-dddd-eeee-ffff", servers[Platform.BLUESKY]),
+        (Platform.MASTODON, "@coalition@mastodon.test", token, servers[Platform.MASTODON]),
+    ):
+        health = await hub.coalition_accounts.connect(ADMIN, fleet.coalition_id, platform, identifier, secret, server)
+        assert health.problem is None, health.problem
+    return did, "coalition"
+
+
+async def test_the_coalition_reposts_every_post_once_even_after_a_lost_answer_and_undoes_on_retraction(
+    hub: Hub, tmp_path: Path
+) -> None:
+    async with published(hub, tmp_path) as fleet:
+        assert fleet.bluesky is not None and fleet.mastodon is not None
+        did, username = await _coalition_accounts(hub, fleet)
+        plan = await hub.reposts.ask(COORDINATOR, fleet.announcement.id, ["Pantin"])
+        assert plan.counts == {Platform.BLUESKY: 3, Platform.MASTODON: 3} and plan.ends_at is not None
+        hub.clock = lambda: utc_now() + timedelta(minutes=1)  # past the spacing of the six reposts
+        assert await hub.reposts.run() == 6
+        assert await hub.reposts.run() == 0
+        reposts = fleet.bluesky.records(did, REPOST)
+        targets = sorted(r.value["subject"]["uri"] for r in reposts)
+        assert targets == sorted(p.uri for t in fleet.towns for p in fleet.bluesky.posts(fleet.dids[t.id]))
+        assert all(r.value["subject"]["cid"] for r in reposts)
+        assert len(fleet.mastodon.reblogged(username)) == 3
+
+        # An answer lost after the server acted: the repost is sent again, and finds the first one.
+        async with hub.store.unit() as uow:
+            await uow.session.execute(sa.update(RepostRow).values(state="pending"))
+        await hub.reposts.run()
+        assert len(fleet.bluesky.records(did, REPOST)) == 3
+        assert len(fleet.mastodon.reblogged(username)) == 3
+
+        # Retraction: every repost is undone.
+        async with hub.store.unit() as uow:
+            await uow.announcements.update(fleet.announcement.id, state=AnnouncementState.RETRACTED)
+        await hub.reposts.run()
+        assert fleet.bluesky.records(did, REPOST) == []
+        assert fleet.mastodon.reblogged(username) == []
+        assert (await hub.reposts.plan(fleet.announcement.id)).progress == {"undone": 6}
+
+
+def test_boosts_beyond_the_budget_are_spread_over_the_windows() -> None:
+    start = utc_now()
+    few = _times(start, Platform.MASTODON, 10)
+    many = _times(start, Platform.MASTODON, 600)
+    assert few[-1] - start == timedelta(seconds=18)
+    # 600 boosts at 250 per 3 hours: the last one is due about 7 hours later, never 300 within 3 hours.
+    assert timedelta(hours=7) < many[-1] - start < timedelta(hours=7, minutes=15)
+    assert sum(1 for t in many if t < start + timedelta(hours=3)) <= 250

@@ -22,6 +22,7 @@ from hub.store.repositories.pages import PageRepository
 from hub.store.repositories.preferences import PreferenceRepository
 from hub.store.repositories.reach import ReachRepository
 from hub.store.repositories.reports import ReportRepository
+from hub.store.repositories.reposts import Repost, RepostRepository
 from hub.store.repositories.roles import Grant, RoleRepository
 from hub.store.repositories.signons import SignOnRepository
 from hub.store.repositories.starter_packs import StarterPack, StarterPackRepository
@@ -49,6 +50,8 @@ __all__ = [
     "ReachRepository",
     "ReportRepository",
     "Repository",
+    "Repost",
+    "RepostRepository",
     "RoleRepository",
     "SignOnRepository",
     "StarterPack",

@@ -1,4 +1,4 @@
-"""the coalition's own accounts, its Bluesky starter packs, planned readings of post counts and their snapshots
+"""the coalition's own accounts, reposts and Bluesky starter packs; readings of post counts and snapshots
 
 Revision ID: 0011
 Revises: 0007
@@ -104,8 +104,64 @@ def upgrade() -> None:
         sa.UniqueConstraint("coalition_id", "number", name=op.f("uq_starter_packs_coalition_id_number")),
     )
 
+    op.create_table(
+        "reposts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("announcement_id", sa.Integer(), nullable=False),
+        sa.Column("delivery_id", sa.Integer(), nullable=False),
+        sa.Column("coalition_account_id", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("remote_key", sa.String(length=64), nullable=True),
+        sa.Column("remote_id", sa.String(length=512), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["announcement_id"],
+            ["announcements.id"],
+            name=op.f("fk_reposts_announcement_id_announcements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["coalition_account_id"],
+            ["coalition_accounts.id"],
+            name=op.f("fk_reposts_coalition_account_id_coalition_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"], ["deliveries.id"], name=op.f("fk_reposts_delivery_id_deliveries"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reposts")),
+        sa.UniqueConstraint(
+            "delivery_id", "coalition_account_id", name=op.f("uq_reposts_delivery_id_coalition_account_id")
+        ),
+    )
+    op.create_index(op.f("ix_reposts_announcement_id"), "reposts", ["announcement_id"], unique=False)
+    op.create_index(op.f("ix_reposts_due_at"), "reposts", ["due_at"], unique=False)
+    op.create_table(
+        "repost_requests",
+        sa.Column("announcement_id", sa.Integer(), nullable=False),
+        sa.Column("requested_by", sa.String(length=255), nullable=False),
+        sa.Column("order", sa.JSON(), nullable=False),
+        sa.Column("planned_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["announcement_id"],
+            ["announcements.id"],
+            name=op.f("fk_repost_requests_announcement_id_announcements"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("announcement_id", name=op.f("pk_repost_requests")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("repost_requests")
+    op.drop_index(op.f("ix_reposts_due_at"), table_name="reposts")
+    op.drop_index(op.f("ix_reposts_announcement_id"), table_name="reposts")
+    op.drop_table("reposts")
     op.drop_table("starter_packs")
     op.drop_table("post_counts")
     op.drop_index(op.f("ix_reach_rounds_due_at"), table_name="reach_rounds")
