@@ -1,5 +1,6 @@
-"""The coalition's Bluesky starter pack on a real PDS: the reference list, its items and the pack, read back with
-listRecords and getRecord, kept current when a town joins or leaves, and safe to write twice."""
+"""The coalition's own Bluesky account on a real PDS: its starter pack (the reference list, its items and the
+pack, read back with listRecords and getRecord, kept current when a town joins or leaves, safe to write twice)
+and its reposts (made once, undone)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from hub.core import Hub
 from hub.crypto import SecretBox, generate_key
 from hub.domain.model import Platform
 from hub.errors import InvalidInput
-from hub.publishers.bluesky import BlueskyPublisher
+from hub.publishers.bluesky import BlueskyPublisher, new_tid
+from hub.publishers.reposting import REPOST, BlueskyReposts
 from hub.services.onboarding import OnboardingService
 from hub.services.starter_packs import ITEM, LIST, PACK, REFERENCE
 from hub.settings import Settings
@@ -130,3 +132,29 @@ async def test_without_a_coalition_account_the_coordinator_is_told_what_to_do(hu
     with pytest.raises(InvalidInput) as raised:
         await hub.starter_packs.create(setup.coordinator, setup.coalition.id)
     assert "compte-coalition" in raised.value.message("fr")
+
+
+async def test_a_repost_on_the_real_pds_is_made_once_and_undone(
+    hub: Hub, pds: RunningPds, coalition: tuple[Setup, str, dict[str, str]]
+) -> None:
+    setup, did, _ = coalition
+    handle = f"auteur-{secrets.token_hex(3)}.test"
+    created = await pds.create_account(handle, f"com@{handle}", "mot-de-passe-principal")
+    post = {"$type": "app.bsky.feed.post", "text": "Pantin quitte X", "createdAt": "2026-12-03T10:00:00.000Z"}
+    body = {"repo": created.did, "collection": "app.bsky.feed.post", "record": post}
+    written = await pds._post("com.atproto.repo.createRecord", body, token=created.access_jwt)
+    [account] = await hub.coalition_accounts.of_coalition(setup.coalition.id)
+    publisher = hub.coalition_accounts.publisher(Platform.BLUESKY)
+    assert isinstance(publisher, BlueskyPublisher)
+    reposts = BlueskyReposts(publisher)
+
+    rkey = new_tid()
+    first = await reposts.repost(account.as_account(), rkey, written["uri"])
+    again = await reposts.repost(account.as_account(), rkey, written["uri"])  # a retry after a lost answer
+    assert first == again
+    [record] = await _records(pds, did, REPOST)
+    assert record["value"]["subject"] == {"uri": written["uri"], "cid": written["cid"]}
+    assert (await _record(pds, record["uri"]))["subject"]["cid"] == written["cid"]
+
+    await reposts.undo(account.as_account(), rkey)
+    assert await _records(pds, did, REPOST) == []
