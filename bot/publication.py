@@ -42,7 +42,7 @@ from bot.publication_text import (
     retraction_recap,
     retraction_tally,
 )
-from bot.reach_reports import tell_reach_reports
+from bot.reach_reports import packs_reply, tell_reach_reports
 from bot.render import Reply
 from hub.core import Hub
 from hub.domain.model import Announcement, AnnouncementMessage, AnnouncementState, Platform, Report, ReportKind
@@ -227,6 +227,8 @@ class PublicationReports:
         else:
             page = public_page(self.hub.settings, board.announcement)
             pages = publication_recap(announcement, outcomes, board.officers, lang, self.prefix, page)
+            if (packs := await packs_reply(self.hub, board.coalition.id, lang)) is not None:
+                pages.append(packs)
         await self._send_pages(board.coalition.room_id, pages, f"unisson-report-{report.id}")
 
     # --- the status message -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Telling a coalition's room what its towns' posts achieved, once the hub has read their counts.
+"""Telling a coalition's room what its towns' posts achieved, once the hub has read their counts, and where to
+follow every town at once (the starter packs, under the publication's recap).
 
 The publication reports' loop (:class:`bot.publication.PublicationReports`) calls :func:`tell_reach_reports`
 each pass. A reading is marked told once its message is sent; a crash before that sends it again with the same
@@ -10,6 +11,7 @@ from __future__ import annotations
 from bot.context import Messenger
 from bot.render import Reply
 from hub.core import Hub
+from hub.i18n import translate
 from hub.services.reach_report import report_lines
 
 
@@ -24,3 +26,12 @@ async def tell_reach_reports(hub: Hub, messenger: Messenger) -> int:
         await hub.reach.told(round_.id)
         told += 1
     return told
+
+
+async def packs_reply(hub: Hub, coalition_id: int, lang: str) -> Reply | None:
+    """The coalition's starter packs, to follow every town at once; None when it has none."""
+    links = await hub.starter_packs.links(coalition_id)
+    if not links:
+        return None
+    lines = [translate("reach.packs", lang), *(link.url for link in links)]
+    return Reply.text("\n".join(lines))

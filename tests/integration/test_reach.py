@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
+from bot.reach_reports import packs_reply
 from hub.cli import main
 from hub.core import Hub, utc_now
 from hub.dispatch.worker import Dispatcher
@@ -115,6 +116,18 @@ async def test_the_public_page_shows_the_totals_once_read(hub: Hub, tmp_path: Pa
             await hub.reach.run()
             after = await (await client.get(path)).text()
         assert "66 j&#39;aime, 24 partages, 6 réponses, 9 citations sur 6 publications" in after, after[-3000:]
+
+        # Once the coalition has a starter pack, the page links it (as does the recap in the room).
+        async with hub.store.unit() as uow:
+            await uow.starter_packs.keep(fleet.coalition_id, 1, "3lista", "3packb")
+            await uow.starter_packs.synced(
+                fleet.coalition_id, 1, did="did:plc:c", handle="coalition.test", members_hash="h", label=""
+            )
+        async with TestClient(TestServer(app)) as client:
+            page = await (await client.get(path)).text()
+        assert 'href="https://bsky.app/starter-pack/coalition.test/3packb"' in page
+        reply = await packs_reply(hub, fleet.coalition_id, "fr")
+        assert reply is not None and "https://bsky.app/starter-pack/coalition.test/3packb" in reply.plain
 
 
 async def test_a_deleted_post_is_counted_as_deleted(hub: Hub, tmp_path: Path) -> None:
