@@ -28,8 +28,9 @@ from hub.errors import PermissionDenied
 from hub.publishers.bluesky import BlueskyPublisher
 from hub.publishers.mastodon import MastodonPublisher
 from hub.publishers.reposting import REPOST
+from hub.reference import communes
 from hub.services.reach_report import report_csv, report_lines
-from hub.services.reposts import _times
+from hub.services.reposts import RepostService, _times
 from hub.store.models import RepostRow
 from hub.urls import public_path
 from hub.web.app import Monitoring, make_app
@@ -42,7 +43,9 @@ CODES = [("93055", "Pantin"), ("94043", "Le Kremlin-Bicêtre"), ("78575", "Saint
 
 
 @contextlib.asynccontextmanager
-async def published(hub: Hub, tmp_path: Path, personality: Personality = MASTODON) -> AsyncIterator[Fleet]:
+async def published(
+    hub: Hub, tmp_path: Path, personality: Personality = MASTODON, codes: list[tuple[str, str]] = CODES
+) -> AsyncIterator[Fleet]:
     """Three towns posted on both doubles by the real dispatcher; the hub reads counts on the Bluesky double."""
     hub.clock = utc_now
     bluesky, mastodon = BlueskyDouble(seed=5), MastodonDouble(seed=5, personality=personality)
@@ -50,7 +53,7 @@ async def published(hub: Hub, tmp_path: Path, personality: Personality = MASTODO
         use_servers(hub, plc_url=blue, timeout=2.0)
         hub.settings.bluesky_appview_url = blue
         fleet = await build_fleet(
-            hub, tmp_path, CODES, timedelta(seconds=1), bluesky=(bluesky, blue), mastodon=(mastodon, masto)
+            hub, tmp_path, codes, timedelta(seconds=1), bluesky=(bluesky, blue), mastodon=(mastodon, masto)
         )
         hub.reach.reader.pause = 0.0
         stop = asyncio.Event()
@@ -325,3 +328,40 @@ def test_boosts_beyond_the_budget_are_spread_over_the_windows() -> None:
     # 600 boosts at 250 per 3 hours: the last one is due about 7 hours later, never 300 within 3 hours.
     assert timedelta(hours=7) < many[-1] - start < timedelta(hours=7, minutes=15)
     assert sum(1 for t in many if t < start + timedelta(hours=3)) <= 250
+
+
+async def test_fifty_towns_are_reposted_exactly_once_across_a_crash_and_the_report_adds_up(
+    hub: Hub, tmp_path: Path
+) -> None:
+    codes = [(c.code, c.name) for c in communes()[:50]]
+    async with published(hub, tmp_path, codes=codes) as fleet:
+        assert fleet.bluesky is not None and fleet.mastodon is not None
+        did, username = await _coalition_accounts(hub, fleet)
+        expected = _set_counts(fleet)
+        await hub.reposts.ask(COORDINATOR, fleet.announcement.id)
+        hub.clock = lambda: utc_now() + timedelta(hours=1)  # every repost due
+        fleet.bluesky.inject("latency", count=None, seconds=0.02)
+
+        # The process stops in the middle of the reposts (a crash, as far as the store can tell)...
+        first = asyncio.create_task(hub.reposts.run())
+        await asyncio.sleep(0.5)
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        halfway = (await hub.reposts.plan(fleet.announcement.id)).progress
+        assert 0 < halfway.get("done", 0) < 100, halfway
+        # ...and a new one takes over, with the same store.
+        again = RepostService(hub, hub.coalition_accounts)
+        await again.run()
+        await again.close()
+
+        targets = [r.value["subject"]["uri"] for r in fleet.bluesky.records(did, REPOST)]
+        assert len(targets) == 50 and len(set(targets)) == 50
+        assert len(fleet.mastodon.reblogged(username)) == 50
+        assert (await hub.reposts.plan(fleet.announcement.id)).progress == {"done": 100}
+
+        hub.settings.reach_after_hours = [0.0]
+        await hub.reach.run()
+        report = await hub.reach.report(fleet.announcement.id)
+        # The boosts count too: each Mastodon post has one more reblog than _set_counts gave it.
+        assert report.total == expected + Counts(reposts=50)
