@@ -41,9 +41,12 @@ class ReachRepository(Repository):
         await self.session.flush()
 
     async def due(self, now: datetime, limit: int = 10) -> builtins.list[Round]:
+        # A retracted announcement's readings are left unread: its posts are gone on purpose.
         query = (
             sa.select(ReachRoundRow)
+            .join(AnnouncementRow, AnnouncementRow.id == ReachRoundRow.announcement_id)
             .where(ReachRoundRow.read_at.is_(None), ReachRoundRow.due_at <= now)
+            .where(AnnouncementRow.state.in_(_READABLE))
             .order_by(ReachRoundRow.due_at)
             .limit(limit)
         )
