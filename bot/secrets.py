@@ -28,7 +28,9 @@ log = logging.getLogger(__name__)
 ACCOUNT_COMMAND = ("compte", "account")
 #: The command that hands the bot an OAuth authorization code: short-lived and single-use, still not for a room.
 CODE_COMMAND = ("code",)
-_SECRET_COMMANDS = (*ACCOUNT_COMMAND, *CODE_COMMAND)
+#: The command that links a coalition's own account (declared in ``bot.commands.reach``).
+COALITION_ACCOUNT_COMMAND = ("compte-coalition", "coalition-account")
+_SECRET_COMMANDS = (*ACCOUNT_COMMAND, *CODE_COMMAND, *COALITION_ACCOUNT_COMMAND)
 HIDDEN = "[…]"
 
 # Bluesky app passwords: four groups of four lower-case letters or digits ("abcd-1234-efgh-5678").

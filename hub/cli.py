@@ -18,6 +18,7 @@ from hub.domain.model import AnnouncementState
 from hub.errors import UnissonError
 from hub.i18n import format_instant, translate
 from hub.logs import configure_logging
+from hub.services.reach_report import report_csv, report_lines
 from hub.settings import Settings
 from hub.store import migrate
 
@@ -361,10 +362,34 @@ async def audit_export(
         coalition_id = await _coalition_id(hub, coalition) if coalition else None
         return await hub.audit.export(fmt, coalition_id=coalition_id, announcement_id=announcement)
 
-    text = await with_hub(env, work)
+    await _emit(env, await with_hub(env, work), output, "cli.audit.written")
+
+
+# --- reach ------------------------------------------------------------------------------------------------
+
+
+@main.command("report")
+@click.argument("announcement", type=int)
+@click.option("--csv", "as_csv", is_flag=True, help="Une ligne CSV par publication / one CSV row per post.")
+@click.option("--round", "number", type=int, help="Ce relevé (sinon le dernier) / this reading (else the latest).")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Fichier (sinon la sortie standard).")
+@pass_env
+@run_async
+async def report(env: Env, announcement: int, as_csv: bool, number: int | None, output: Path | None) -> None:
+    """Ce qu'ont obtenu les publications d'une annonce (j'aime, partages, réponses, citations)."""
+
+    async def work(hub: Hub) -> str:
+        found = await hub.reach.report(announcement, number)
+        return report_csv(found) if as_csv else "\n".join(report_lines(found, env.lang)) + "\n"
+
+    await _emit(env, await with_hub(env, work), output, "cli.report.written")
+
+
+async def _emit(env: Env, text: str, output: Path | None, written: str) -> None:
+    """Writes ``text`` to ``output`` (then says so with the message ``written``), else to the standard output."""
     if output:
         await asyncio.to_thread(output.write_text, text, "utf-8")
-        env.say("cli.audit.written", file=str(output))
+        env.say(written, file=str(output))
     else:
         click.echo(text, nl=False)
 

@@ -19,6 +19,7 @@ from hub.services.announcements import AnnouncementService
 from hub.services.answers import AnswerService
 from hub.services.audit import AuditService
 from hub.services.campaign_pages import CampaignPages
+from hub.services.coalition_accounts import CoalitionAccountService
 from hub.services.coalitions import CoalitionService
 from hub.services.context import OPERATOR, ServiceContext
 from hub.services.dispatch import DispatchService
@@ -27,6 +28,9 @@ from hub.services.linking import MastodonLinking
 from hub.services.links import LinkService
 from hub.services.preferences import PreferenceService
 from hub.services.quorum import QuorumService
+from hub.services.reach import ReachService
+from hub.services.reposts import RepostService
+from hub.services.starter_packs import StarterPacks
 from hub.services.towns import TownService
 from hub.settings import Settings
 from hub.store import Store, utc_now
@@ -69,6 +73,10 @@ class Hub(ServiceContext):
         return MastodonLinking(self, self.accounts)
 
     @cached_property
+    def coalition_accounts(self) -> CoalitionAccountService:
+        return CoalitionAccountService(self)
+
+    @cached_property
     def images(self) -> ImageService:
         return ImageService(self)
 
@@ -101,6 +109,18 @@ class Hub(ServiceContext):
         return CampaignPages(self)
 
     @cached_property
+    def starter_packs(self) -> StarterPacks:
+        return StarterPacks(self, self.coalition_accounts)
+
+    @cached_property
+    def reposts(self) -> RepostService:
+        return RepostService(self, self.coalition_accounts)
+
+    @cached_property
+    def reach(self) -> ReachService:
+        return ReachService(self)
+
+    @cached_property
     def preferences(self) -> PreferenceService:
         return PreferenceService(self)
 
@@ -122,4 +142,11 @@ class Hub(ServiceContext):
             await publisher.close()
         if self.oauth is not None:
             await self.oauth.close()
+        if "reach" in self.__dict__:
+            await self.reach.close()
+        if "reposts" in self.__dict__:
+            await self.reposts.close()
+        if "coalition_accounts" in self.__dict__:
+            for publisher in (self.coalition_accounts.publishers or {}).values():
+                await publisher.close()
         await self.store.close()

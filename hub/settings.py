@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     bluesky_plc_url: str = "https://plc.directory"
     #: Where people read a Bluesky post: its links in the room and on the pages (a local double in the demo).
     bluesky_app_url: str = "https://bsky.app"
+    #: Where the towns' post counts are read on Bluesky (an AppView; a lone PDS has none).
+    bluesky_appview_url: str = "https://public.api.bsky.app"
+    #: Hours after a publication ends when the posts' counts are read and reported (the day after, a week after).
+    reach_after_hours: list[float] = Field(default_factory=lambda: [24.0, 168.0])
+    #: Seconds between two looks for counts due to be read (low priority: it never delays publication).
+    reach_check_seconds: float = Field(default=60.0, gt=0)
     #: Seconds to wait for a network's answer before trying again later.
     publish_timeout: float = 10.0
     #: Mastodon visibility of the towns' posts: public, unlisted, private.

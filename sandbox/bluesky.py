@@ -68,7 +68,11 @@ Points reproduced
    stands for the many hosts the towns' accounts live on.
 10. Unknown method or wrong verb: 400 ``InvalidRequest`` "No service configured for NSID". A body missing a
    required key: 400 ``InvalidRequest`` 'Missing required key "KEY" at $'. ``GET /xrpc/_health``.
-11. Not XRPC, for people: ``GET /profile/{handle}/post/{rkey}`` shows a post as Bluesky's web app would (an
+11. ``app.bsky.feed.getPosts`` (an AppView's, answered here since a lone PDS has none; no auth): ``uris``
+   repeated, at most 25 (more: 400 ``InvalidRequest``), ``{"posts": [{uri, cid, author {did, handle},
+   record, indexedAt, likeCount, repostCount, replyCount, quoteCount}]}`` for the live posts, the others
+   left out; counts set with :meth:`BlueskyDouble.set_counts`.
+12. Not XRPC, for people: ``GET /profile/{handle}/post/{rkey}`` shows a post as Bluesky's web app would (an
    HTML page with its text; missing or deleted: 404), so ``BlueskyPublisher(app_url=base_url)`` gives links
    that open on the double.
 
@@ -118,6 +122,10 @@ REFRESH_SESSION = "com.atproto.server.refreshSession"
 GET_SESSION = "com.atproto.server.getSession"
 RESOLVE_HANDLE = "com.atproto.identity.resolveHandle"
 CREATE_RECORD = "com.atproto.repo.createRecord"
+#: An AppView's method, answered here as ``app.bsky.feed.getPosts``'s lexicon says (a PDS alone has no AppView).
+GET_POSTS = "app.bsky.feed.getPosts"
+#: getPosts's ``uris`` ``maxLength``.
+GET_POSTS_LIMIT = 25
 GET_RECORD = "com.atproto.repo.getRecord"
 DELETE_RECORD = "com.atproto.repo.deleteRecord"
 LIST_RECORDS = "com.atproto.repo.listRecords"
@@ -519,7 +527,10 @@ class BlueskyDouble(FaultInjection):
             ("POST", DELETE_RECORD): self._delete_record,
             ("GET", LIST_RECORDS): self._list_records,
             ("POST", UPLOAD_BLOB): self._upload_blob,
+            ("GET", GET_POSTS): self._get_posts,
         }
+        #: What people did with each post (an AppView's counts), by at-uri: :meth:`set_counts`.
+        self._counts: dict[str, dict[str, int]] = {}
 
     # --- clock and keys ------------------------------------------------------------------------------
 
@@ -587,6 +598,10 @@ class BlueskyDouble(FaultInjection):
     def posts(self, did: str, *, include_deleted: bool = False) -> list[Record]:
         """Every ``app.bsky.feed.post`` the account really committed, oldest first (deleted ones on request)."""
         return [r for r in self._history[did] if r.collection == POST and (include_deleted or r.deleted_at is None)]
+
+    def records(self, did: str, collection: str) -> list[Record]:
+        """Every live record of ``collection`` the account holds, oldest first."""
+        return [r for r in self._history[did] if r.collection == collection and r.deleted_at is None]
 
     def session_count(self, did: str) -> int:
         """How many ``createSession`` calls named the account, whatever their outcome."""
@@ -891,6 +906,38 @@ class BlueskyDouble(FaultInjection):
         if record is None or (wanted_cid is not None and wanted_cid != record.cid):
             raise _invalid(f"Could not locate record: at://{account.did}/{collection}/{rkey}", "RecordNotFound")
         return web.json_response(record.json())
+
+    async def _get_posts(self, request: web.Request) -> web.StreamResponse:
+        """``{posts: [postView]}`` for the live posts among ``uris`` (at most 25), the others left out, as an
+        AppView answers; no authentication (the public AppView needs none)."""
+        uris = request.query.getall("uris", [])
+        if not uris:
+            raise _invalid('Params must have the property "uris"')
+        if len(uris) > GET_POSTS_LIMIT:
+            raise _invalid(f"uris must not have more than {GET_POSTS_LIMIT} elements")
+        views = [view for uri in uris if (view := self._post_view(uri)) is not None]
+        return web.json_response({"posts": views})
+
+    def _post_view(self, uri: str) -> dict[str, Any] | None:
+        did, _, rest = uri.removeprefix("at://").partition("/")
+        collection, _, rkey = rest.partition("/")
+        account = self._find(did)
+        record = self._repos[account.did].get((collection, rkey)) if account and collection == POST else None
+        if account is None or record is None:
+            return None
+        counts = self._counts.get(record.uri, {})
+        return {
+            "uri": record.uri,
+            "cid": record.cid,
+            "author": {"did": account.did, "handle": account.handle},
+            "record": record.value,
+            "indexedAt": record.created_at.isoformat().replace("+00:00", "Z"),
+            **{name: counts.get(name, 0) for name in ("likeCount", "repostCount", "replyCount", "quoteCount")},
+        }
+
+    def set_counts(self, uri: str, *, likes: int = 0, reposts: int = 0, replies: int = 0, quotes: int = 0) -> None:
+        """Sets what people did with a post, as the AppView will count it."""
+        self._counts[uri] = {"likeCount": likes, "repostCount": reposts, "replyCount": replies, "quoteCount": quotes}
 
     async def _delete_record(self, request: web.Request) -> web.StreamResponse:
         body = await _json_body(request, "repo", "collection", "rkey")

@@ -6,10 +6,10 @@ follows Mastodon's documented API and behaviour point by point, as listed below.
 reproduced. Points marked "(unverified)" were read from Mastodon's source or docs but not checked against a
 running server; error wordings not quoted in the platform facts are also unverified.
 
-It has two personalities (:class:`Personality`): ``MASTODON`` (the default, points 1-10) and ``TAKAHE``, a
-server that implements the same client API without Mastodon's guarantees (points 11-12, measured against
+It has two personalities (:class:`Personality`): ``MASTODON`` (the default, points 1-13) and ``TAKAHE``, a
+server that implements the same client API without Mastodon's guarantees (points T1-T2, measured against
 Takahē 0.11 as listed in the platform facts, "Mastodon-API servers that are not Mastodon"). Everything not
-named in points 11-12 is the same in both.
+named in points T1-T2 is the same in both.
 
 Points reproduced
 -----------------
@@ -82,16 +82,23 @@ Points reproduced
 11. OAuth 2 (apps, consent page, codes with PKCE, tokens, revocation, the well-known document): the points are
     listed in :mod:`sandbox.mastodon_oauth`. ``verify_credentials`` accepts ``profile`` (4.3+) or
     ``read:accounts``.
+12. Counts: ``favourites_count``, ``reblogs_count``, ``replies_count``, ``quotes_count`` (set by tests with
+   :meth:`MastodonDouble.set_counts`; boosts raise ``reblogs_count``). ``GET /api/v1/statuses?id[]=…``
+   (Mastodon 4.3+): the visible ones, the others left out, at most 20 ids (422 past them: upstream's cap is
+   unverified); not on the ``TAKAHE`` personality (404).
+13. ``POST /api/v1/statuses/:id/reblog``: one boost per account and status (again: the same boost, not
+   counted), counted in the 300 statuses per 3 hours (429 past them); ``/unreblog`` (nothing to undo: not an
+   error) counted with the deletes, 30 per 30 minutes. :meth:`MastodonDouble.reblogged` is the truth.
 
 The ``TAKAHE`` personality differs in these points only:
 
-11. Behaviour: ``Idempotency-Key`` is ignored (the same request twice makes two statuses; point 3 does not
+T1. Behaviour: ``Idempotency-Key`` is ignored (the same request twice makes two statuses; point 3 does not
     apply); a status's ``text`` holds its rendered HTML (the same as ``content``, also in a delete's answer);
     ``language`` is ``null``; no ``X-RateLimit-*`` header on any answer (a configured window still answers 429,
     without headers); still images are processed at once and converted to WebP (their ``url`` ends in
     ``.webp``). ``/api/v2/instance``: ``version`` ``"takahe/0.11.0"``, ``source_url`` Takahē's repository, no
     ``description_limit``, 10 MiB images, ``video_size_limit`` 0; NodeInfo names the software ``takahe``.
-12. Errors: an unknown or revoked token 400 text/html ``Invalid Bearer token``; missing scope 403
+T2. Errors: an unknown or revoked token 400 text/html ``Invalid Bearer token``; missing scope 403
     ``{"error": "out_of_scope_for_token"}``; text too long 400 ``{"error": "Status is too long"}``; an unknown
     media id on a post 404 with Django's HTML "Not Found" page; a missing status (get, delete) or account the
     same page; no token at all, even on an account's statuses, 401 ``{"error": "identity_token_required"}``
@@ -314,6 +321,11 @@ class Status:
     idempotency_key: str | None = None
     scheduled_status_id: str | None = None
     deleted_at: datetime | None = None
+    #: What people did with it (set by tests with :meth:`MastodonDouble.set_counts`).
+    favourites_count: int = 0
+    reblogs_count: int = 0
+    replies_count: int = 0
+    quotes_count: int = 0
 
     @property
     def url(self) -> str:
@@ -414,7 +426,7 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class Personality:
-    """Where Mastodon-API servers differ, how this double behaves (points 11 and 12 of the module docstring)."""
+    """Where Mastodon-API servers differ, how this double behaves (points T1 and T2 of the module docstring)."""
 
     #: NodeInfo ``software.name`` and ``software.version``.
     software: str
@@ -427,13 +439,15 @@ class Personality:
     html_in_text: bool = False
     keeps_language: bool = True
     rate_limit_headers: bool = True
-    #: True: Mastodon's error statuses and wordings; False: Takahē's (point 12).
+    #: True: Mastodon's error statuses and wordings; False: Takahē's (point T2).
     mastodon_errors: bool = True
     #: The type still images are converted to at upload (None: kept as sent).
     converts_images_to: str | None = None
     image_size_limit: int = 16 * 1024 * 1024
     video_size_limit: int = 99 * 1024 * 1024
     lists_description_limit: bool = True
+    #: ``GET /api/v1/statuses?id[]=`` (Mastodon 4.3+) answers several statuses at once.
+    batch_statuses: bool = True
 
 
 MASTODON = Personality("mastodon", "4.3.0", "4.3.0", "https://github.com/mastodon/mastodon")
@@ -451,7 +465,10 @@ TAKAHE = Personality(
     image_size_limit=10 * 1024 * 1024,
     video_size_limit=0,
     lists_description_limit=False,
+    batch_statuses=False,
 )
+#: The ids ``GET /api/v1/statuses`` takes at once (upstream's cap is not documented: assumed 20).
+BATCH_STATUSES = 20
 PERSONALITIES = {"mastodon": MASTODON, "takahe": TAKAHE}
 
 
@@ -563,9 +580,10 @@ def _status_json(status: Status, now: float) -> dict[str, Any]:
         "in_reply_to_id": None,
         "in_reply_to_account_id": None,
         "reblog": None,
-        "replies_count": 0,
-        "reblogs_count": 0,
-        "favourites_count": 0,
+        "replies_count": status.replies_count,
+        "reblogs_count": status.reblogs_count,
+        "favourites_count": status.favourites_count,
+        "quotes_count": status.quotes_count,
         "media_attachments": [_media_json(m, now) for m in status.media],
         "mentions": [],
         "tags": [],
@@ -894,6 +912,8 @@ class MastodonDouble(FaultInjection):
         self._accounts: dict[str, Account] = {}
         self._tokens: dict[str, Token] = {}
         self._statuses: dict[str, Status] = {}
+        #: Boosts: (account id, status id) → the boost's own id.
+        self._reblogs: dict[tuple[str, str], str] = {}
         self._by_account: dict[str, list[Status]] = {}
         self._scheduled: dict[str, ScheduledStatus] = {}
         self._due: list[tuple[datetime, str]] = []
@@ -1014,9 +1034,12 @@ class MastodonDouble(FaultInjection):
             web.get("/api/v1/accounts/verify_credentials", self._verify_credentials),
             web.get("/api/v1/accounts/{id}/statuses", self._account_statuses),
             web.post("/api/v1/statuses", self._post_status),
+            web.get("/api/v1/statuses", self._get_statuses),
             web.get("/api/v1/statuses/{id}", self._get_status),
             web.get("/@{username}/{id}", self._status_page),
             web.delete("/api/v1/statuses/{id}", self._delete_status),
+            web.post("/api/v1/statuses/{id}/reblog", self._reblog),
+            web.post("/api/v1/statuses/{id}/unreblog", self._unreblog),
             web.post("/api/v2/media", self._upload_v2),
             web.post("/api/v1/media", self._upload_v1),
             web.get("/api/v1/media/{id}", self._get_media),
@@ -1112,6 +1135,16 @@ class MastodonDouble(FaultInjection):
         if exceeded:
             raise ApiError(429, TOO_MANY_REQUESTS, exceeded[0].headers())
         request[_HEADERS_KEY] = min(usages, key=lambda u: u.remaining).headers()
+
+    def _count_status(self, request: web.Request, account: Account) -> None:
+        """Counts one status (a post or a boost) in the account's 300 per 3 hours; 429 past them."""
+        if not self.rate_limits.enabled:
+            return
+        usage = self._statuses_usage(account)
+        if usage.count >= usage.window.limit:
+            raise ApiError(429, TOO_MANY_REQUESTS, usage.headers())
+        usage = self._counters.hit("statuses", account.id, self.rate_limits.statuses, self._epoch())
+        request[_HEADERS_KEY] = usage.headers()
 
     def _statuses_usage(self, account: Account) -> _Usage:
         return self._counters.peek("statuses", account.id, self.rate_limits.statuses, self._epoch())
@@ -1295,12 +1328,7 @@ class MastodonDouble(FaultInjection):
             raise ApiError(400, TAKAHE_TOO_LONG)
         if errors:
             raise _invalid(*errors)
-        if self.rate_limits.enabled:
-            usage = self._statuses_usage(account)
-            if usage.count >= usage.window.limit:
-                raise ApiError(429, TOO_MANY_REQUESTS, usage.headers())
-            usage = self._counters.hit("statuses", account.id, self.rate_limits.statuses, self._epoch())
-            request[_HEADERS_KEY] = usage.headers()
+        self._count_status(request, account)
         status = self._commit_status(account, params, media, base, key)
         self._remember(account, key, "status", status.id)
         return self._status_view(status)
@@ -1419,6 +1447,28 @@ class MastodonDouble(FaultInjection):
             raise self._not_found()
         return web.json_response(self._status_view(status))
 
+    async def _get_statuses(self, request: web.Request) -> web.Response:
+        """Mastodon 4.3's batch read: the visible statuses among ``id[]``, the others left out; at most
+        :data:`BATCH_STATUSES` ids (422 past it). A server without it routes the path nowhere: 404."""
+        if not self.personality.batch_statuses:
+            raise self._not_found()
+        ids = request.query.getall("id[]", [])
+        if len(ids) > BATCH_STATUSES:
+            raise ApiError(422, f"Validation failed: ids exceeds the limit of {BATCH_STATUSES}")
+        shown = [self._statuses.get(i) for i in ids]
+        visible = [
+            s for s in shown if s is not None and s.deleted_at is None and s.visibility in ("public", "unlisted")
+        ]
+        return web.json_response([self._status_view(s) for s in visible])
+
+    def set_counts(
+        self, status_id: str, *, likes: int = 0, reposts: int = 0, replies: int = 0, quotes: int = 0
+    ) -> None:
+        """Sets what people did with a status (favourites, reblogs, replies, quotes)."""
+        status = self._statuses[status_id]
+        status.favourites_count, status.reblogs_count = likes, reposts
+        status.replies_count, status.quotes_count = replies, quotes
+
     async def _status_page(self, request: web.Request) -> web.Response:
         """The status's public web page (its ``url``): what a person who follows a link from a recap sees."""
         status = self._statuses.get(request.match_info["id"])
@@ -1445,6 +1495,35 @@ class MastodonDouble(FaultInjection):
         if not self.personality.html_in_text:
             body["text"] = status.text
         return web.json_response(body)
+
+    async def _reblog(self, request: web.Request) -> web.Response:
+        """A boost: one per account and status (again: the same boost back, not counted); it counts towards the
+        300 statuses per 3 hours of the account, as upstream's rate limiter does."""
+        account = self._authenticate(request, "write:statuses")
+        target = self._statuses.get(request.match_info["id"])
+        if target is None or target.deleted_at is not None or target.visibility not in ("public", "unlisted"):
+            raise self._not_found()
+        key = (account.id, target.id)
+        if key not in self._reblogs:
+            self._count_status(request, account)
+            self._reblogs[key] = self._new_id()
+            target.reblogs_count += 1
+        return web.json_response({"id": self._reblogs[key], "reblog": self._status_view(target)})
+
+    async def _unreblog(self, request: web.Request) -> web.Response:
+        """Undoes a boost (none: nothing to undo, not an error); counted with the deletes (30 per 30 minutes)."""
+        account = self._authenticate(request, "write:statuses", ("deletes", self.rate_limits.deletes))
+        target = self._statuses.get(request.match_info["id"])
+        if target is None:
+            raise self._not_found()
+        if self._reblogs.pop((account.id, target.id), None) is not None:
+            target.reblogs_count -= 1
+        return web.json_response(self._status_view(target))
+
+    def reblogged(self, username: str) -> list[str]:
+        """The ids of the statuses ``username`` boosts now."""
+        account_id = self._accounts[username].id
+        return sorted(status for who, status in self._reblogs if who == account_id)
 
     async def _account_statuses(self, request: web.Request) -> web.Response:
         viewer = self._optional_viewer(request, "read:statuses")

@@ -55,6 +55,9 @@ RECOVERY = "dispatcher-recovery"
 PREFLIGHT = "dispatcher-preflight"
 #: How long the main loop waits before trying again when the database is out of reach.
 RECONNECT_SECONDS = 1.0
+#: The coalitions' reposts (:mod:`hub.services.reposts`), reading the posts' counts (:mod:`hub.services.reach`),
+#: keeping the starter packs current (:mod:`hub.services.starter_packs`): low priority, at its own pace.
+REACH = "dispatcher-reach"
 
 
 class AnotherDispatcher(UnissonError):
@@ -313,6 +316,7 @@ class Dispatcher:
         self.side.every(HEARTBEAT, lambda: settings.worker_heartbeat_seconds, self._beat)
         self.side.every(RECOVERY, lambda: settings.worker_heartbeat_seconds, self._recover)
         self.side.every(PREFLIGHT, lambda: self.upkeep_seconds, self._preflight)
+        self.side.every(REACH, lambda: settings.reach_check_seconds, self._read_reach)
 
     async def _beat(self) -> None:
         # A beat that hangs (a lost connection) is abandoned and tried again, rather than waited for forever.
@@ -332,6 +336,12 @@ class Dispatcher:
         now = self.clock()
         if await self._leading(now):
             await self.preflight.run(now)
+
+    async def _read_reach(self) -> None:
+        if await self._leading(self.clock()):
+            await self.hub.reposts.run()
+            await self.hub.reach.run()
+            await self.hub.starter_packs.refresh_changed()
 
     async def _leading(self, now: datetime) -> bool:
         """One worker (the oldest id alive) runs the pre-flight, so towns are not told twice."""
@@ -353,7 +363,7 @@ class Dispatcher:
         return now - timedelta(seconds=self.hub.settings.worker_timeout_seconds)
 
     async def _leave(self, writer: asyncio.Task[None]) -> None:
-        await self.side.stop(PREFLIGHT, RECOVERY)
+        await self.side.stop(PREFLIGHT, RECOVERY, REACH)
         # The heartbeat goes on while the posts under way finish: were it silent, another worker would take
         # them back and send them again.
         try:

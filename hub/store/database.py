@@ -17,6 +17,7 @@ from hub.store.repositories import (
     AnnouncementRepository,
     AnswerRepository,
     AuditRepository,
+    CoalitionAccountRepository,
     CoalitionRepository,
     DeliveryRepository,
     EventRepository,
@@ -26,9 +27,12 @@ from hub.store.repositories import (
     OAuthRepository,
     PageRepository,
     PreferenceRepository,
+    ReachRepository,
     ReportRepository,
+    RepostRepository,
     RoleRepository,
     SignOnRepository,
+    StarterPackRepository,
     TownRepository,
     WorkerRepository,
 )
@@ -121,6 +125,10 @@ class UnitOfWork:
         self.pages = PageRepository(session, clock)
         self.oauth = OAuthRepository(session, clock)
         self.alerts = AlertRepository(session, clock)
+        self.coalition_accounts = CoalitionAccountRepository(session, clock)
+        self.reach = ReachRepository(session, clock)
+        self.starter_packs = StarterPackRepository(session, clock)
+        self.reposts = RepostRepository(session, clock)
 
 
 class Store:

@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler
 from hub.core import Hub
 from hub.domain.model import DeliveryState, Platform, SignOnState
 from hub.services.campaign_pages import StatusPage, TownLine
+from hub.services.reach_report import page_totals
 from hub.urls import (
     STATIC_PREFIX,
     absolute,
@@ -189,6 +190,7 @@ async def _public(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     words = _words(request, page.announcement.language)
     path = public_path(coalition_id, number)
+    reach = await hub.reach.latest_totals(page.announcement.id) if page.published else None
     return _page(
         request,
         "public.html",
@@ -198,6 +200,8 @@ async def _public(request: web.Request) -> web.Response:
         coalition_url=coalition_path(coalition_id),
         feed_url=feed_path(coalition_id),
         platforms=list(Platform),
+        reach=page_totals(reach, words.lang, page.announcement.timezone) if reach and reach.posts else None,
+        packs=await hub.starter_packs.links(coalition_id),
     )
 
 

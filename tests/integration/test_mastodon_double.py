@@ -722,7 +722,7 @@ async def test_it_runs_alone_from_the_command_line() -> None:
         await process.wait()
 
 
-# --- the Takahē personality (points 11 and 12) -----------------------------------------------------------
+# --- the Takahē personality (points T1 and T2) -----------------------------------------------------------
 
 
 @pytest.fixture

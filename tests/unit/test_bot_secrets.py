@@ -26,6 +26,8 @@ MASTODON_TOKEN = "Zq3xT0kVb8LrW2mNcP5sY7aD9fGhJ1uE4iO6pQ8rS0t"
         "!compte bluesky pantin.bsky.social abcd-efgh-ijkl-mnop",
         "!compte mastodon @pantin@mastodon.social jeton",
         "!account bluesky x.bsky.social whatever",
+        "!compte-coalition mastodon @pvd@mastodon.social jeton Petites villes",
+        "!coalition-account bluesky pvd.bsky.social whatever",
     ],
 )
 def test_secret_looking_messages_are_caught(text: str) -> None:

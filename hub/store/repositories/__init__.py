@@ -11,6 +11,7 @@ from hub.store.repositories.announcements import AnnouncementRepository
 from hub.store.repositories.answers import AnswerRepository, PendingAnswer
 from hub.store.repositories.audit import AuditRepository
 from hub.store.repositories.base import Repository
+from hub.store.repositories.coalition_accounts import CoalitionAccountRepository
 from hub.store.repositories.coalitions import CoalitionRepository
 from hub.store.repositories.deliveries import DeliveryRepository, NewDelivery
 from hub.store.repositories.events import EventRepository
@@ -21,9 +22,12 @@ from hub.store.repositories.messages import MessageRepository
 from hub.store.repositories.oauth import OAuthRepository, StoredApp, StoredRequest
 from hub.store.repositories.pages import PageRepository
 from hub.store.repositories.preferences import PreferenceRepository
+from hub.store.repositories.reach import ReachRepository
 from hub.store.repositories.reports import ReportRepository
+from hub.store.repositories.reposts import Repost, RepostRepository
 from hub.store.repositories.roles import Grant, RoleRepository
 from hub.store.repositories.signons import SignOnRepository
+from hub.store.repositories.starter_packs import StarterPack, StarterPackRepository
 from hub.store.repositories.towns import TownRepository, TownValues
 from hub.store.repositories.workers import WorkerRepository
 
@@ -34,6 +38,7 @@ __all__ = [
     "AnnouncementRepository",
     "AnswerRepository",
     "AuditRepository",
+    "CoalitionAccountRepository",
     "CoalitionRepository",
     "DeliveryRepository",
     "EncryptedSecrets",
@@ -47,10 +52,15 @@ __all__ = [
     "PageRepository",
     "PendingAnswer",
     "PreferenceRepository",
+    "ReachRepository",
     "ReportRepository",
     "Repository",
+    "Repost",
+    "RepostRepository",
     "RoleRepository",
     "SignOnRepository",
+    "StarterPack",
+    "StarterPackRepository",
     "StoredApp",
     "StoredRequest",
     "TownRepository",

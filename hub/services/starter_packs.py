@@ -1,0 +1,232 @@
+"""A coalition's Bluesky starter pack: one reference list of every member town's Bluesky account, and the
+starter pack that points to it, on the coalition's own Bluesky account.
+
+The Bluesky app shows at most :data:`PACK_SIZE` accounts per pack, so a larger coalition gets several packs,
+its towns split in alphabetical runs (« Abbeville – Dax », « Dijon – Lyon »…) of even size, which a reader
+understands at once.
+
+Writing is safe to repeat: the list's and the pack's record keys are chosen and stored before the first write,
+and ``putRecord`` replaces a record at its key; the list's items are read back from the account's repo first,
+and only the difference is written (``applyWrites``, in batches). A sync interrupted by a crash is finished by
+the next one. :meth:`StarterPacks.refresh_changed` (a low-priority side task) brings the packs up to date when
+towns join or leave the coalition or link an account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hub.domain import permissions
+from hub.domain.model import Account, Platform
+from hub.errors import InvalidInput, NotFound
+from hub.locks import KeyedLocks
+from hub.publishers.bluesky import BlueskyPublisher, new_tid
+from hub.publishers.bluesky_graph import Listed, Repo, RepoWriter, create, delete
+from hub.services.coalition_accounts import CoalitionAccountService
+from hub.services.context import ServiceContext
+from hub.store.repositories import StarterPack
+
+LIST = "app.bsky.graph.list"
+ITEM = "app.bsky.graph.listitem"
+PACK = "app.bsky.graph.starterpack"
+REFERENCE = "app.bsky.graph.defs#referencelist"
+#: The Bluesky app's cap on the accounts one starter pack shows.
+PACK_SIZE = 150
+#: A member town on Bluesky: its name and its account's handle.
+Member = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class PackLink:
+    """A pack as people reach it; ``label`` names its towns' run when there are several packs."""
+
+    number: int
+    label: str
+    url: str
+
+
+class StarterPacks:
+    def __init__(self, context: ServiceContext, accounts: CoalitionAccountService) -> None:
+        self.context = context
+        self.accounts = accounts
+        self._locks: KeyedLocks[int] = KeyedLocks()
+        self._dids: dict[str, str] = {}
+
+    async def create(self, actor_id: str, coalition_id: int) -> list[PackLink]:
+        """``!pack``: creates (or brings up to date) the coalition's packs; a coordinator's or an admin's act."""
+        async with self.context.store.unit() as uow:
+            coalition = await uow.coalitions.get(coalition_id)
+            if coalition is None:
+                raise NotFound("error.coalition.unknown", id=str(coalition_id))
+            permissions.require_coordinator(await self.context.actor(uow, actor_id), coalition.id, coalition.name)
+            await uow.audit.append(actor_id, "starter_pack.sync", coalition_id=coalition.id)
+        return await self.sync(coalition_id)
+
+    async def links(self, coalition_id: int) -> list[PackLink]:
+        """The packs already written (for the room, the public page); no network call."""
+        async with self.context.store.unit() as uow:
+            packs = await uow.starter_packs.of_coalition(coalition_id)
+        return [self._link(p, p.label or "") for p in packs if p.handle and p.synced_at]
+
+    async def refresh_changed(self) -> int:
+        """Brings up to date the packs whose members changed since their last sync; returns how many coalitions."""
+        async with self.context.store.unit() as uow:
+            coalition_ids = await uow.starter_packs.coalitions()
+        synced = 0
+        for coalition_id in coalition_ids:
+            wanted = [_hash(chunk) for chunk in _chunks(await self._members(coalition_id))]
+            async with self.context.store.unit() as uow:
+                packs = await uow.starter_packs.of_coalition(coalition_id)
+            if wanted != [p.members_hash for p in packs]:
+                await self.sync(coalition_id)
+                synced += 1
+        return synced
+
+    async def sync(self, coalition_id: int) -> list[PackLink]:
+        """Writes every pack of the coalition as its members are now; one sync per coalition at a time."""
+        async with self._locks.hold(coalition_id):
+            account, name = await self._account(coalition_id)
+            writer = RepoWriter(self._publisher())
+            repo = await writer.repo(account)
+            chunks = _chunks(await self._members(coalition_id))
+            items = await writer.records(account, ITEM)
+            links = []
+            for number, chunk in enumerate(chunks, start=1):
+                pack = await self._keys(coalition_id, number)
+                label = f"{chunk[0][0]} – {chunk[-1][0]}" if len(chunks) > 1 else ""
+                await self._write(writer, account, repo, pack, chunk, items, name, label, len(chunks))
+                async with self.context.store.unit() as uow:
+                    digest = _hash(chunk)
+                    await uow.starter_packs.synced(
+                        coalition_id, number, did=repo.did, handle=repo.handle, members_hash=digest, label=label
+                    )
+                links.append(PackLink(number, label, self._url(repo.handle, pack.pack_rkey)))
+            await self._drop_beyond(writer, account, repo, coalition_id, len(chunks), items)
+            return links
+
+    # --- writing ---------------------------------------------------------------------------------------------
+
+    async def _write(
+        self,
+        writer: RepoWriter,
+        account: Account,
+        repo: Repo,
+        pack: StarterPack,
+        chunk: Sequence[Member],
+        items: list[Listed],
+        coalition: str,
+        label: str,
+        total: int,
+    ) -> None:
+        now = self.context.clock().isoformat().replace("+00:00", "Z")
+        suffix = f" {pack.number}/{total}" if total > 1 else ""
+        described = f"{coalition} ({label})" if label else coalition
+        description = f"Les villes de la coalition {described} sur Bluesky."
+        listed = {"name": (coalition[:60] + suffix)[:64], "purpose": REFERENCE, "description": description}
+        await writer.put(account, LIST, pack.list_rkey, listed | {"createdAt": now})
+        list_uri = f"at://{repo.did}/{LIST}/{pack.list_rkey}"
+        wanted = [did for _, handle in chunk if (did := await self._did(writer, account, handle))]
+        await writer.apply(account, _item_writes(items, list_uri, wanted, now))
+        starter = {"name": (coalition[:44] + suffix)[:50], "description": description, "list": list_uri}
+        await writer.put(account, PACK, pack.pack_rkey, starter | {"createdAt": now})
+
+    async def _drop_beyond(
+        self, writer: RepoWriter, account: Account, repo: Repo, coalition_id: int, count: int, items: list[Listed]
+    ) -> None:
+        """Deletes the packs the coalition no longer needs (it got smaller), their lists and items."""
+        async with self.context.store.unit() as uow:
+            extra = [p for p in await uow.starter_packs.of_coalition(coalition_id) if p.number > count]
+        for pack in extra:
+            list_uri = f"at://{repo.did}/{LIST}/{pack.list_rkey}"
+            writes = [delete(ITEM, i.rkey) for i in items if i.value.get("list") == list_uri]
+            await writer.apply(account, [*writes, delete(PACK, pack.pack_rkey), delete(LIST, pack.list_rkey)])
+            async with self.context.store.unit() as uow:
+                await uow.starter_packs.forget(coalition_id, pack.number)
+
+    async def _keys(self, coalition_id: int, number: int) -> StarterPack:
+        """The pack's record keys, stored (committed) before anything is written with them."""
+        async with self.context.store.unit() as uow:
+            return await uow.starter_packs.keep(coalition_id, number, new_tid(), new_tid())
+
+    async def _did(self, writer: RepoWriter, account: Account, handle: str) -> str | None:
+        if handle not in self._dids:
+            did = await writer.resolve(account, handle)
+            if did is None:
+                return None  # a handle that no longer resolves is left out until it does again
+            self._dids[handle] = did
+        return self._dids[handle]
+
+    # --- reading -----------------------------------------------------------------------------------------------
+
+    async def _account(self, coalition_id: int) -> tuple[Account, str]:
+        async with self.context.store.unit() as uow:
+            coalition = await uow.coalitions.get(coalition_id)
+            accounts = await uow.coalition_accounts.of_coalition(coalition_id)
+        if coalition is None:
+            raise NotFound("error.coalition.unknown", id=str(coalition_id))
+        bluesky = [a for a in accounts if a.platform is Platform.BLUESKY]
+        if not bluesky:
+            raise InvalidInput("error.pack.no_account", coalition=coalition.name)
+        return bluesky[0].as_account(), coalition.name
+
+    async def _members(self, coalition_id: int) -> list[Member]:
+        """The member towns with a Bluesky account, by name."""
+        async with self.context.store.unit() as uow:
+            towns = await uow.towns.list(coalition_id)
+            accounts = await uow.accounts.of_towns(t.id for t in towns)
+        handles = {t: a.identifier for t, found in accounts.items() for a in found if a.platform is Platform.BLUESKY}
+        return sorted(
+            ((t.name, handles[t.id]) for t in towns if t.id in handles), key=lambda m: (m[0].casefold(), m[1])
+        )
+
+    def _publisher(self) -> BlueskyPublisher:
+        publisher = self.accounts.publisher(Platform.BLUESKY)
+        if not isinstance(publisher, BlueskyPublisher):
+            raise TypeError("the coalition's Bluesky publisher cannot write records")
+        return publisher
+
+    def _link(self, pack: StarterPack, label: str) -> PackLink:
+        return PackLink(pack.number, label, self._url(pack.handle or "", pack.pack_rkey))
+
+    def _url(self, handle: str, rkey: str) -> str:
+        return f"{self.context.settings.bluesky_app_url.rstrip('/')}/starter-pack/{handle}/{rkey}"
+
+
+def _chunks(members: Sequence[Member]) -> list[list[Member]]:
+    """Runs of at most :data:`PACK_SIZE` members, of even size (no last pack of three towns)."""
+    if not members:
+        return []
+    count = math.ceil(len(members) / PACK_SIZE)
+    size = math.ceil(len(members) / count)
+    return [list(members[start : start + size]) for start in range(0, len(members), size)]
+
+
+def _hash(chunk: Sequence[Member]) -> str:
+    return hashlib.sha256("\n".join(handle for _, handle in chunk).encode()).hexdigest()
+
+
+def _item_writes(items: list[Listed], list_uri: str, wanted: Sequence[str], now: str) -> list[dict[str, Any]]:
+    """What turns the list's items into ``wanted``: creates for the missing, deletes for the rest and doubles."""
+    present: dict[str, str] = {}
+    writes: list[dict[str, Any]] = []
+    for item in items:
+        if item.value.get("list") != list_uri:
+            continue
+        subject = str(item.value.get("subject", ""))
+        if subject in wanted and subject not in present:
+            present[subject] = item.rkey
+        else:
+            writes.append(delete(ITEM, item.rkey))
+    keys: set[str] = set()
+    for did in wanted:
+        if did not in present:
+            while (key := new_tid()) in keys:  # two keys made within one microsecond may meet
+                pass
+            keys.add(key)
+            writes.append(create(ITEM, key, {"subject": did, "list": list_uri, "createdAt": now}))
+            present[did] = key
+    return writes
