@@ -103,7 +103,7 @@ async def list_accounts(request: Request, _args: Arguments) -> Reply:
 
 
 async def _authorize(request: Request, where: str, rest: list[str]) -> Reply:
-    town_text, server = _town_and_server(" ".join(rest))
+    town_text, server = town_and_server(" ".join(rest))
     town = await _town(request, town_text)
     try:
         authorization = await request.hub.linking.start(request.sender, town.id, where, request.room_id, server)
@@ -133,7 +133,7 @@ def _minutes(authorization: Authorization, request: Request) -> int:
 async def _link_with_secret(
     request: Request, platform: Platform, identifier: str, secret: str, rest: list[str]
 ) -> Reply:
-    town_text, server = _town_and_server(" ".join(rest))
+    town_text, server = town_and_server(" ".join(rest))
     town = await _town(request, town_text)
     health = await request.hub.accounts.connect(request.sender, town.id, platform, identifier, secret, server)
     # A server's error text could, in theory, quote what it was sent: never let the secret through.
@@ -150,7 +150,7 @@ async def _bluesky_steps(request: Request, words: list[str]) -> Reply:
         return Reply.text(
             translate("bot.accounts.bluesky.steps", lang, url=BLUESKY_APP_PASSWORDS, command=command_line)
         )
-    _, server = _town_and_server(" ".join(words[1:]))
+    _, server = town_and_server(" ".join(words[1:]))
     found = await request.hub.accounts.find_bluesky(words[0], server)
     # Accounts hosted by Bluesky log in through bsky.social; any other PDS is named in the command.
     where = "" if found.pds.endswith(".bsky.network") else f" {found.pds}"
@@ -207,7 +207,7 @@ def _limit(account: Account) -> int:
     return BLUESKY_LIMIT
 
 
-def _town_and_server(text: str) -> tuple[str, str | None]:
+def town_and_server(text: str) -> tuple[str, str | None]:
     """``"Pantin https://pds.example"`` → ``("Pantin", "https://pds.example")``."""
     words = text.split()
     servers = [w for w in words if w.lower().startswith(("https://", "http://"))]

@@ -9,7 +9,7 @@ redacts the command in a shared room.
 
 from __future__ import annotations
 
-from bot.commands.accounts import BLUESKY_LIMIT, _town_and_server
+from bot.commands.accounts import BLUESKY_LIMIT, town_and_server
 from bot.commands.announcements.shared import NUMBER, announcement_of, coalition_of
 from bot.context import Request
 from bot.registry import Argument, Arguments, Audience, command
@@ -40,7 +40,7 @@ async def link_coalition_account(request: Request, args: Arguments) -> Reply:
     if not request.private:
         raise InvalidInput("bot.accounts.private_only", prefix=request.prefix)
     secret = args.text("accounts.secret")
-    name, server = _town_and_server(args.optional_text("reach.where") or "")
+    name, server = town_and_server(args.optional_text("reach.where") or "")
     coalition = await _coalition(request, name)
     platform = Platform(args.text("accounts.platform"))
     health = await request.hub.coalition_accounts.connect(

@@ -86,7 +86,7 @@ class XrpcFailure(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Session:
+class PdsSession:
     did: str
     handle: str
     access_jwt: str
@@ -97,7 +97,7 @@ class _Session:
         return json.dumps(asdict(self))
 
     @classmethod
-    def load(cls, stored: str | None) -> _Session | None:
+    def load(cls, stored: str | None) -> PdsSession | None:
         if not stored:
             return None
         try:
@@ -177,7 +177,7 @@ class BlueskyPublisher(Publisher):
         )
         self._transport = _Transport(self._http, timeout)
         self._clients: dict[str, Any] = {}
-        self._sessions: dict[int, _Session] = {}
+        self._sessions: dict[int, PdsSession] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         #: Per account, an image limit lower than the lexicon's that the server has stated.
         self._image_bytes: dict[int, int] = {}
@@ -187,23 +187,23 @@ class BlueskyPublisher(Publisher):
     async def verify(self, account: Account) -> AccountCheck:
         """Opens or refreshes the session and checks it with ``getSession``."""
 
-        async def check(s: _Session) -> str:
+        async def check(s: PdsSession) -> str:
             answer = await self._xrpc(s.pds).com.atproto.server.get_session(headers=s.auth())
             handle: str = answer.handle
             return handle
 
-        async with _boundary():
+        async with xrpc_boundary():
             return AccountCheck(identifier=await self._authed(account, check), limits=dict(LIMITS))
 
     async def prepare(self, job: PostJob) -> dict[str, Any]:
         """Refreshes the session if it is near expiry, uploads images or the card's thumbnail, finds facets, and
         chooses the post's rkey (the claim stores it before the post is sent)."""
-        async with _boundary():
+        async with xrpc_boundary():
             return await self._prepare(job) | {"rkey": new_tid()}
 
     async def publish(self, job: PostJob) -> Published:
         """One ``createRecord`` with a stored rkey; a stored rkey whose post exists is returned as it is."""
-        async with _boundary():
+        async with xrpc_boundary():
             rkey, fresh = job.remote_key, job.first_attempt
             if rkey is None:
                 proposed = new_tid()
@@ -220,7 +220,7 @@ class BlueskyPublisher(Publisher):
         """``deleteRecord``; the PDS answers success for a record already gone."""
         repo, collection, rkey = _parse_at_uri(remote_id)
         data = models.ComAtprotoRepoDeleteRecord.Data(repo=repo, collection=collection, rkey=rkey)
-        async with _boundary():
+        async with xrpc_boundary():
             await self._authed(
                 account, lambda s: self._xrpc(s.pds).com.atproto.repo.delete_record(data, headers=s.auth())
             )
@@ -254,7 +254,7 @@ class BlueskyPublisher(Publisher):
         if prepared.get("embed"):
             record["embed"] = prepared["embed"]
 
-        async def create(s: _Session) -> Published:
+        async def create(s: PdsSession) -> Published:
             data = models.ComAtprotoRepoCreateRecord.Data(repo=s.did, collection=POST, rkey=rkey, record=record)
             await self._xrpc(s.pds).com.atproto.repo.create_record(data, headers=s.auth())
             return _published(s, rkey, self.app_url)
@@ -262,7 +262,7 @@ class BlueskyPublisher(Publisher):
         return await self._authed(job.account, create)
 
     async def _existing(self, account: Account, rkey: str) -> Published | None:
-        async def get(s: _Session) -> Published | None:
+        async def get(s: PdsSession) -> Published | None:
             params = models.ComAtprotoRepoGetRecord.Params(repo=s.did, collection=POST, rkey=rkey)
             try:
                 await self._xrpc(s.pds).com.atproto.repo.get_record(params, headers=s.auth())
@@ -336,7 +336,7 @@ class BlueskyPublisher(Publisher):
     async def _upload_once(self, account: Account, data: bytes) -> tuple[Any, content.FittedImage]:
         fitted = await content.fit_image(data, self._image_limit(account))
 
-        async def upload(s: _Session) -> Any:
+        async def upload(s: PdsSession) -> Any:
             headers = {**s.auth(), "Content-Type": fitted.mime}
             answer = await self._xrpc(s.pds).com.atproto.repo.upload_blob(fitted.data, headers=headers)
             return answer.blob
@@ -358,7 +358,7 @@ class BlueskyPublisher(Publisher):
 
     # --- sessions -----------------------------------------------------------------------------------------
 
-    async def _authed(self, account: Account, call: Callable[[_Session], Awaitable[T]]) -> T:
+    async def _authed(self, account: Account, call: Callable[[PdsSession], Awaitable[T]]) -> T:
         """Runs ``call`` with the account's session, refreshing it once if the server says it is stale."""
         session = await self._session(account)
         try:
@@ -368,25 +368,25 @@ class BlueskyPublisher(Publisher):
                 raise
         return await call(await self._renew(account, session))
 
-    async def _session(self, account: Account) -> _Session:
+    async def _session(self, account: Account) -> PdsSession:
         async with self._locks[account.id]:
-            session = self._sessions.get(account.id) or _Session.load(await self.gateway.session(account.id))
+            session = self._sessions.get(account.id) or PdsSession.load(await self.gateway.session(account.id))
             if session is None:
                 session = await self._login(account)
             self._sessions[account.id] = session
             return session
 
-    async def _fresh_session(self, account: Account) -> _Session:
+    async def _fresh_session(self, account: Account) -> PdsSession:
         session = await self._session(account)
         return await self._renew(account, session) if session.expires_soon() else session
 
-    async def _renew(self, account: Account, stale: _Session) -> _Session:
+    async def _renew(self, account: Account, stale: PdsSession) -> PdsSession:
         """Refreshes ``stale`` (unless another job already did), logging in again only if that fails."""
         async with self._locks[account.id]:
             current = self._sessions.get(account.id)
             if current is not None and current.access_jwt != stale.access_jwt:
                 return current
-            stored = _Session.load(await self.gateway.session(account.id))
+            stored = PdsSession.load(await self.gateway.session(account.id))
             if stored is not None and stored.access_jwt != stale.access_jwt:
                 session = stored  # another process refreshed it
             else:
@@ -394,7 +394,7 @@ class BlueskyPublisher(Publisher):
             self._sessions[account.id] = session
             return session
 
-    async def _refresh(self, account: Account, stale: _Session) -> _Session:
+    async def _refresh(self, account: Account, stale: PdsSession) -> PdsSession:
         try:
             headers = {"Authorization": f"Bearer {stale.refresh_jwt}"}
             answer = await self._xrpc(stale.pds).com.atproto.server.refresh_session(headers=headers)
@@ -407,7 +407,7 @@ class BlueskyPublisher(Publisher):
         await self.gateway.save_session(account.id, session.dump())
         return session
 
-    async def _login(self, account: Account) -> _Session:
+    async def _login(self, account: Account) -> PdsSession:
         """``createSession`` with the app password, on the server the account was linked with."""
         data = models.ComAtprotoServerCreateSession.Data(
             identifier=account.identifier, password=await self.gateway.secret(account.id)
@@ -418,11 +418,11 @@ class BlueskyPublisher(Publisher):
         await self.gateway.save_session(account.id, session.dump())
         return session
 
-    async def _session_from(self, answer: Any, known_pds: str | None) -> _Session:
+    async def _session_from(self, answer: Any, known_pds: str | None) -> PdsSession:
         did: str = answer.did
         pds = _pds_of(answer.did_doc) or known_pds or await self._pds_from_plc(did)
         handle: str = answer.handle
-        return _Session(did, handle, answer.access_jwt, answer.refresh_jwt, pds.rstrip("/"))
+        return PdsSession(did, handle, answer.access_jwt, answer.refresh_jwt, pds.rstrip("/"))
 
     async def _pds_from_plc(self, did: str) -> str:
         """The PDS named in the account's DID document (``did:plc`` from the PLC directory, or ``did:web``).
@@ -455,7 +455,7 @@ class BlueskyPublisher(Publisher):
 
 
 @contextlib.asynccontextmanager
-async def _boundary() -> AsyncIterator[None]:
+async def xrpc_boundary() -> AsyncIterator[None]:
     try:
         yield
     except PublishError:
@@ -506,7 +506,7 @@ def new_tid() -> str:
     return "".join(_TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
 
 
-def _published(session: _Session, rkey: str, app_url: str) -> Published:
+def _published(session: PdsSession, rkey: str, app_url: str) -> Published:
     return Published(
         remote_id=f"at://{session.did}/{POST}/{rkey}",
         url=f"{app_url}/profile/{session.handle}/post/{rkey}",

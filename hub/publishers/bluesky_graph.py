@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.domain.model import Account
-from hub.publishers.bluesky import BlueskyPublisher, XrpcFailure, _boundary, _Session
+from hub.publishers.bluesky import BlueskyPublisher, PdsSession, XrpcFailure, xrpc_boundary
 
 #: The PDS's cap on one applyWrites call.
 WRITES_PER_CALL = 200
@@ -56,22 +56,22 @@ class RepoWriter:
         self.publisher = publisher
 
     async def repo(self, account: Account) -> Repo:
-        async with _boundary():
+        async with xrpc_boundary():
             session = await self.publisher._session(account)
         return Repo(session.did, session.handle)
 
     async def resolve(self, account: Account, handle: str) -> str | None:
         """A handle's DID as the account's PDS resolves it, or None."""
-        async with _boundary():
+        async with xrpc_boundary():
             session = await self.publisher._session(account)
             return await self.publisher._resolve_handle(session.pds, handle)
 
     async def put(self, account: Account, collection: str, rkey: str, value: dict[str, Any]) -> None:
-        async def call(s: _Session) -> Any:
+        async def call(s: PdsSession) -> Any:
             body = {"repo": s.did, "collection": collection, "rkey": rkey, "record": {"$type": collection, **value}}
             return await self._send(s, "POST", "com.atproto.repo.putRecord", body)
 
-        async with _boundary():
+        async with xrpc_boundary():
             await self.publisher._authed(account, call)
 
     async def apply(self, account: Account, writes: Sequence[dict[str, Any]]) -> None:
@@ -79,11 +79,11 @@ class RepoWriter:
         for start in range(0, len(writes), WRITES_PER_CALL):
             batch = list(writes[start : start + WRITES_PER_CALL])
 
-            async def call(s: _Session, batch: list[dict[str, Any]] = batch) -> Any:
+            async def call(s: PdsSession, batch: list[dict[str, Any]] = batch) -> Any:
                 body = {"repo": s.did, "writes": batch}
                 return await self._send(s, "POST", "com.atproto.repo.applyWrites", body)
 
-            async with _boundary():
+            async with xrpc_boundary():
                 await self.publisher._authed(account, call)
 
     async def records(self, account: Account, collection: str) -> list[Listed]:
@@ -92,20 +92,20 @@ class RepoWriter:
         cursor: str | None = None
         while True:
 
-            async def call(s: _Session, cursor: str | None = cursor) -> Any:
+            async def call(s: PdsSession, cursor: str | None = cursor) -> Any:
                 params = {"repo": s.did, "collection": collection, "limit": str(PAGE)}
                 return await self._send(
                     s, "GET", "com.atproto.repo.listRecords", params | ({"cursor": cursor} if cursor else {})
                 )
 
-            async with _boundary():
+            async with xrpc_boundary():
                 page = await self.publisher._authed(account, call)
             found += [Listed(r["uri"].rsplit("/", 1)[1], r.get("value", {})) for r in page.get("records", [])]
             cursor = page.get("cursor")
             if not cursor or not page.get("records"):
                 return found
 
-    async def _send(self, session: _Session, verb: str, method: str, data: dict[str, Any]) -> Any:
+    async def _send(self, session: PdsSession, verb: str, method: str, data: dict[str, Any]) -> Any:
         url = f"{session.pds}/xrpc/{method}"
         options: dict[str, Any] = {"json": data} if verb == "POST" else {"params": data}
         async with self.publisher._http.request(verb, url, headers=session.auth(), **options) as answer:

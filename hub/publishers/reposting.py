@@ -20,7 +20,7 @@ import aiohttp
 
 from hub.domain.model import Account
 from hub.publishers.base import PermanentPublishError, RateLimit, TransientPublishError
-from hub.publishers.bluesky import BlueskyPublisher, XrpcFailure, _boundary, _Session
+from hub.publishers.bluesky import BlueskyPublisher, PdsSession, XrpcFailure, xrpc_boundary
 from hub.publishers.bluesky_graph import RepoWriter
 from hub.publishers.http import LazyHttp
 from hub.publishers.mastodon_errors import failure
@@ -35,7 +35,7 @@ class BlueskyReposts:
 
     async def repost(self, account: Account, rkey: str, target_uri: str) -> str:
         """The repost's at-uri; made at ``rkey`` unless it already is there."""
-        async with _boundary():
+        async with xrpc_boundary():
             session = await self.publisher._session(account)
             uri = f"at://{session.did}/{REPOST}/{rkey}"
             if await self._exists(account, rkey):
@@ -44,7 +44,7 @@ class BlueskyReposts:
             now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
             record = {"$type": REPOST, "subject": subject, "createdAt": now}
 
-            async def create(s: _Session) -> Any:
+            async def create(s: PdsSession) -> Any:
                 body = {"repo": s.did, "collection": REPOST, "rkey": rkey, "record": record}
                 return await self.writer._send(s, "POST", "com.atproto.repo.createRecord", body)
 
@@ -52,15 +52,15 @@ class BlueskyReposts:
             return uri
 
     async def undo(self, account: Account, rkey: str) -> None:
-        async def remove(s: _Session) -> Any:
+        async def remove(s: PdsSession) -> Any:
             body = {"repo": s.did, "collection": REPOST, "rkey": rkey}
             return await self.writer._send(s, "POST", "com.atproto.repo.deleteRecord", body)
 
-        async with _boundary():
+        async with xrpc_boundary():
             await self.publisher._authed(account, remove)
 
     async def _exists(self, account: Account, rkey: str) -> bool:
-        async def get(s: _Session) -> Any:
+        async def get(s: PdsSession) -> Any:
             params = {"repo": s.did, "collection": REPOST, "rkey": rkey}
             return await self.writer._send(s, "GET", "com.atproto.repo.getRecord", params)
 

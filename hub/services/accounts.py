@@ -82,7 +82,7 @@ class AccountService:
 
         With ``oauth_app_id`` the secret is a token issued to that app of ours; a token it replaces is revoked.
         """
-        identifier, server = _normalize(platform, identifier, server)
+        identifier, server = normalize_account(platform, identifier, server)
         if not secret.strip():
             raise InvalidInput("error.account.secret_required")
         async with self.context.store.unit() as uow:
@@ -265,7 +265,7 @@ def _credential(platform: Platform, oauth_app_id: int | None) -> Credential:
     return Credential.APP_PASSWORD if platform is Platform.BLUESKY else Credential.ACCESS_TOKEN
 
 
-def _normalize(platform: Platform, identifier: str, server: str | None) -> tuple[str, str]:
+def normalize_account(platform: Platform, identifier: str, server: str | None) -> tuple[str, str]:
     if platform is Platform.BLUESKY:
         handle = normalize_bluesky_handle(identifier)
         return handle, check_web_url(server).rstrip("/") if server else DEFAULT_BLUESKY_SERVICE

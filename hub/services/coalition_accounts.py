@@ -16,7 +16,7 @@ from hub.domain.reach import CoalitionAccount
 from hub.errors import InvalidInput, NotFound, UnissonError
 from hub.publishers import registry
 from hub.publishers.base import Publisher
-from hub.services.accounts import _normalize as normalize_account
+from hub.services.accounts import normalize_account
 from hub.services.context import ServiceContext
 from hub.store.repositories import EncryptedSecrets
 
