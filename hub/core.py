@@ -25,6 +25,7 @@ from hub.services.dispatch import DispatchService
 from hub.services.images import ImageService
 from hub.services.links import LinkService
 from hub.services.preferences import PreferenceService
+from hub.services.thread_rules import ThreadRuleService
 from hub.services.towns import TownService
 from hub.settings import Settings
 from hub.store import Store, utc_now
@@ -93,6 +94,11 @@ class Hub(ServiceContext):
     @cached_property
     def preferences(self) -> PreferenceService:
         return PreferenceService(self)
+
+    @cached_property
+    def threads(self) -> ThreadRuleService:
+        """Campaign rules about each town's post (its follow-up in thread)."""
+        return ThreadRuleService(self)
 
     async def seen(self, event_id: str) -> bool:
         """Whether an inbound event id was already handled (recorded by :meth:`first_time`)."""

@@ -60,11 +60,13 @@ Points reproduced
    statuses only to their author).
    ``GET /api/v1/accounts/:id/statuses`` (token optional): newest first; ``limit`` 20 by default, at most
    40; ``max_id`` (older than), ``since_id`` (newer than), ``min_id`` (the oldest ones just after it, still
-   listed newest first); ``only_media``; ``pinned=true`` gives nothing (no pins here); ``exclude_replies`` and
-   ``exclude_reblogs`` are accepted (there are no replies or boosts here). The author sees every visibility,
-   anyone else public and unlisted only; deleted statuses never. A ``Link`` header gives the ``next`` (older)
-   and ``prev`` (newer) pages. A token is only checked when given: app-only tokens and disabled logins may
-   read, as upstream's ``authorize_if_got_token!`` allows. Unknown account: 404. ``tagged`` is not reproduced.
+   listed newest first); ``only_media``; ``pinned=true`` gives nothing (no pins here); ``exclude_replies``
+   leaves out replies to other accounts but keeps an account's replies to itself (threads), as upstream's
+   ``without_replies`` scope (unverified); ``exclude_reblogs`` is accepted (there are no boosts here). The
+   author sees every visibility, anyone else public and unlisted only; deleted statuses never. A ``Link``
+   header gives the ``next`` (older) and ``prev`` (newer) pages. A token is only checked when given: app-only
+   tokens and disabled logins may read, as upstream's ``authorize_if_got_token!`` allows. Unknown account:
+   404. ``tagged`` is not reproduced.
 8. Auth: missing or unknown token 401 ``The access token is invalid``; revoked 401 ``The access token was
    revoked``; missing scope 403 ``This action is outside the authorized scopes`` (``write`` covers
    ``write:statuses``...); app-only token on a user endpoint 422 ``This method requires an authenticated
@@ -77,7 +79,11 @@ Points reproduced
    though simpler), no ``text`` (only a delete's answer carries the source),
    ``language`` (unknown codes fall back to the account's default, then ``en``), ``visibility``
    (public|unlisted|private|direct, default public), ``spoiler_text``, ``sensitive``, ``media_attachments``,
-   ``account``.
+   ``account``, ``in_reply_to_id``, ``in_reply_to_account_id`` and ``replies_count`` (replies not deleted).
+   ``in_reply_to_id`` on ``POST /api/v1/statuses`` makes a reply; the status replied to must exist, not be
+   deleted and be visible to the poster, else 404 ``The post you are trying to reply to does not appear to
+   exist.`` (upstream's ``set_thread``, checked before the Idempotency-Key's replay; wording unverified). A
+   scheduled reply keeps ``in_reply_to_id`` in its ``params``.
 10. Errors are JSON ``{"error": "..."}``; injected 5xx imitate a proxy's HTML page.
 
 The ``TAKAHE`` personality differs in these points only:
@@ -90,11 +96,10 @@ The ``TAKAHE`` personality differs in these points only:
     ``description_limit``, 10 MiB images, ``video_size_limit`` 0; NodeInfo names the software ``takahe``.
 12. Errors: an unknown or revoked token 400 text/html ``Invalid Bearer token``; missing scope 403
     ``{"error": "out_of_scope_for_token"}``; text too long 400 ``{"error": "Status is too long"}``; an unknown
-    media id on a post 404 with Django's HTML "Not Found" page; a missing status (get, delete) or account the
-    same page; no token at all, even on an account's statuses, 401 ``{"error": "identity_token_required"}``
-    (unverified beyond the statuses list). Other errors
-    (app-only token, disabled account, media still processing...) keep Mastodon's answers (unverified for
-    Takahē).
+    media id on a post 404 with Django's HTML "Not Found" page; a missing status (get, delete, or replied to
+    — unverified) or account the same page; no token at all, even on an account's statuses, 401
+    ``{"error": "identity_token_required"}`` (unverified beyond the statuses list). Other errors (app-only
+    token, disabled account, media still processing...) keep Mastodon's answers (unverified for Takahē).
 
 For tests (see :class:`MastodonDouble`): accounts and tokens, revocation, disabled accounts, server-side
 truth of what was posted, a movable clock, and fault injection switchable at run time (latency, 5xx by
@@ -309,6 +314,8 @@ class Status:
     idempotency_key: str | None = None
     scheduled_status_id: str | None = None
     deleted_at: datetime | None = None
+    in_reply_to_id: str | None = None
+    in_reply_to_account_id: str | None = None
 
     @property
     def url(self) -> str:
@@ -374,6 +381,8 @@ OUT_OF_SCOPE = "This action is outside the authorized scopes"
 USER_REQUIRED = "This method requires an authenticated user"
 LOGIN_DISABLED = "Your login is currently disabled"
 NOT_FOUND = "Record not found"
+#: ``statuses.errors.in_reply_not_found`` in upstream's locale (wording unverified).
+REPLY_NOT_FOUND = "The post you are trying to reply to does not appear to exist."
 TAKAHE_BAD_TOKEN = "Invalid Bearer token"
 TAKAHE_OUT_OF_SCOPE = "out_of_scope_for_token"
 TAKAHE_TOO_LONG = "Status is too long"
@@ -555,8 +564,8 @@ def _status_json(status: Status, now: float) -> dict[str, Any]:
         "sensitive": status.sensitive,
         "visibility": status.visibility,
         "language": status.language,
-        "in_reply_to_id": None,
-        "in_reply_to_account_id": None,
+        "in_reply_to_id": status.in_reply_to_id,
+        "in_reply_to_account_id": status.in_reply_to_account_id,
         "reblog": None,
         "replies_count": 0,
         "reblogs_count": 0,
@@ -653,6 +662,7 @@ class _StatusParams:
     visibility: str | None
     scheduled_at: str | None
     sensitive: bool | None
+    in_reply_to_id: str | None = None
 
     def as_scheduled_params(self, language: str) -> dict[str, Any]:
         """The ``params`` object of a ScheduledStatus."""
@@ -666,7 +676,7 @@ class _StatusParams:
             "scheduled_at": None,
             "poll": None,
             "idempotency": None,
-            "in_reply_to_id": None,
+            "in_reply_to_id": self.in_reply_to_id,
             "application_id": None,
             "with_rate_limit": False,
         }
@@ -720,6 +730,7 @@ def _params_from(source: Mapping[str, Any], media_ids: list[str] | None) -> _Sta
         visibility=_optional_str(source.get("visibility")),
         scheduled_at=_optional_str(source.get("scheduled_at")),
         sensitive=_truthy(source.get("sensitive")),
+        in_reply_to_id=_optional_str(source.get("in_reply_to_id")) or None,
     )
 
 
@@ -890,6 +901,8 @@ class MastodonDouble(FaultInjection):
         self._tokens: dict[str, Token] = {}
         self._statuses: dict[str, Status] = {}
         self._by_account: dict[str, list[Status]] = {}
+        #: The ids of the replies to each status (its ``replies_count`` counts those not deleted).
+        self._replies: dict[str, list[str]] = {}
         self._scheduled: dict[str, ScheduledStatus] = {}
         self._due: list[tuple[datetime, str]] = []
         self._media: dict[str, MediaAttachment] = {}
@@ -1190,6 +1203,7 @@ class MastodonDouble(FaultInjection):
         if self.rate_limits.enabled:
             request[_HEADERS_KEY] = self._statuses_usage(account).headers()
         params = await _read_status_params(request)
+        self._thread(account, params.in_reply_to_id)  # upstream checks it first, before the key's replay
         key = request.headers.get("Idempotency-Key", "").strip() if self.personality.honours_idempotency else ""
         base = f"{request.scheme}://{request.host}"
         if not key:
@@ -1229,6 +1243,18 @@ class MastodonDouble(FaultInjection):
         if scheduled_at is not None:
             return self._schedule(account, params, media, scheduled_at, base, key)
         return self._publish_now(request, account, params, media, base, key)
+
+    def _thread(self, account: Account, in_reply_to_id: str | None) -> Status | None:
+        """The status replied to: it must exist, not be deleted, and be visible to ``account``."""
+        if in_reply_to_id is None:
+            return None
+        parent = self._statuses.get(in_reply_to_id)
+        visible = parent is not None and parent.deleted_at is None
+        if parent is not None and parent.visibility in ("private", "direct") and parent.account.id != account.id:
+            visible = False
+        if parent is None or not visible:
+            raise ApiError(404, REPLY_NOT_FOUND) if self.personality.mastodon_errors else self._not_found()
+        return parent
 
     def _validate_media(self, account: Account, media_ids: list[str] | None) -> list[MediaAttachment]:
         if not media_ids:
@@ -1318,6 +1344,10 @@ class MastodonDouble(FaultInjection):
             base=base,
             idempotency_key=key,
         )
+        parent = self._statuses.get(params.in_reply_to_id or "")
+        if parent is not None:
+            status.in_reply_to_id, status.in_reply_to_account_id = parent.id, parent.account.id
+            self._replies.setdefault(parent.id, []).append(status.id)
         for attachment in media:
             attachment.status_id, attachment.scheduled_status_id = status.id, None
         self._statuses[status.id] = status
@@ -1386,6 +1416,7 @@ class MastodonDouble(FaultInjection):
             visibility=stored["visibility"],
             scheduled_at=None,
             sensitive=stored["sensitive"],
+            in_reply_to_id=stored.get("in_reply_to_id"),
         )
         status = self._commit_status(scheduled.account, params, scheduled.media, scheduled.base, None)
         status.scheduled_status_id = scheduled.id
@@ -1451,6 +1482,7 @@ class MastodonDouble(FaultInjection):
             if s.deleted_at is None
             and (s.visibility in ("public", "unlisted") or (viewer is not None and viewer.id == account.id))
             and (not _truthy(query.get("only_media")) or s.media)
+            and not (_truthy(query.get("exclude_replies")) and s.in_reply_to_account_id not in (None, account.id))
         ]
         page = [] if _truthy(query.get("pinned")) else _paginate_by_id(visible, query, limit)
         headers = _pagination_links(request, page, limit)
@@ -1459,6 +1491,7 @@ class MastodonDouble(FaultInjection):
     def _status_view(self, status: Status) -> dict[str, Any]:
         """A status as the personality shows it (``text``, ``language``)."""
         body = _status_json(status, self._epoch())
+        body["replies_count"] = sum(self._statuses[r].deleted_at is None for r in self._replies.get(status.id, ()))
         if self.personality.html_in_text:
             body["text"] = body["content"]
         if not self.personality.keeps_language:

@@ -90,8 +90,9 @@ def _job(claimed: Claimed, account: Account, frozen: Frozen) -> PostJob:
         text=delivery.text,
         language=frozen.language,
         idempotency_key=delivery.idempotency_key,
-        images=frozen.images,
+        images=() if claimed.reply_to else frozen.images,  # the images go with the post, not its follow-up
         remote_key=claimed.remote_key,
         prepared=claimed.prepared,
         first_attempt=claimed.first_attempt,
+        reply_to=claimed.reply_to,
     )

@@ -37,7 +37,7 @@ from hub.dispatch.side_tasks import SideTasks
 from hub.dispatch.writer import OutcomeWriter
 from hub.domain.model import DeliveryState, Failure
 from hub.errors import UnissonError
-from hub.publishers.base import PublishError, TransientPublishError
+from hub.publishers.base import PermanentPublishError, PublishError, TransientPublishError
 from hub.publishers.registry import build_publishers
 from hub.store.outbox import AttemptOutcome, Claimed
 
@@ -199,6 +199,8 @@ class Dispatcher:
             assert delivery.remote_id is not None
             await publisher.delete(attempt.job.account, delivery.remote_id)
             return AttemptOutcome(delivery.id, DeliveryState.RETRACTED)
+        if delivery.parent_id is not None and attempt.job.reply_to is None:  # never a follow-up without its post
+            raise PermanentPublishError("publish.followup.parent_gone", uri="")
         published = await publisher.publish(attempt.job)
         return AttemptOutcome(delivery.id, DeliveryState.PUBLISHED, published.remote_id, published.url)
 

@@ -250,6 +250,8 @@ class Delivery:
     error: Failure | None = None
     #: The last pre-flight's problem, if it had one (the post may still go out: the town may fix it in time).
     preflight_error: Failure | None = None
+    #: A follow-up's parent: the delivery whose post it answers in thread (None for a main post).
+    parent_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,8 @@ class PostJob:
     #: True when nothing can have been sent for this delivery before (its first claim): a stored key is then
     #: known to be unused, and no look-up for an earlier post is needed.
     first_attempt: bool = False
+    #: A follow-up answers this post in thread: its remote id (Bluesky at-uri, Mastodon status id).
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

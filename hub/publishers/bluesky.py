@@ -13,6 +13,9 @@ session (tokens and the account's PDS, read from the DID document) is kept encry
 
 Idempotency: the post's record key (a TID) is chosen and stored through the gateway before the first
 ``createRecord``; an attempt that finds a stored key first asks ``getRecord`` whether the post exists.
+
+A follow-up (:attr:`PostJob.reply_to`) is a post like the others with a ``reply {root, parent}``: both strong
+refs to the town's post, whose cid is read with ``getRecord`` when the follow-up is made.
 """
 
 from __future__ import annotations
@@ -253,6 +256,9 @@ class BlueskyPublisher(Publisher):
             record["facets"] = prepared["facets"]
         if prepared.get("embed"):
             record["embed"] = prepared["embed"]
+        if job.reply_to is not None:
+            parent = await self._strong_ref(job.account, job.reply_to)
+            record["reply"] = {"root": parent, "parent": parent}  # the parent is a town's top-level post
 
         async def create(s: _Session) -> Published:
             data = models.ComAtprotoRepoCreateRecord.Data(repo=s.did, collection=POST, rkey=rkey, record=record)
@@ -271,6 +277,22 @@ class BlueskyPublisher(Publisher):
                     return None
                 raise
             return _published(s, rkey, self.app_url)
+
+        return await self._authed(account, get)
+
+    async def _strong_ref(self, account: Account, uri: str) -> dict[str, str]:
+        """``{uri, cid}`` of a post of the account, read now (a reply needs the parent's cid, not only its uri)."""
+        repo, collection, rkey = _parse_at_uri(uri)
+
+        async def get(s: _Session) -> dict[str, str]:
+            params = models.ComAtprotoRepoGetRecord.Params(repo=repo, collection=collection, rkey=rkey)
+            try:
+                answer = await self._xrpc(s.pds).com.atproto.repo.get_record(params, headers=s.auth())
+            except XrpcFailure as failure:
+                if failure.error == "RecordNotFound":
+                    raise PermanentPublishError("publish.followup.parent_gone", uri=uri) from failure
+                raise
+            return {"uri": str(answer.uri), "cid": str(answer.cid)}
 
         return await self._authed(account, get)
 

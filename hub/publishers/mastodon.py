@@ -12,6 +12,9 @@ Exactly once, however often a delivery is retried:
    read once per server (:mod:`hub.publishers.mastodon_server`); an unknown server is assumed not to.
 3. Attempts at one delivery in this process run one after the other, so a look-up never races a post.
 
+A follow-up (:attr:`PostJob.reply_to`) is a status with ``in_reply_to_id``, made and looked up the same way
+(the look-up also requires the same ``in_reply_to_id``).
+
 Every answer's ``X-RateLimit-*`` headers are kept per account (and per host, for pacing); a request the server
 would refuse for the rate limit is not sent. HTTP failures become our transient or permanent publish errors in
 one place, :mod:`hub.publishers.mastodon_errors`; statuses are recognised by :mod:`hub.publishers.mastodon_text`.
@@ -235,7 +238,7 @@ class MastodonPublisher(Publisher):
             for status in statuses:
                 if _created_at(status) < cutoff:
                     return None
-                if same_post(status, wanted, len(job.images)):
+                if same_post(status, wanted, len(job.images), job.reply_to):
                     return _published(status, account)
             if len(statuses) < PAGE_SIZE:
                 return None
@@ -257,6 +260,8 @@ class MastodonPublisher(Publisher):
         account = job.account
         form = [("status", job.text), ("language", job.language), ("visibility", self.visibility)]
         form += [("media_ids[]", media_id) for media_id in media_ids]
+        if job.reply_to is not None:
+            form.append(("in_reply_to_id", job.reply_to))
         headers = {"Idempotency-Key": job.idempotency_key}
         answer = await self._call(
             account, "POST", "/api/v1/statuses", token, kind="statuses", data=form, headers=headers, accept=(404,)

@@ -27,6 +27,7 @@ from hub.store.repositories import (
     ReportRepository,
     RoleRepository,
     SignOnRepository,
+    ThreadRuleRepository,
     TownRepository,
     WorkerRepository,
 )
@@ -95,6 +96,7 @@ class UnitOfWork:
         self.reports = ReportRepository(session, clock)
         self.links = LinkRepository(session, clock)
         self.pages = PageRepository(session, clock)
+        self.threads = ThreadRuleRepository(session, clock)
 
 
 class Store:

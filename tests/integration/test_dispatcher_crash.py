@@ -13,7 +13,7 @@ import os
 import random
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -53,6 +53,53 @@ async def dispatcher_process(env: dict[str, str], log: Path) -> AsyncIterator[as
             await process.wait()
 
 
+def dispatcher_env(workdir: Path, database_url: str, key: str, plc_url: str) -> dict[str, str]:
+    """The environment of a dispatcher process for these tests: fast retries and a quick takeover of claims."""
+    return {
+        **os.environ,
+        "UNISSON_HTTP_PORT": "0",  # no health endpoint: several of these processes run side by side
+        "UNISSON_DATA_DIR": str(workdir),
+        "UNISSON_DATABASE_URL": database_url,
+        "UNISSON_ENCRYPTION_KEYS": key,
+        "UNISSON_BLUESKY_PLC_URL": plc_url,
+        "UNISSON_PER_HOST_CONCURRENCY": "3",
+        "UNISSON_RETRY_INITIAL_SECONDS": "0.1",
+        "UNISSON_RETRY_MAX_SECONDS": "0.5",
+        "UNISSON_WORKER_TIMEOUT_SECONDS": "1",
+        "UNISSON_WORKER_HEARTBEAT_SECONDS": "0.3",
+        "UNISSON_PUBLISH_TIMEOUT": "2",
+    }
+
+
+async def kill_then_finish(
+    hub: Hub,
+    announcement_id: int,
+    env: dict[str, str],
+    log: Path,
+    *,
+    kills: int = KILLS,
+    seed: int = 42,
+    after_kill: Callable[[], Awaitable[None]] | None = None,
+) -> AnnouncementState:
+    """Starts a dispatcher and kills it (``kill -9``) at a random moment, ``kills`` times (calling ``after_kill``
+    after each), then lets one run until the announcement is published; returns its state then."""
+    chance = random.Random(seed)
+    for _ in range(kills):
+        async with dispatcher_process(env, log) as process:
+            await asyncio.sleep(chance.uniform(0.2, 1.5))
+            process.send_signal(signal.SIGKILL)
+        if after_kill is not None:
+            await after_kill()
+    async with dispatcher_process(env, log):
+        state = AnnouncementState.LOCKED
+        for _ in range(600):
+            state = (await hub.announcements.get(announcement_id)).state
+            if state is AnnouncementState.PUBLISHED:
+                break
+            await asyncio.sleep(0.1)
+    return state
+
+
 @pytest.mark.parametrize("personality", [MASTODON, TAKAHE], ids=["mastodon", "takahe"])
 async def test_repeated_kill_9_during_a_fan_out_loses_and_duplicates_nothing(
     migrated_database_url: str, tmp_path: Path, personality: Personality
@@ -70,35 +117,10 @@ async def test_repeated_kill_9_during_a_fan_out_loses_and_duplicates_nothing(
         fleet = await build_fleet(
             hub, tmp_path, codes, timedelta(seconds=1), bluesky=(bluesky, blue), mastodon=(mastodon, masto)
         )
-        env = {
-            **os.environ,
-            "UNISSON_HTTP_PORT": "0",  # no health endpoint: several of these processes run side by side
-            "UNISSON_DATA_DIR": str(tmp_path),
-            "UNISSON_DATABASE_URL": migrated_database_url,
-            "UNISSON_ENCRYPTION_KEYS": key,
-            "UNISSON_BLUESKY_PLC_URL": blue,
-            "UNISSON_PER_HOST_CONCURRENCY": "3",
-            "UNISSON_RETRY_INITIAL_SECONDS": "0.1",
-            "UNISSON_RETRY_MAX_SECONDS": "0.5",
-            "UNISSON_WORKER_TIMEOUT_SECONDS": "1",
-            "UNISSON_WORKER_HEARTBEAT_SECONDS": "0.3",
-            "UNISSON_PUBLISH_TIMEOUT": "2",
-        }
-        chance = random.Random(42)
-        log = tmp_path / "dispatcher.log"
-        for _ in range(KILLS):
-            async with dispatcher_process(env, log) as process:
-                await asyncio.sleep(chance.uniform(0.2, 1.5))
-                process.send_signal(signal.SIGKILL)
-        async with dispatcher_process(env, log):
-            state = AnnouncementState.LOCKED
-            for _ in range(600):
-                state = (await hub.announcements.get(fleet.announcement.id)).state
-                if state is AnnouncementState.PUBLISHED:
-                    break
-                await asyncio.sleep(0.1)
+        env = dispatcher_env(tmp_path, migrated_database_url, key, blue)
+        state = await kill_then_finish(hub, fleet.announcement.id, env, tmp_path / "dispatcher.log")
 
-        assert state is AnnouncementState.PUBLISHED, log.read_text(encoding="utf-8")[-3000:]
+        assert state is AnnouncementState.PUBLISHED, (tmp_path / "dispatcher.log").read_text(encoding="utf-8")[-3000:]
         assert fleet.bluesky_posts() == {t.id: 1 for t in fleet.towns}
         assert fleet.mastodon_posts() == {t.id: 1 for t in fleet.towns}
         outcomes = await hub.dispatch.outcomes(fleet.announcement.id)

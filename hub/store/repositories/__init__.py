@@ -22,6 +22,7 @@ from hub.store.repositories.preferences import PreferenceRepository
 from hub.store.repositories.reports import ReportRepository
 from hub.store.repositories.roles import Grant, RoleRepository
 from hub.store.repositories.signons import SignOnRepository
+from hub.store.repositories.threads import ThreadRuleRepository
 from hub.store.repositories.towns import TownRepository, TownValues
 from hub.store.repositories.workers import WorkerRepository
 
@@ -46,6 +47,7 @@ __all__ = [
     "Repository",
     "RoleRepository",
     "SignOnRepository",
+    "ThreadRuleRepository",
     "TownRepository",
     "TownValues",
     "WorkerRepository",

@@ -24,33 +24,47 @@ class NewDelivery:
     text: str
     idempotency_key: str
     due: datetime
+    #: The follow-up to post in thread under this post, with its own idempotency key, if any.
+    followup: tuple[str, str] | None = None
 
 
 class DeliveryRepository(Repository):
     async def create_many(self, announcement_id: int, deliveries: Sequence[NewDelivery]) -> None:
+        """Inserts the posts, then their follow-ups, each pointing to its post (its parent)."""
         if not deliveries:
             return
-        now = self.clock()
-        await self.session.execute(
-            sa.insert(DeliveryRow),
-            [
-                {
-                    "announcement_id": announcement_id,
-                    "town_id": d.town_id,
-                    "account_id": d.account_id,
-                    "platform": d.platform.value,
-                    "version_number": d.version_number,
-                    "text": d.text,
-                    "idempotency_key": d.idempotency_key,
-                    "state": DeliveryState.PENDING.value,
-                    "attempts": 0,
-                    "next_attempt_at": d.due,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for d in deliveries
-            ],
+        await self.session.execute(sa.insert(DeliveryRow), [self._values(announcement_id, d) for d in deliveries])
+        threaded = {d.idempotency_key: d for d in deliveries if d.followup is not None}
+        if not threaded:
+            return
+        query = sa.select(DeliveryRow.idempotency_key, DeliveryRow.id).where(
+            DeliveryRow.announcement_id == announcement_id, DeliveryRow.idempotency_key.in_(list(threaded))
         )
+        parents = {key: parent_id for key, parent_id in (await self.session.execute(query)).tuples()}
+        followups = [self._followup_values(announcement_id, d, parents[k]) for k, d in threaded.items()]
+        await self.session.execute(sa.insert(DeliveryRow), followups)
+
+    def _values(self, announcement_id: int, d: NewDelivery) -> dict[str, object]:
+        now = self.clock()
+        return {
+            "announcement_id": announcement_id,
+            "town_id": d.town_id,
+            "account_id": d.account_id,
+            "platform": d.platform.value,
+            "version_number": d.version_number,
+            "text": d.text,
+            "idempotency_key": d.idempotency_key,
+            "state": DeliveryState.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": d.due,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def _followup_values(self, announcement_id: int, d: NewDelivery, parent_id: int) -> dict[str, object]:
+        assert d.followup is not None
+        text, key = d.followup
+        return self._values(announcement_id, d) | {"parent_id": parent_id, "text": text, "idempotency_key": key}
 
     async def list(self, announcement_id: int) -> list[Delivery]:
         query = (

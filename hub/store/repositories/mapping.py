@@ -118,6 +118,7 @@ def to_delivery(row: DeliveryRow) -> Delivery:
         last_error=row.last_error,
         error=failure_of(row.error),
         preflight_error=failure_of(row.preflight_error),
+        parent_id=row.parent_id,
     )
 
 
