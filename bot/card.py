@@ -15,7 +15,15 @@ from bot.context import Messenger
 from bot.pages import add_public_page, public_page
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, fitting, item_weight, notice_content, shorten, weight
 from hub.core import Hub
-from hub.domain.model import AnnouncementMessage, AnnouncementState, SignOn, SignOnState, SignOnSummary, Version
+from hub.domain.model import (
+    AnnouncementMessage,
+    AnnouncementState,
+    SignOn,
+    SignOnState,
+    SignOnSummary,
+    Version,
+    Wording,
+)
 from hub.i18n import format_instant, translate
 from hub.services.announcements import Board, BoardSummary
 
@@ -46,22 +54,33 @@ _MIN_ROOM = 2_000
 _SHORT = 200
 
 
-def render_card(view: Board | BoardSummary, lang: str, prefix: str, page: str | None = None) -> Reply:
+def render_card(
+    view: Board | BoardSummary, lang: str, prefix: str, page: str | None = None, followup: Wording | None = None
+) -> Reply:
     """The card of the announcement in ``lang``: what it says, when it goes out, who signed.
 
     Every member town is listed while they all fit; a larger coalition gets a summary instead — the refusals
     and the latest signatures, as many as fit, and the command that lists every town. The card never weighs
-    more than :data:`CARD_BYTES`, so that its edits stay under the limit, plain or encrypted.
+    more than :data:`CARD_BYTES`, so that its edits stay under the limit, plain or encrypted. ``followup``: the
+    text each town posts in thread under its post, if the announcement has one.
     """
     summary = view.summary(CARD_LINES, CARD_TOWNS) if isinstance(view, Board) else view
     cut = None
-    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page)) < _MIN_ROOM:
+    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, followup)) < _MIN_ROOM:
         cut = _SHORT  # very long quoted texts (four alt texts of 1,500 characters…) leave the towns no room
-    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page))
-    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut, page)
+    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, followup))
+    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut, page, followup)
 
 
-def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int | None, page: str | None) -> Reply:
+def _card(
+    summary: BoardSummary,
+    lang: str,
+    prefix: str,
+    towns: _Towns,
+    cut: int | None,
+    page: str | None,
+    followup: Wording | None = None,
+) -> Reply:
     announcement = summary.announcement
     version = announcement.current_version
     head = Rich().strong(translate("bot.announce.card.title", lang, id=str(announcement.id), title=announcement.title))
@@ -74,7 +93,7 @@ def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int
             when = format_instant(instant, announcement.timezone, lang)
             head.line().text(translate(f"bot.announce.card.{key}", lang, when=when))
     wording = Rich().text(_shorten(version.wording.text if version else "", None if cut is None else 10 * cut)).build()
-    tail = _details(version, lang, cut).strong(_counts(summary.signons, lang))
+    tail = _followup(_details(version, lang, cut), followup, lang, cut).strong(_counts(summary.signons, lang))
     towns.add_to(tail)
     if announcement.state is AnnouncementState.OPEN:
         _new_line(tail).text(translate("bot.announce.card.how", lang, prefix=prefix, id=str(announcement.id)))
@@ -98,6 +117,18 @@ def _details(version: Version | None, lang: str, cut: int | None) -> Rich:
         rich.line()
     for position, image in enumerate(version.wording.images, start=1):
         rich.text(translate("bot.announce.card.image", lang, position=position, alt=_shorten(image.alt, cut))).line()
+    return rich
+
+
+def _followup(rich: Rich, followup: Wording | None, lang: str, cut: int | None) -> Rich:
+    """The follow-up posted in thread under each town's post, and its variants, one line each."""
+    if followup is None:
+        return rich
+    rich.text(translate("bot.followup.card", lang, text=_shorten(followup.text, cut))).line()
+    for platform, text in sorted(followup.variants.items()):
+        shown = _shorten(text, cut)
+        rich.text(translate("bot.followup.card.variant", lang, platform=platform.value.capitalize(), text=shown))
+        rich.line()
     return rich
 
 
@@ -205,7 +236,8 @@ async def card_now(hub: Hub, announcement_id: int, prefix: str) -> tuple[str, Re
     """The coalition's room and the card of the announcement as it stands now."""
     summary = await hub.announcements.summary(announcement_id, CARD_LINES, CARD_TOWNS)
     page = public_page(hub.settings, summary.announcement)
-    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix, page)
+    followup = await hub.threads.followup(announcement_id)
+    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix, page, followup)
 
 
 async def post_card(hub: Hub, messenger: Messenger, room_id: str, announcement_id: int, prefix: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot.pages import add_public_page
 from bot.render import Reply, Rich, Section, paginate
-from hub.domain.model import Announcement, DeliveryState, Failure, Platform, Progress, Town
+from hub.domain.model import Announcement, Delivery, DeliveryState, Failure, Platform, Progress, Town
 from hub.i18n import format_instant, translate
 from hub.services.dispatch import Outcome
 
@@ -249,7 +249,7 @@ def retraction_recap(
 
 
 def _town_posts(town: Town, outcomes: Sequence[Outcome], lang: str) -> Rich:
-    """``Pantin — Bluesky https://… · Mastodon : en échec``."""
+    """``Pantin — Bluesky https://… (suite https://…) · Mastodon : en échec``."""
     line = Rich().strong(town.name).text(" — ")
     for position, outcome in enumerate(outcomes):
         delivery = outcome.delivery
@@ -263,7 +263,18 @@ def _town_posts(town: Town, outcomes: Sequence[Outcome], lang: str) -> Rich:
             line.text(translate("bot.publication.recap.failed", lang, network=network))
         else:
             line.text(translate("bot.publication.recap.missing", lang, network=network))
+        _followup(line, outcome.followup, lang)
     return line
+
+
+def _followup(line: Rich, followup: Delivery | None, lang: str) -> None:
+    """The follow-up's link after its post's, or that it failed."""
+    if followup is None:
+        return
+    if followup.remote_id is not None and followup.remote_url:
+        line.text(" (").link(followup.remote_url, translate("bot.publication.recap.followup", lang)).text(")")
+    elif followup.state is DeliveryState.FAILED:
+        line.text(" " + translate("bot.publication.recap.followup_failed", lang))
 
 
 def _by_town(outcomes: Iterable[Outcome]) -> list[tuple[Town, list[Outcome]]]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from bot.commands import accounts, admin, basic, links, publication, towns
-from bot.commands.announcements import drafting, scheduling, signing, status
+from bot.commands.announcements import drafting, scheduling, signing, status, thread
 from bot.registry import Registry
 
 
 def default_registry() -> Registry:
     """Every command the bot answers to."""
-    declared = Registry.from_modules(basic, drafting, scheduling, status, signing, links, publication, admin, accounts)
+    declared = Registry.from_modules(
+        basic, drafting, thread, scheduling, status, signing, links, publication, admin, accounts
+    )
     # ``!villes`` lists the towns as declared in admin, and also imports and invites: the towns family answers for
     # the three, in the listing's place.
     return Registry(towns.towns if found is admin.towns else found for found in declared)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hub.domain.model import Announcement, Platform, Wording
-from hub.errors import InvalidInput, UnissonError
+from hub.domain.model import Announcement, Platform, Town, Wording
+from hub.errors import InvalidInput
 from hub.services.context import ServiceContext
-from hub.services.editing import editable, get_announcement, record_decision
+from hub.services.editing import check_every_town, editable, get_announcement, record_decision
 from hub.store import UnitOfWork
+from hub.text.fit import PreviewLine, preview_line
 from hub.text.followup import followup_texts
-from hub.text.renderings import raise_problems
+from hub.text.renderings import targets
 from hub.text.template import check_template
 
 
@@ -25,7 +26,7 @@ class FollowupChange:
 
     announcement: Announcement
     followup: Wording | None
-    reset_town_ids: list[int]
+    reset: list[Town]
 
 
 class ThreadRuleService:
@@ -36,6 +37,21 @@ class ThreadRuleService:
         async with self.context.store.unit() as uow:
             await get_announcement(uow, announcement_id)
             return await uow.threads.followup(announcement_id)
+
+    async def preview(self, announcement_id: int, town_id: int | None = None) -> list[PreviewLine]:
+        """The follow-up as each town will post it, with its count per platform (empty without a follow-up)."""
+        async with self.context.store.unit() as uow:
+            announcement = await get_announcement(uow, announcement_id)
+            followup = await uow.threads.followup(announcement.id)
+            if followup is None:
+                return []
+            towns = [t for t in await uow.towns.list(announcement.coalition_id) if town_id in (None, t.id)]
+            accounts = await uow.accounts.of_towns(t.id for t in towns)
+        return [
+            preview_line(followup.for_platform(platform), town, platform, limits)
+            for town in towns
+            for platform, limits in targets(accounts.get(town.id, []))
+        ]
 
     async def check_followup(self, coalition_id: int, text: str) -> None:
         """Raises what would stop ``text`` as a follow-up for the coalition's towns (checked before a proposal)."""
@@ -56,7 +72,8 @@ class ThreadRuleService:
             if after is not None:
                 await _check(uow, announcement.coalition_id, after)
             await uow.threads.set_followup(announcement.id, after, actor_id)
-            reset = await uow.signons.reset_signed(announcement.id)
+            reset_ids = set(await uow.signons.reset_signed(announcement.id))
+            reset = [t for t in await uow.towns.list(announcement.coalition_id) if t.id in reset_ids]
             details = {"platform": platform.value if platform else None, "text": (text or "").strip() or None}
             await record_decision(uow, actor_id, "announcement.followup", announcement, details=details)
             return FollowupChange(await get_announcement(uow, announcement.id), after, reset)
@@ -77,12 +94,4 @@ async def _check(uow: UnitOfWork, coalition_id: int, followup: Wording) -> None:
     """Every member town's follow-up must render and fit every platform it posts to."""
     for text in (followup.text, *followup.variants.values()):
         check_template(text)
-    towns = await uow.towns.list(coalition_id)
-    accounts = await uow.accounts.of_towns(t.id for t in towns)
-    missing: list[UnissonError] = []
-    over: list[UnissonError] = []
-    for town in towns:
-        _, unrendered, too_long = followup_texts(town, followup, accounts.get(town.id, []))
-        missing += unrendered
-        over += too_long
-    raise_problems(missing, over)
+    await check_every_town(uow, coalition_id, lambda town, linked: followup_texts(town, followup, linked)[1:])

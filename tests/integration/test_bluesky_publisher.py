@@ -457,6 +457,42 @@ async def test_a_hundred_attempts_with_lost_answers_leave_exactly_one_post(
     assert proxy.calls[CREATE_RECORD] == 1
 
 
+# --- follow-ups in thread -----------------------------------------------------------------------------------
+
+
+async def test_a_followup_replies_with_strong_refs_to_the_towns_post_once_however_often_retried(
+    publisher: BlueskyPublisher, proxied: Town, proxy: FaultProxy
+) -> None:
+    parent = await publisher.publish(await proxied.job("Départ de X"))
+    delivery_id = await proxied.delivery()
+    proxy.drop_after_forward[CREATE_RECORD] = 1  # the reply is made, its answer lost
+    with pytest.raises(TransientPublishError):
+        await publisher.publish(await proxied.job("La suite", delivery_id=delivery_id, reply_to=parent.remote_id))
+    retry = await proxied.job(
+        "La suite", delivery_id=delivery_id, reply_to=parent.remote_id, remote_key=await proxied.stored_key(delivery_id)
+    )
+    reply = await publisher.publish(retry)
+
+    records = {r["uri"]: r for r in await proxied.posts()}
+    assert len(records) == 2 and proxy.calls[CREATE_RECORD] == 2
+    strong_ref = {"uri": parent.remote_id, "cid": records[parent.remote_id]["cid"]}
+    refs = records[reply.remote_id]["value"]["reply"]
+    assert {k: {"uri": v["uri"], "cid": v["cid"]} for k, v in refs.items() if k != "$type"} == {
+        "root": strong_ref,
+        "parent": strong_ref,
+    }
+    assert "reply" not in records[parent.remote_id]["value"]
+
+
+async def test_a_followup_under_a_deleted_post_is_refused_for_good(publisher: BlueskyPublisher, town: Town) -> None:
+    parent = await publisher.publish(await town.job("Départ de X"))
+    await publisher.delete(town.account, parent.remote_id)
+    with pytest.raises(PermanentPublishError) as refused:
+        await publisher.publish(await town.job("La suite", reply_to=parent.remote_id))
+    assert refused.value.message_key == "publish.followup.parent_gone"
+    assert await town.posts() == []
+
+
 # --- errors -------------------------------------------------------------------------------------------------
 
 RESET = 1767225600  # 2026-01-01T00:00:00Z

@@ -113,7 +113,7 @@ async def test_a_followup_is_checked_like_the_main_text(make_fleet: MakeFleet) -
     assert "Suite en fil — Bluesky" in over.value.message("fr") and "raccourcir de 1" in over.value.message("fr")
     change = await hub.threads.set_followup(COORDINATOR, announcement_id, FOLLOWUP)
     assert change.followup is not None and change.followup.text == FOLLOWUP
-    assert len(change.reset_town_ids) == len(CODES)  # posted in their name: the towns sign again
+    assert len(change.reset) == len(CODES)  # posted in their name: the towns sign again
     short = await hub.threads.set_followup(COORDINATOR, announcement_id, "Infos : {site}", Platform.BLUESKY)
     assert short.followup is not None and short.followup.for_platform(Platform.BLUESKY) == "Infos : {site}"
     entries = [
