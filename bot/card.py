@@ -21,8 +21,8 @@ from hub.domain.model import (
     SignOn,
     SignOnState,
     SignOnSummary,
+    ThreadRules,
     Version,
-    Wording,
 )
 from hub.i18n import format_instant, translate
 from hub.services.announcements import Board, BoardSummary
@@ -55,21 +55,21 @@ _SHORT = 200
 
 
 def render_card(
-    view: Board | BoardSummary, lang: str, prefix: str, page: str | None = None, followup: Wording | None = None
+    view: Board | BoardSummary, lang: str, prefix: str, page: str | None = None, rules: ThreadRules | None = None
 ) -> Reply:
     """The card of the announcement in ``lang``: what it says, when it goes out, who signed.
 
     Every member town is listed while they all fit; a larger coalition gets a summary instead — the refusals
     and the latest signatures, as many as fit, and the command that lists every town. The card never weighs
-    more than :data:`CARD_BYTES`, so that its edits stay under the limit, plain or encrypted. ``followup``: the
-    text each town posts in thread under its post, if the announcement has one.
+    more than :data:`CARD_BYTES`, so that its edits stay under the limit, plain or encrypted. ``rules``: the
+    follow-up each town posts in thread under its post, and whether the post is pinned.
     """
     summary = view.summary(CARD_LINES, CARD_TOWNS) if isinstance(view, Board) else view
     cut = None
-    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, followup)) < _MIN_ROOM:
+    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, rules)) < _MIN_ROOM:
         cut = _SHORT  # very long quoted texts (four alt texts of 1,500 characters…) leave the towns no room
-    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, followup))
-    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut, page, followup)
+    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, rules))
+    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut, page, rules)
 
 
 def _card(
@@ -79,7 +79,7 @@ def _card(
     towns: _Towns,
     cut: int | None,
     page: str | None,
-    followup: Wording | None = None,
+    rules: ThreadRules | None = None,
 ) -> Reply:
     announcement = summary.announcement
     version = announcement.current_version
@@ -93,7 +93,8 @@ def _card(
             when = format_instant(instant, announcement.timezone, lang)
             head.line().text(translate(f"bot.announce.card.{key}", lang, when=when))
     wording = Rich().text(_shorten(version.wording.text if version else "", None if cut is None else 10 * cut)).build()
-    tail = _followup(_details(version, lang, cut), followup, lang, cut).strong(_counts(summary.signons, lang))
+    tail = _rules(_details(version, lang, cut), rules or ThreadRules(), lang, cut)
+    tail.strong(_counts(summary.signons, lang))
     towns.add_to(tail)
     if announcement.state is AnnouncementState.OPEN:
         _new_line(tail).text(translate("bot.announce.card.how", lang, prefix=prefix, id=str(announcement.id)))
@@ -120,8 +121,11 @@ def _details(version: Version | None, lang: str, cut: int | None) -> Rich:
     return rich
 
 
-def _followup(rich: Rich, followup: Wording | None, lang: str, cut: int | None) -> Rich:
-    """The follow-up posted in thread under each town's post, and its variants, one line each."""
+def _rules(rich: Rich, rules: ThreadRules, lang: str, cut: int | None) -> Rich:
+    """The follow-up posted in thread under each town's post, its variants, and the pin, one line each."""
+    if rules.pin:
+        rich.text(translate("bot.pin.card", lang)).line()
+    followup = rules.followup
     if followup is None:
         return rich
     rich.text(translate("bot.followup.card", lang, text=_shorten(followup.text, cut))).line()
@@ -236,8 +240,8 @@ async def card_now(hub: Hub, announcement_id: int, prefix: str) -> tuple[str, Re
     """The coalition's room and the card of the announcement as it stands now."""
     summary = await hub.announcements.summary(announcement_id, CARD_LINES, CARD_TOWNS)
     page = public_page(hub.settings, summary.announcement)
-    followup = await hub.threads.followup(announcement_id)
-    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix, page, followup)
+    rules = await hub.threads.rules(announcement_id)
+    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix, page, rules)
 
 
 async def post_card(hub: Hub, messenger: Messenger, room_id: str, announcement_id: int, prefix: str) -> None:

@@ -264,6 +264,8 @@ def _town_posts(town: Town, outcomes: Sequence[Outcome], lang: str) -> Rich:
         else:
             line.text(translate("bot.publication.recap.missing", lang, network=network))
         _followup(line, outcome.followup, lang)
+        if outcome.pin is not None and outcome.pin.state is DeliveryState.FAILED:
+            line.text(" " + translate("bot.publication.recap.pin_failed", lang))
     return line
 
 

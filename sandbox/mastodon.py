@@ -6,7 +6,7 @@ follows Mastodon's documented API and behaviour point by point, as listed below.
 reproduced. Points marked "(unverified)" were read from Mastodon's source or docs but not checked against a
 running server; error wordings not quoted in the platform facts are also unverified.
 
-It has two personalities (:class:`Personality`): ``MASTODON`` (the default, points 1-10) and ``TAKAHE``, a
+It has two personalities (:class:`Personality`): ``MASTODON`` (the default, points 1-10 and 13) and ``TAKAHE``, a
 server that implements the same client API without Mastodon's guarantees (points 11-12, measured against
 Takahē 0.11 as listed in the platform facts, "Mastodon-API servers that are not Mastodon"). Everything not
 named in points 11-12 is the same in both.
@@ -60,7 +60,7 @@ Points reproduced
    statuses only to their author).
    ``GET /api/v1/accounts/:id/statuses`` (token optional): newest first; ``limit`` 20 by default, at most
    40; ``max_id`` (older than), ``since_id`` (newer than), ``min_id`` (the oldest ones just after it, still
-   listed newest first); ``only_media``; ``pinned=true`` gives nothing (no pins here); ``exclude_replies``
+   listed newest first); ``only_media``; ``pinned=true`` gives the pinned statuses (point 13); ``exclude_replies``
    leaves out replies to other accounts but keeps an account's replies to itself (threads), as upstream's
    ``without_replies`` scope (unverified); ``exclude_reblogs`` is accepted (there are no boosts here). The
    author sees every visibility, anyone else public and unlisted only; deleted statuses never. A ``Link``
@@ -85,6 +85,16 @@ Points reproduced
    exist.`` (upstream's ``set_thread``, checked before the Idempotency-Key's replay; wording unverified). A
    scheduled reply keeps ``in_reply_to_id`` in its ``params``.
 10. Errors are JSON ``{"error": "..."}``; injected 5xx imitate a proxy's HTML page.
+13. Pins (both personalities; unverified for Takahē): ``POST /api/v1/statuses/:id/pin`` and ``/unpin`` need
+    ``write:accounts`` (403 otherwise, point 8) and answer the status with ``pinned``. A status missing,
+    deleted or not visible: 404; someone else's: 422 ``Validation failed: Someone else's post cannot be
+    pinned``; a direct one: 422 ``Validation failed: Posts that are only visible to mentioned users cannot be
+    pinned``; at most ``max_pinned_statuses`` (5, also in ``/api/v2/instance``
+    ``configuration.accounts``) pinned per account, then 422 ``Validation failed: You have already pinned
+    the maximum number of posts``; pinning a pinned status: 422 ``Duplicate record`` (upstream's
+    ``RecordNotUnique`` handler; unverified). Unpinning a status not pinned answers it all the same. A deleted
+    status loses its pin. ``GET /api/v1/statuses/:id`` shows ``pinned`` to its author only;
+    ``GET /api/v1/accounts/:id/statuses?pinned=true`` lists the pinned statuses, newest pin first.
 
 The ``TAKAHE`` personality differs in these points only:
 
@@ -862,6 +872,7 @@ class MastodonDouble(FaultInjection):
         *,
         max_characters: int = 500,
         max_media_attachments: int = 4,
+        max_pinned_statuses: int = 5,
         characters_reserved_per_url: int = 23,
         description_limit: int = 1500,
         image_size_limit: int | None = None,
@@ -881,6 +892,7 @@ class MastodonDouble(FaultInjection):
         self.personality = personality
         self.max_characters = max_characters
         self.max_media_attachments = max_media_attachments
+        self.max_pinned_statuses = max_pinned_statuses
         self.characters_reserved_per_url = characters_reserved_per_url
         self.description_limit = description_limit
         self.image_size_limit = personality.image_size_limit if image_size_limit is None else image_size_limit
@@ -903,6 +915,8 @@ class MastodonDouble(FaultInjection):
         self._by_account: dict[str, list[Status]] = {}
         #: The ids of the replies to each status (its ``replies_count`` counts those not deleted).
         self._replies: dict[str, list[str]] = {}
+        #: Each account's pinned statuses, oldest pin first.
+        self._pins: dict[str, list[str]] = {}
         self._scheduled: dict[str, ScheduledStatus] = {}
         self._due: list[tuple[datetime, str]] = []
         self._media: dict[str, MediaAttachment] = {}
@@ -1023,6 +1037,8 @@ class MastodonDouble(FaultInjection):
             web.get("/api/v1/statuses/{id}", self._get_status),
             web.get("/@{username}/{id}", self._status_page),
             web.delete("/api/v1/statuses/{id}", self._delete_status),
+            web.post("/api/v1/statuses/{id}/pin", self._pin),
+            web.post("/api/v1/statuses/{id}/unpin", self._unpin),
             web.post("/api/v2/media", self._upload_v2),
             web.post("/api/v1/media", self._upload_v1),
             web.get("/api/v1/media/{id}", self._get_media),
@@ -1144,7 +1160,7 @@ class MastodonDouble(FaultInjection):
             "languages": ["fr", "en"],
             "configuration": {
                 "urls": {"streaming": base.replace("http", "ws", 1)},
-                "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
+                "accounts": {"max_featured_tags": 10, "max_pinned_statuses": self.max_pinned_statuses},
                 "statuses": {
                     "max_characters": self.max_characters,
                     "max_media_attachments": self.max_media_attachments,
@@ -1440,7 +1456,43 @@ class MastodonDouble(FaultInjection):
         )
         if status is None or not visible:
             raise self._not_found()
-        return web.json_response(self._status_view(status))
+        return web.json_response(self._status_view(status, viewer))
+
+    async def _pin(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "write:accounts")
+        status = self._visible_status(account, request.match_info["id"])
+        pins = self._pins.setdefault(account.id, [])
+        if status.account.id != account.id:
+            raise _invalid("Someone else's post cannot be pinned")
+        if status.visibility == "direct":
+            raise _invalid("Posts that are only visible to mentioned users cannot be pinned")
+        if status.id in pins:
+            raise ApiError(422, "Duplicate record")
+        if len(pins) >= self.max_pinned_statuses:
+            raise _invalid("You have already pinned the maximum number of posts")
+        pins.append(status.id)
+        return web.json_response(self._status_view(status, account))
+
+    async def _unpin(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "write:accounts")
+        status = self._visible_status(account, request.match_info["id"])
+        pins = self._pins.setdefault(account.id, [])
+        if status.id in pins:
+            pins.remove(status.id)
+        return web.json_response(self._status_view(status, account))
+
+    def _visible_status(self, viewer: Account, status_id: str) -> Status:
+        status = self._statuses.get(status_id)
+        if status is None or status.deleted_at is not None:
+            raise self._not_found()
+        if status.visibility not in ("public", "unlisted") and status.account.id != viewer.id:
+            raise self._not_found()
+        return status
+
+    def pinned(self, username: str) -> list[Status]:
+        """The account's pinned statuses, newest pin first (server-side truth for tests)."""
+        account = self.account(username)
+        return [self._statuses[i] for i in reversed(self._pins.get(account.id, []))]
 
     async def _status_page(self, request: web.Request) -> web.Response:
         """The status's public web page (its ``url``): what a person who follows a link from a recap sees."""
@@ -1464,6 +1516,8 @@ class MastodonDouble(FaultInjection):
         account = self._authenticate(request, "write:statuses", ("deletes", self.rate_limits.deletes))
         status = self._own_status(account, request.match_info["id"])
         status.deleted_at = self.now()
+        if status.id in self._pins.get(account.id, []):
+            self._pins[account.id].remove(status.id)
         body = self._status_view(status)
         if not self.personality.html_in_text:
             body["text"] = status.text
@@ -1484,13 +1538,16 @@ class MastodonDouble(FaultInjection):
             and (not _truthy(query.get("only_media")) or s.media)
             and not (_truthy(query.get("exclude_replies")) and s.in_reply_to_account_id not in (None, account.id))
         ]
-        page = [] if _truthy(query.get("pinned")) else _paginate_by_id(visible, query, limit)
+        pinned = [s for s in reversed([self._statuses[i] for i in self._pins.get(account.id, [])]) if s in visible]
+        page = pinned if _truthy(query.get("pinned")) else _paginate_by_id(visible, query, limit)
         headers = _pagination_links(request, page, limit)
         return web.json_response([self._status_view(s) for s in page], headers=headers)
 
-    def _status_view(self, status: Status) -> dict[str, Any]:
-        """A status as the personality shows it (``text``, ``language``)."""
+    def _status_view(self, status: Status, viewer: Account | None = None) -> dict[str, Any]:
+        """A status as the personality shows it (``text``, ``language``); its author also sees ``pinned``."""
         body = _status_json(status, self._epoch())
+        if viewer is not None and viewer.id == status.account.id:
+            body["pinned"] = status.id in self._pins.get(viewer.id, [])
         body["replies_count"] = sum(self._statuses[r].deleted_at is None for r in self._replies.get(status.id, ()))
         if self.personality.html_in_text:
             body["text"] = body["content"]

@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 POST = "app.bsky.feed.post"
+PROFILE = "app.bsky.actor.profile"
+#: Times a pin re-reads the profile after a concurrent edit changed it under us (swapRecord refused).
+_SWAP_TRIES = 3
 LIMITS: dict[str, Any] = {"graphemes": 300, "bytes": 3000, "max_images": 4, "image_bytes": content.IMAGE_BYTES}
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 # Refresh ahead of time when the access token has less than this left, so that publishing needs no refresh.
@@ -228,6 +231,35 @@ class BlueskyPublisher(Publisher):
                 account, lambda s: self._xrpc(s.pds).com.atproto.repo.delete_record(data, headers=s.auth())
             )
 
+    async def pin(self, job: PostJob) -> Published:
+        """Sets the profile's ``pinnedPost`` to the post, after storing the previous one; ``swapRecord`` makes a
+        concurrent edit of the profile refuse our write (then we read it again) instead of being overwritten."""
+        assert job.pin_of is not None
+        async with _boundary():
+            ref = await self._strong_ref(job.account, job.pin_of, "publish.pin.parent_gone")
+            for _ in range(_SWAP_TRIES):
+                profile, cid = await self._profile(job.account)
+                if _ref_uri(profile.get("pinnedPost")) != ref["uri"]:
+                    await self.gateway.remember_previous_pin(job.delivery_id, {"pinned": profile.get("pinnedPost")})
+                    if not await self._put_profile(job.account, profile | {"pinnedPost": ref}, cid):
+                        continue
+                return Published(ref["uri"], f"{self.app_url}/profile/{_parse_at_uri(ref['uri'])[0]}")
+        raise TransientPublishError("publish.pin.busy")
+
+    async def unpin(self, account: Account, remote_id: str, previous: dict[str, Any] | None) -> None:
+        """Puts back the pin that was there before ours (or none), if the profile still pins our post."""
+        async with _boundary():
+            for _ in range(_SWAP_TRIES):
+                profile, cid = await self._profile(account)
+                if _ref_uri(profile.get("pinnedPost")) != remote_id:
+                    return  # unpinned, or pinned elsewhere since: the town's choice stands
+                restored = {k: v for k, v in profile.items() if k != "pinnedPost"}
+                if (previous or {}).get("pinned"):
+                    restored["pinnedPost"] = (previous or {})["pinned"]
+                if await self._put_profile(account, restored, cid):
+                    return
+        raise TransientPublishError("publish.pin.busy")
+
     async def close(self) -> None:
         """Closes the HTTP session if this publisher opened it."""
         if self._own_http:
@@ -280,8 +312,11 @@ class BlueskyPublisher(Publisher):
 
         return await self._authed(account, get)
 
-    async def _strong_ref(self, account: Account, uri: str) -> dict[str, str]:
-        """``{uri, cid}`` of a post of the account, read now (a reply needs the parent's cid, not only its uri)."""
+    async def _strong_ref(
+        self, account: Account, uri: str, gone: str = "publish.followup.parent_gone"
+    ) -> dict[str, str]:
+        """``{uri, cid}`` of a post of the account, read now (a reply or a pin needs the cid, not only the uri);
+        ``gone`` is the error's key when the post no longer exists."""
         repo, collection, rkey = _parse_at_uri(uri)
 
         async def get(s: _Session) -> dict[str, str]:
@@ -290,11 +325,47 @@ class BlueskyPublisher(Publisher):
                 answer = await self._xrpc(s.pds).com.atproto.repo.get_record(params, headers=s.auth())
             except XrpcFailure as failure:
                 if failure.error == "RecordNotFound":
-                    raise PermanentPublishError("publish.followup.parent_gone", uri=uri) from failure
+                    raise PermanentPublishError(gone, uri=uri) from failure
                 raise
             return {"uri": str(answer.uri), "cid": str(answer.cid)}
 
         return await self._authed(account, get)
+
+    async def _profile(self, account: Account) -> tuple[dict[str, Any], str | None]:
+        """The profile record as stored (raw JSON: fields we do not know are kept) and its cid (None: none yet)."""
+
+        async def get(s: _Session) -> tuple[dict[str, Any], str | None]:
+            params = {"repo": s.did, "collection": PROFILE, "rkey": "self"}
+            try:
+                url = f"{s.pds}/xrpc/com.atproto.repo.getRecord"
+                answer = await self._transport.get(url=url, params=params, headers=s.auth())
+            except XrpcFailure as failure:
+                if failure.error == "RecordNotFound":
+                    return {"$type": PROFILE}, None
+                raise
+            found = answer.content if isinstance(answer.content, dict) else {}
+            return dict(found.get("value") or {"$type": PROFILE}), str(found["cid"]) if "cid" in found else None
+
+        return await self._authed(account, get)
+
+    async def _put_profile(self, account: Account, record: dict[str, Any], cid: str | None) -> bool:
+        """Writes the profile if it is still the one read (``cid``); False if it changed meanwhile."""
+
+        async def put(s: _Session) -> bool:
+            body: dict[str, Any] = {"repo": s.did, "collection": PROFILE, "rkey": "self", "record": record}
+            if cid is not None:
+                body["swapRecord"] = cid
+            headers = {**s.auth(), "Content-Type": "application/json"}
+            try:
+                url = f"{s.pds}/xrpc/com.atproto.repo.putRecord"
+                await self._transport.post(url=url, data=json.dumps(body), headers=headers)
+            except XrpcFailure as failure:
+                if failure.error == "InvalidSwap":
+                    return False
+                raise
+            return True
+
+        return await self._authed(account, put)
 
     def _blobs_refused(self, account: Account, failure: XrpcFailure) -> bool:
         if failure.error == "BlobTooLarge" or failure.status == 413:
@@ -533,6 +604,11 @@ def _published(session: _Session, rkey: str, app_url: str) -> Published:
         remote_id=f"at://{session.did}/{POST}/{rkey}",
         url=f"{app_url}/profile/{session.handle}/post/{rkey}",
     )
+
+
+def _ref_uri(ref: object) -> str | None:
+    """The uri of a strong ref read from a record, if it is one."""
+    return str(ref["uri"]) if isinstance(ref, dict) and "uri" in ref else None
 
 
 def _parse_at_uri(uri: str) -> tuple[str, str, str]:

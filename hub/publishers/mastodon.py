@@ -14,6 +14,9 @@ Exactly once, however often a delivery is retried:
 
 A follow-up (:attr:`PostJob.reply_to`) is a status with ``in_reply_to_id``, made and looked up the same way
 (the look-up also requires the same ``in_reply_to_id``).
+A pin (:meth:`MastodonPublisher.pin`) reads the status first (``pinned`` already: done, so a retry pins
+nothing twice), stores the ids pinned before, then ``POST /api/v1/statuses/:id/pin`` (needs ``write:accounts``;
+Mastodon keeps at most 5 pins by default); unpinning leaves the earlier pins, which Mastodon kept beside ours.
 
 Every answer's ``X-RateLimit-*`` headers are kept per account (and per host, for pacing); a request the server
 would refuse for the rate limit is not sent. HTTP failures become our transient or permanent publish errors in
@@ -45,7 +48,16 @@ from hub.publishers.base import (
     PublishError,
     RateLimit,
 )
-from hub.publishers.mastodon_errors import bad_answer, failure, host_of, is_json_error, post_not_found, transient
+from hub.publishers.mastodon_errors import (
+    bad_answer,
+    failure,
+    host_of,
+    is_json_error,
+    permanent,
+    pin_failure,
+    post_not_found,
+    transient,
+)
 from hub.publishers.mastodon_server import UNKNOWN, Software, from_nodeinfo, from_version, nodeinfo_link
 from hub.publishers.mastodon_text import comparable_text, same_post
 
@@ -165,6 +177,34 @@ class MastodonPublisher(Publisher):
         """Deletes a status; one already gone (404) is fine."""
         token = await self.gateway.secret(account.id)
         await self._call(account, "DELETE", f"/api/v1/statuses/{remote_id}", token, kind="deletes", accept=(404,))
+
+    async def pin(self, job: PostJob) -> Published:
+        """Pins the status, after storing the ids of those pinned before; a status already pinned is done."""
+        assert job.pin_of is not None
+        account, token = job.account, await self.gateway.secret(job.account.id)
+        answer = await self._call(account, "GET", f"/api/v1/statuses/{job.pin_of}", token, accept=(404,))
+        if answer.status == 404:
+            raise permanent("publish.pin.parent_gone", account, uri=job.pin_of)
+        status = _object(answer, account, "id")
+        if status.get("pinned") is not True:
+            before = await self._pinned_ids(account, token)
+            await self.gateway.remember_previous_pin(job.delivery_id, {"pinned": before})
+            path = f"/api/v1/statuses/{job.pin_of}/pin"
+            answer = await self._call(account, "POST", path, token, accept=(403, 422))
+            refused = pin_failure(answer.status, answer.body, account) if answer.status >= 400 else None
+            if refused is not None:
+                raise refused
+        return _published(status, account)
+
+    async def unpin(self, account: Account, remote_id: str, previous: dict[str, Any] | None) -> None:
+        """Unpins the status (the pins made before ours were left in place: Mastodon keeps several)."""
+        token = await self.gateway.secret(account.id)
+        await self._call(account, "POST", f"/api/v1/statuses/{remote_id}/unpin", token, accept=(404,))
+
+    async def _pinned_ids(self, account: Account, token: str) -> list[str]:
+        path = f"/api/v1/accounts/{await self._remote_id(account, token)}/statuses"
+        pinned = await self._call(account, "GET", path, token, params={"pinned": "true"})
+        return [str(s["id"]) for s in _list(pinned, account)]
 
     async def close(self) -> None:
         """Closes the HTTP session if this publisher opened it."""

@@ -20,13 +20,14 @@ from hub.domain.model import (
     Announcement,
     AnnouncementState,
     Delivery,
+    DeliveryKind,
     DeliveryState,
     Progress,
     Report,
     ReportKind,
     SignOn,
+    ThreadRules,
     Town,
-    Wording,
 )
 from hub.domain.wording import current_wording
 from hub.errors import UnissonError
@@ -49,6 +50,8 @@ class Outcome:
     delivery: Delivery
     #: Its follow-up in thread, if the announcement has one.
     followup: Delivery | None = None
+    #: Pinning it on the town's profile, if the announcement asks for it.
+    pin: Delivery | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,14 +183,15 @@ class DispatchService:
             return await uow.outbox.progress(announcement_id)
 
     async def outcomes(self, announcement_id: int) -> builtins.list[Outcome]:
-        """Every town's post of an announcement with its town and its follow-up, by town then network."""
+        """Every town's post of an announcement with its town, its follow-up and its pin, by town then network."""
         async with self.context.store.unit() as uow:
             announcement = await get_announcement(uow, announcement_id)
             towns = {t.id: t for t in await uow.towns.list(announcement.coalition_id)}
             deliveries = await uow.deliveries.list(announcement.id)
-        followups = {d.parent_id: d for d in deliveries if d.parent_id is not None}
+        followups = {d.parent_id: d for d in deliveries if d.kind is DeliveryKind.FOLLOWUP}
+        pins = {d.parent_id: d for d in deliveries if d.kind is DeliveryKind.PIN}
         posts = [d for d in deliveries if d.parent_id is None and d.town_id in towns]
-        return [Outcome(towns[d.town_id], d, followups.get(d.id)) for d in posts]
+        return [Outcome(towns[d.town_id], d, followups.get(d.id), pins.get(d.id)) for d in posts]
 
     # --- inside ----------------------------------------------------------------------------------------
 
@@ -230,11 +234,13 @@ def frozen_deliveries(
     announcement: Announcement,
     signed: list[SignOn],
     accounts: dict[int, list[Account]],
-    followup: Wording | None = None,
+    rules: ThreadRules | None = None,
 ) -> tuple[list[NewDelivery], list[UnissonError], list[UnissonError], list[Town]]:
     """What a lock puts in the outbox: one delivery per signed town and linked account, with its text (and its
-    follow-up's, if the announcement has one) rendered now; and what stops the lock (texts that fail to render
-    or to fit) or is worth a warning (signed towns that have linked no account)."""
+    follow-up's, if the announcement has one) rendered now, and its pin if the rules ask for one; and what stops
+    the lock (texts that fail to render or to fit) or is worth a warning (signed towns that have linked no
+    account)."""
+    rules = rules or ThreadRules()
     wording, version = current_wording(announcement), announcement.current_version
     assert announcement.publish_at is not None and version is not None
     deliveries: list[NewDelivery] = []
@@ -248,7 +254,7 @@ def frozen_deliveries(
             continue
         override = signon.override_text if announcement.allow_overrides else None
         texts, unrendered = renderings(signon.town, override, wording, linked)
-        followups, followup_unrendered, followup_over = followup_texts(signon.town, followup, linked)
+        followups, followup_unrendered, followup_over = followup_texts(signon.town, rules.followup, linked)
         missing += unrendered + followup_unrendered
         over += too_long(signon.town, texts) + followup_over
         by_platform = {a.platform: a for a in linked}
@@ -256,7 +262,8 @@ def frozen_deliveries(
             account = by_platform[platform]
             key, instant = uuid.uuid4().hex, announcement.publish_at
             thread = (followups[platform], uuid.uuid4().hex) if platform in followups else None
+            pin = uuid.uuid4().hex if rules.pin else None
             deliveries.append(
-                NewDelivery(signon.town.id, account.id, platform, version.number, text, key, instant, thread)
+                NewDelivery(signon.town.id, account.id, platform, version.number, text, key, instant, thread, pin)
             )
     return deliveries, missing, over, without

@@ -1,4 +1,4 @@
-"""Campaign rules about each town's post: a follow-up posted in thread under it.
+"""Campaign rules about each town's post: a follow-up posted in thread under it, and pinning it on the profile.
 
 The follow-up is written like the main text (placeholders, a variant per platform), checked for every member
 town when it is set and again at the lock, and frozen with the posts (:func:`hub.services.dispatch.frozen_deliveries`).
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hub.domain.model import Announcement, Platform, Town, Wording
+from hub.domain.model import Announcement, Platform, ThreadRules, Town, Wording
 from hub.errors import InvalidInput
 from hub.services.context import ServiceContext
 from hub.services.editing import check_every_town, editable, get_announcement, record_decision
@@ -77,6 +77,21 @@ class ThreadRuleService:
             details = {"platform": platform.value if platform else None, "text": (text or "").strip() or None}
             await record_decision(uow, actor_id, "announcement.followup", announcement, details=details)
             return FollowupChange(await get_announcement(uow, announcement.id), after, reset)
+
+    async def set_pin(self, actor_id: str, announcement_id: int, pin: bool) -> Announcement:
+        """Whether each town's post is pinned on its profile (the previous pin is restored on retraction)."""
+        async with self.context.store.unit() as uow:
+            announcement = await editable(self.context, uow, actor_id, announcement_id)
+            if (await uow.threads.rules(announcement.id)).pin == pin:
+                raise InvalidInput("error.pin.unchanged" if pin else "error.pin.already_off")
+            await uow.threads.set_pin(announcement.id, pin, actor_id)
+            await record_decision(uow, actor_id, "announcement.pin", announcement, details={"pin": pin})
+            return announcement
+
+    async def rules(self, announcement_id: int) -> ThreadRules:
+        async with self.context.store.unit() as uow:
+            await get_announcement(uow, announcement_id)
+            return await uow.threads.rules(announcement_id)
 
 
 def _changed(before: Wording | None, text: str, platform: Platform | None) -> Wording | None:

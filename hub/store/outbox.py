@@ -69,8 +69,8 @@ class Claimed:
     prepared: dict[str, Any] | None
     #: True on the delivery's first claim: nothing was sent for it before.
     first_attempt: bool = False
-    #: A follow-up's parent post (its remote id), which the follow-up answers in thread.
-    reply_to: str | None = None
+    #: The remote id of a follow-up's or a pin's parent post (the post it answers, or the post it pins).
+    parent_remote_id: str | None = None
 
     @property
     def deleting(self) -> bool:
@@ -261,12 +261,13 @@ class OutboxRepository(Repository):
     async def prepare_again(self, account_id: int) -> builtins.list[int]:
         """Forgets the pre-flight of an account's pending deliveries (re-linked); returns their announcements."""
         query = sa.select(DeliveryRow.announcement_id).where(
-            DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value
+            DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN
         )
         announcements = sorted(set(await self.session.scalars(query)))
         await self.session.execute(
             sa.update(DeliveryRow)
-            .where(DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value)
+            # Only posts: a pin keeps what it stored of the previous pin.
+            .where(DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN)
             .values(prepared=None, prepared_at=None, preflight_error=None, updated_at=self.clock())
         )
         return announcements

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 from aiohttp import web
 from PIL import Image
 
@@ -25,6 +26,7 @@ from hub.publishers.base import PermanentPublishError, PostImage, PostJob, Publi
 from hub.publishers.bluesky import LIMITS, BlueskyPublisher
 from hub.settings import Settings
 from hub.store import Store, migrate
+from hub.store.models import DeliveryRow
 from hub.store.repositories import NewDelivery
 from sandbox.faultproxy import FOREVER, FaultProxy, Forced
 from sandbox.pds import RunningPds
@@ -491,6 +493,83 @@ async def test_a_followup_under_a_deleted_post_is_refused_for_good(publisher: Bl
         await publisher.publish(await town.job("La suite", reply_to=parent.remote_id))
     assert refused.value.message_key == "publish.followup.parent_gone"
     assert await town.posts() == []
+
+
+async def _profile_record(town: Town) -> dict[str, Any]:
+    params = {"repo": town.did, "collection": "app.bsky.actor.profile", "rkey": "self"}
+    async with town.pds.http.get(town.pds.xrpc_url("com.atproto.repo.getRecord"), params=params) as answer:
+        assert answer.status == 200
+        record: dict[str, Any] = (await answer.json())["value"]
+        return record
+
+
+async def _put_profile(town: Town, record: dict[str, Any]) -> None:
+    """Writes the profile as the town's own app would (a session of its own)."""
+    login = {"identifier": town.did, "password": town.app_password}
+    async with town.pds.http.post(town.pds.xrpc_url("com.atproto.server.createSession"), json=login) as answer:
+        token = (await answer.json())["accessJwt"]
+    body = {"repo": town.did, "collection": "app.bsky.actor.profile", "rkey": "self", "record": record}
+    headers = {"Authorization": f"Bearer {token}"}
+    async with town.pds.http.post(town.pds.xrpc_url("com.atproto.repo.putRecord"), json=body, headers=headers) as a:
+        assert a.status == 200, await a.text()
+
+
+async def _strong_ref(town: Town, uri: str) -> dict[str, str]:
+    return {"uri": uri, "cid": next(r["cid"] for r in await town.posts() if r["uri"] == uri)}
+
+
+def _without(record: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != key}
+
+
+async def _stored_pin(town: Town, delivery_id: int) -> dict[str, Any] | None:
+    async with town.hub.store.unit() as uow:
+        stored: dict[str, Any] | None = await uow.session.scalar(
+            sa.select(DeliveryRow.prepared).where(DeliveryRow.id == delivery_id)
+        )
+        return stored
+
+
+async def test_pinning_sets_pinned_post_keeps_the_profile_and_retraction_restores_the_previous_pin(
+    publisher: BlueskyPublisher, town: Town
+) -> None:
+    older = await publisher.publish(await town.job("Notre message épinglé jusqu'ici"))
+    older_ref = await _strong_ref(town, older.remote_id)
+    profile = {
+        "$type": "app.bsky.actor.profile",
+        "displayName": "Mairie de Pantin",
+        "description": "Compte officiel",
+        "pinnedPost": older_ref,
+    }
+    await _put_profile(town, profile)
+    post = await publisher.publish(await town.job("Départ de X"))
+    pin_id = await town.delivery()
+
+    pinned = await publisher.pin(await town.job("", delivery_id=pin_id, pin_of=post.remote_id))
+    again = await publisher.pin(await town.job("", delivery_id=pin_id, pin_of=post.remote_id))  # a retry
+
+    assert pinned == again and pinned.remote_id == post.remote_id
+    record = await _profile_record(town)
+    assert _without(record["pinnedPost"], "$type") == await _strong_ref(town, post.remote_id)
+    assert _without(record, "pinnedPost") == _without(profile, "pinnedPost")
+    previous = await _stored_pin(town, pin_id)
+    assert previous is not None and previous["pinned"]["uri"] == older.remote_id
+
+    await publisher.unpin(town.account, post.remote_id, previous)
+    restored = await _profile_record(town)
+    assert _without(restored["pinnedPost"], "$type") == older_ref
+    assert _without(restored, "pinnedPost") == _without(profile, "pinnedPost")
+
+
+async def test_unpinning_leaves_a_pin_the_town_changed_since(publisher: BlueskyPublisher, town: Town) -> None:
+    post = await publisher.publish(await town.job("Départ de X"))
+    await publisher.pin(await town.job("", delivery_id=await town.delivery(), pin_of=post.remote_id))
+    mine = await publisher.publish(await town.job("Mon propre choix"))
+    chosen = await _strong_ref(town, mine.remote_id)
+    await _put_profile(town, {"$type": "app.bsky.actor.profile", "pinnedPost": chosen})
+
+    await publisher.unpin(town.account, post.remote_id, {"pinned": None})
+    assert (await _profile_record(town))["pinnedPost"]["uri"] == mine.remote_id
 
 
 # --- errors -------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from hub.domain.model import AnnouncementState, DeliveryState, Platform
+from hub.domain.model import AnnouncementState, DeliveryState, Platform, ReportKind
 from hub.errors import InvalidInput, TextDoesNotFit
 from sandbox.fleet import COORDINATOR, Fleet, username_of
 from sandbox.mastodon import MASTODON, TAKAHE, MastodonDouble, Personality
@@ -149,3 +149,91 @@ async def test_the_mastodon_double_answers_in_reply_to_id_like_its_server(person
             assert answer.status == 404
             if personality is MASTODON:
                 assert "does not appear to exist" in (await answer.json())["error"]
+
+
+# --- pinned on the town's profile --------------------------------------------------------------------------
+
+
+@BOTH
+async def test_each_post_is_pinned_after_it_and_unpinned_before_it_is_deleted(
+    make_fleet: MakeFleet, personality: Personality
+) -> None:
+    fleet = await make_fleet(
+        mastodon_options={"personality": personality}, fleet_options={"followup": FOLLOWUP, "pin": True}
+    )
+    hub = fleet.hub
+    assert fleet.bluesky is not None and fleet.mastodon is not None
+    async with running(hub):
+        assert await settled(hub, fleet.announcement.id) is AnnouncementState.PUBLISHED
+        for town in fleet.towns:
+            [post], _ = bluesky_thread(fleet, town.id)
+            profile = fleet.bluesky.profile(fleet.dids[town.id])
+            assert profile is not None and profile["pinnedPost"]["uri"] == post.uri
+            assert profile["pinnedPost"]["cid"] == post.cid
+            [status], _ = mastodon_thread(fleet, town.code or "")
+            assert [s.id for s in fleet.mastodon.pinned(username_of(town.code or ""))] == [status.id]
+        outcomes = await hub.dispatch.outcomes(fleet.announcement.id)
+        assert all(o.pin is not None and o.pin.state is DeliveryState.PUBLISHED for o in outcomes)
+        await hub.dispatch.retract(COORDINATOR, fleet.announcement.id)
+        assert await settled(hub, fleet.announcement.id) is AnnouncementState.RETRACTED
+
+    for town in fleet.towns:
+        profile = fleet.bluesky.profile(fleet.dids[town.id])
+        assert profile is not None and "pinnedPost" not in profile  # none before ours: none after
+        assert fleet.mastodon.pinned(username_of(town.code or "")) == []
+    outcomes = await hub.dispatch.outcomes(fleet.announcement.id)
+    assert all(o.pin is not None and o.pin.state is DeliveryState.RETRACTED for o in outcomes)
+
+
+async def test_a_token_without_write_accounts_posts_but_does_not_pin_and_the_town_is_told(
+    make_fleet: MakeFleet,
+) -> None:
+    fleet = await make_fleet(lead=3, fleet_options={"pin": True})
+    hub, town = fleet.hub, fleet.towns[0]
+    assert fleet.mastodon is not None
+    fleet.mastodon.issue_token(
+        username_of(town.code or ""), ("read", "write:statuses", "write:media"), value=fleet.tokens[town.id]
+    )
+    async with running(hub):
+        assert await settled(hub, fleet.announcement.id) is AnnouncementState.PUBLISHED
+
+    outcomes = await hub.dispatch.outcomes(fleet.announcement.id)
+    [refused] = [o for o in outcomes if o.pin is not None and o.pin.state is DeliveryState.FAILED]
+    assert refused.town.id == town.id and refused.delivery.platform is Platform.MASTODON
+    assert refused.delivery.state is DeliveryState.PUBLISHED and refused.delivery.attempts == 1
+    assert refused.pin is not None and refused.pin.error is not None
+    assert refused.pin.error.key == "publish.pin.scope" and refused.pin.error.reconnect
+    assert len(fleet.mastodon.statuses(username_of(town.code or ""))) == 1
+    reports = [r for r in await hub.dispatch.reports() if r.kind is ReportKind.DELIVERY_FAILED]
+    assert [(r.town_id, r.problem.key if r.problem else None) for r in reports] == [(town.id, "publish.pin.scope")]
+
+
+@BOTH
+async def test_the_mastodon_double_pins_like_its_server(personality: Personality) -> None:
+    double = MastodonDouble(seed=1, personality=personality, max_pinned_statuses=2)
+    double.add_account("mairie")
+    token = double.issue_token("mairie")
+    narrow = double.issue_token("mairie", ("read", "write:statuses"))
+    async with double.serve() as base, aiohttp.ClientSession(base_url=base) as http:
+        auth = {"Authorization": f"Bearer {token}"}
+        ids = []
+        for text in ("un", "deux", "trois"):
+            async with http.post("/api/v1/statuses", data={"status": text}, headers=auth) as answer:
+                ids.append((await answer.json())["id"])
+        async with http.post(f"/api/v1/statuses/{ids[0]}/pin", headers={"Authorization": f"Bearer {narrow}"}) as a:
+            assert a.status == 403
+        async with http.post(f"/api/v1/statuses/{ids[0]}/pin", headers=auth) as answer:
+            assert answer.status == 200 and (await answer.json())["pinned"] is True
+        async with http.post(f"/api/v1/statuses/{ids[0]}/pin", headers=auth) as answer:
+            assert answer.status == 422 and (await answer.json())["error"] == "Duplicate record"
+        async with http.post(f"/api/v1/statuses/{ids[1]}/pin", headers=auth) as answer:
+            assert answer.status == 200
+        async with http.post(f"/api/v1/statuses/{ids[2]}/pin", headers=auth) as answer:
+            assert answer.status == 422 and "maximum number" in (await answer.json())["error"]
+        account_id = double.account("mairie").id
+        async with http.get(f"/api/v1/accounts/{account_id}/statuses", params={"pinned": "true"}, headers=auth) as a:
+            assert [s["id"] for s in await a.json()] == [ids[1], ids[0]]
+        async with http.post(f"/api/v1/statuses/{ids[1]}/unpin", headers=auth) as answer:
+            assert answer.status == 200 and (await answer.json())["pinned"] is False
+        async with http.get(f"/api/v1/statuses/{ids[0]}", headers=auth) as answer:
+            assert (await answer.json())["pinned"] is True

@@ -1,5 +1,5 @@
-"""``kill -9`` between towns' posts and their follow-ups, again and again, then a restart: every town ends with
-exactly one post and one reply under it on each network; none missing, none doubled.
+"""``kill -9`` between towns' posts and their follow-ups and pins, again and again, then a restart: every town
+ends with exactly one post, one reply under it and that post pinned, on each network; none missing, none doubled.
 
 As in :mod:`tests.integration.test_dispatcher_crash`, the dispatcher runs as the operator runs it (a separate
 process) and the doubles run in the test, so they survive the kills and count what was really posted.
@@ -31,7 +31,7 @@ FOLLOWUP = "La suite pour {ville} : https://example.org/depart"
 
 
 async def replies_caught_waiting(hub: Hub) -> int:
-    """How many follow-ups wait (pending or held by a dead worker) under a post already made."""
+    """How many follow-ups and pins wait (pending or held by a dead worker) under a post already made."""
     parent = sa.orm.aliased(DeliveryRow)
     query = (
         sa.select(sa.func.count())
@@ -60,6 +60,9 @@ def assert_one_thread_per_town(fleet: Fleet) -> None:
         answers = [s for s in statuses if s.in_reply_to_id is not None]
         assert (len(tops), len(answers)) == (1, 1), town.name
         assert answers[0].in_reply_to_id == tops[0].id
+        profile = fleet.bluesky.profile(fleet.dids[town.id]) or {}
+        assert profile.get("pinnedPost", {}).get("uri") == posts[0].uri, town.name
+        assert [s.id for s in fleet.mastodon.pinned(username_of(town.code or ""))] == [tops[0].id], town.name
 
 
 @pytest.mark.parametrize("personality", [MASTODON, TAKAHE], ids=["mastodon", "takahe"])
@@ -84,6 +87,7 @@ async def test_kill_9_between_posts_and_their_followups_neither_loses_nor_double
             bluesky=(bluesky, blue),
             mastodon=(mastodon, masto),
             followup=FOLLOWUP,
+            pin=True,
         )
         env = dispatcher_env(tmp_path, migrated_database_url, key, blue)
         caught = 0
@@ -102,4 +106,5 @@ async def test_kill_9_between_posts_and_their_followups_neither_loses_nor_double
         outcomes = await hub.dispatch.outcomes(fleet.announcement.id)
         assert len(outcomes) == 2 * TOWNS
         assert all(o.followup is not None and o.followup.state is DeliveryState.PUBLISHED for o in outcomes)
+        assert all(o.pin is not None and o.pin.state is DeliveryState.PUBLISHED for o in outcomes)
     await hub.close()

@@ -9,7 +9,7 @@ import pytest
 from bot.card import render_card
 from bot.commands.announcements.drafting import _options
 from bot.publication_text import publication_recap
-from hub.domain.model import AnnouncementState, DeliveryState, Platform, Town, TownKind, Wording
+from hub.domain.model import AnnouncementState, DeliveryState, Platform, ThreadRules, Town, TownKind, Wording
 from hub.errors import InvalidInput
 from hub.services.dispatch import Outcome
 from hub.text.followup import followup_texts
@@ -36,10 +36,11 @@ def test_a_followup_option_without_quotes_says_how_to_write_it() -> None:
     assert '--suite "texte"' in refused.value.message("fr")
 
 
-def test_the_card_shows_the_followup_and_its_variants() -> None:
+def test_the_card_shows_the_followup_its_variants_and_the_pin() -> None:
     followup = Wording("Toutes les infos : {site}", {Platform.MASTODON: "Infos : {site}"})
-    plain = render_card(_board(_signons(3, "Ville", "Non")), "fr", "!", followup=followup).plain
+    plain = render_card(_board(_signons(3, "Ville", "Non")), "fr", "!", rules=ThreadRules(followup, pin=True)).plain
     assert "Suite en fil : Toutes les infos : {site}" in plain
+    assert "📌" in plain
     assert "Suite en fil, variante Mastodon : Infos : {site}" in plain
     assert "Suite en fil" not in render_card(_board(_signons(3, "Ville", "Non")), "fr", "!").plain
 

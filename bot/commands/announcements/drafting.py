@@ -33,6 +33,9 @@ _OPTIONS = {
     "--overrides": "overrides",
     "--brouillon": "draft",
     "--draft": "draft",
+    "--epingler": "pin",
+    "--épingler": "pin",
+    "--pin": "pin",
 }
 _LANGUAGE_OPTIONS = ("--langue=", "--language=")
 #: ``--suite "texte"`` (or ``--suite="texte"``, or « texte »): the follow-up posted in thread under each post.
@@ -68,6 +71,8 @@ async def announce(request: Request, args: Arguments) -> Reply:
     )
     if followup is not None:
         await request.hub.threads.set_followup(request.sender, announcement.id, followup)
+    if "pin" in options:
+        await request.hub.threads.set_pin(request.sender, announcement.id, True)
     await post_card(request.hub, request.matrix(), request.room_id, announcement.id, request.prefix)
     key = "bot.announce.created.draft" if "draft" in options else "bot.announce.created"
     return say(request, key, announcement)

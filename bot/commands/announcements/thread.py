@@ -1,8 +1,10 @@
-"""An announcement's follow-up: a second text each town posts in thread, as a reply to its own post.
+"""An announcement's follow-up (a second text each town posts in thread, as a reply to its own post), and
+pinning each town's post on its profile.
 
-``!suite N`` with the text on the following lines sets it (without a text, removes it); ``!variante-suite N
-bluesky|mastodon`` gives one network its own. Like a new wording, a change asks the towns that had signed to
-sign again: the follow-up is posted in their name. The card shows it and ``!apercu`` counts it per town.
+``!suite N`` with the text on the following lines sets the follow-up (without a text, removes it);
+``!variante-suite N bluesky|mastodon`` gives one network its own. Like a new wording, a change asks the towns
+that had signed to sign again: the follow-up is posted in their name. ``!epingler N [non]`` pins each post.
+The card shows both and ``!apercu`` counts the follow-up per town.
 """
 
 from __future__ import annotations
@@ -49,6 +51,24 @@ async def followup_variant(request: Request, args: Arguments) -> Reply:
     platform, text = Platform(args.text("platform")), args.optional_text("announce.text")
     change = await request.hub.threads.set_followup(request.sender, announcement.id, text, platform)
     return await _changed(request, change)
+
+
+@command(
+    "epingler",
+    english="pin",
+    aliases=("épingler",),
+    arguments=(NUMBER, Argument("pin.choice", choices=("oui", "non", "yes", "no"), optional=True)),
+    audience=Audience.COORDINATOR,
+    summary=help_key("epingler"),
+    details="bot.announce.help.epingler.details",
+)
+async def pin(request: Request, args: Arguments) -> Reply:
+    """Pins each town's post on its profile (``non``: not any more); the previous pin returns on retraction."""
+    announcement = await announcement_of(request, args)
+    wanted = (args.optional_text("pin.choice") or "oui") in ("oui", "yes")
+    announcement = await request.hub.threads.set_pin(request.sender, announcement.id, wanted)
+    await refresh(request, announcement.id)
+    return say(request, "bot.pin.on" if wanted else "bot.pin.off", announcement)
 
 
 async def _changed(request: Request, change: FollowupChange) -> Reply:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 
-from hub.domain.model import Delivery, DeliveryState, Platform
+from hub.domain.model import Delivery, DeliveryKind, DeliveryState, Platform
 from hub.store.models import DeliveryRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_delivery
@@ -26,23 +26,30 @@ class NewDelivery:
     due: datetime
     #: The follow-up to post in thread under this post, with its own idempotency key, if any.
     followup: tuple[str, str] | None = None
+    #: The idempotency key of pinning this post on the town's profile, if it is to be pinned.
+    pin: str | None = None
 
 
 class DeliveryRepository(Repository):
     async def create_many(self, announcement_id: int, deliveries: Sequence[NewDelivery]) -> None:
-        """Inserts the posts, then their follow-ups, each pointing to its post (its parent)."""
+        """Inserts the posts, then their follow-ups and pins, each pointing to its post (its parent)."""
         if not deliveries:
             return
         await self.session.execute(sa.insert(DeliveryRow), [self._values(announcement_id, d) for d in deliveries])
-        threaded = {d.idempotency_key: d for d in deliveries if d.followup is not None}
-        if not threaded:
+        children = [child for d in deliveries for child in _children(d)]
+        if not children:
             return
         query = sa.select(DeliveryRow.idempotency_key, DeliveryRow.id).where(
-            DeliveryRow.announcement_id == announcement_id, DeliveryRow.idempotency_key.in_(list(threaded))
+            DeliveryRow.announcement_id == announcement_id,
+            DeliveryRow.idempotency_key.in_([d.idempotency_key for d, *_ in children]),
         )
         parents = {key: parent_id for key, parent_id in (await self.session.execute(query)).tuples()}
-        followups = [self._followup_values(announcement_id, d, parents[k]) for k, d in threaded.items()]
-        await self.session.execute(sa.insert(DeliveryRow), followups)
+        rows = [
+            self._values(announcement_id, d)
+            | {"parent_id": parents[d.idempotency_key], "kind": kind.value, "text": text, "idempotency_key": key}
+            for d, kind, text, key in children
+        ]
+        await self.session.execute(sa.insert(DeliveryRow), rows)
 
     def _values(self, announcement_id: int, d: NewDelivery) -> dict[str, object]:
         now = self.clock()
@@ -61,11 +68,6 @@ class DeliveryRepository(Repository):
             "updated_at": now,
         }
 
-    def _followup_values(self, announcement_id: int, d: NewDelivery, parent_id: int) -> dict[str, object]:
-        assert d.followup is not None
-        text, key = d.followup
-        return self._values(announcement_id, d) | {"parent_id": parent_id, "text": text, "idempotency_key": key}
-
     async def list(self, announcement_id: int) -> list[Delivery]:
         query = (
             sa.select(DeliveryRow)
@@ -83,6 +85,19 @@ class DeliveryRepository(Repository):
             .values(remote_key=key, updated_at=self.clock())
         )
         stored = await self.remote_key(delivery_id)
+        if stored is None:
+            raise LookupError(f"delivery {delivery_id} does not exist")
+        return stored
+
+    async def keep_first_prepared(self, delivery_id: int, value: dict[str, Any]) -> dict[str, Any]:
+        """Sets the delivery's ``prepared`` only if it has none (a pin's previous pin); returns what is stored."""
+        await self.session.execute(
+            sa.update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.prepared.is_(None))
+            .values(prepared=value, updated_at=self.clock())
+        )
+        query = sa.select(DeliveryRow.prepared).where(DeliveryRow.id == delivery_id)
+        stored: dict[str, Any] | None = await self.session.scalar(query)
         if stored is None:
             raise LookupError(f"delivery {delivery_id} does not exist")
         return stored
@@ -124,3 +139,9 @@ class DeliveryRepository(Repository):
         query = sa.select(DeliveryRow.state, sa.func.count()).group_by(DeliveryRow.state)
         found = {s: n for s, n in (await self.session.execute(query)).tuples()}
         return {state: found.get(state.value, 0) for state in DeliveryState}
+
+
+def _children(d: NewDelivery) -> list[tuple[NewDelivery, DeliveryKind, str, str]]:
+    """What a post brings along: its follow-up (text, key) and its pin (no text, key)."""
+    children = [(d, DeliveryKind.FOLLOWUP, *d.followup)] if d.followup is not None else []
+    return children + ([(d, DeliveryKind.PIN, "", d.pin)] if d.pin is not None else [])

@@ -10,6 +10,7 @@ from hub.domain.model import (
     AuditEntry,
     Coalition,
     Delivery,
+    DeliveryKind,
     DeliveryState,
     Failure,
     ImageRef,
@@ -119,6 +120,7 @@ def to_delivery(row: DeliveryRow) -> Delivery:
         error=failure_of(row.error),
         preflight_error=failure_of(row.preflight_error),
         parent_id=row.parent_id,
+        kind=DeliveryKind(row.kind),
     )
 
 

@@ -1,4 +1,4 @@
-"""follow-ups posted in thread under each town's post
+"""follow-ups posted in thread under each town's post, and pinning it on the town's profile
 
 Revision ID: 0009
 Revises: 0007
@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("announcement_id", sa.Integer(), nullable=False),
         sa.Column("followup_text", sa.Text(), nullable=True),
         sa.Column("followup_variants", sa.JSON(), nullable=True),
+        sa.Column("pin", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("updated_by", sa.String(length=255), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -34,6 +35,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("parent_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("kind", sa.String(length=16), server_default="post", nullable=False))
         batch.create_foreign_key(
             op.f("fk_deliveries_parent_id_deliveries"), "deliveries", ["parent_id"], ["id"], ondelete="CASCADE"
         )
@@ -44,5 +46,6 @@ def downgrade() -> None:
     with op.batch_alter_table("deliveries") as batch:
         batch.drop_index(op.f("ix_deliveries_parent_id"))
         batch.drop_constraint(op.f("fk_deliveries_parent_id_deliveries"), type_="foreignkey")
+        batch.drop_column("kind")
         batch.drop_column("parent_id")
     op.drop_table("announcement_threads")
