@@ -139,13 +139,21 @@ def problem_item(problem: Problem, stage: Stage, announcement: Announcement, lan
         item.text(" (").link(problem.url, translate("bot.publication.post", lang)).text(")")
     item.text(" — " + reason(problem.failure, lang)).line()
     reconnect = problem.failure is not None and problem.failure.reconnect
-    advice = translate(_ADVICE[(stage, reconnect)], lang, prefix=prefix, when=_when(announcement, lang))
+    advice = translate(_advice(problem, stage, reconnect), lang, prefix=prefix, when=_when(announcement, lang))
     item.text(f"→ {advice} — ")
     for position, officer in enumerate(problem.officers):
         item.text(", " if position else "").mention(officer)
     if not problem.officers:
         item.text(translate("bot.remind.no_officer", lang, prefix=prefix))
     return item
+
+
+def _advice(problem: Problem, stage: Stage, reconnect: bool) -> str:
+    """What to do: a follow-up's or a pin's failure (the post itself went out) has its own advice."""
+    part = problem.failure.params.get("part") if problem.failure is not None else None
+    if stage is Stage.PUBLISH and part in ("followup", "pin"):
+        return f"bot.publication.advice.{part}" + (".reconnect" if reconnect else "")
+    return _ADVICE[(stage, reconnect)]
 
 
 def reason(failure: Failure | None, lang: str) -> str:

@@ -28,7 +28,7 @@ from hub.domain.model import (
 from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import failure_json, failure_of, to_delivery
-from hub.store.threads import MAIN, READY_TO_DELETE, READY_TO_POST, cancel_followups, reply_targets
+from hub.store.threads import MAIN, READY_TO_DELETE, READY_TO_POST, cancel_followups, part_of, reply_targets
 
 _D, _A = DeliveryState, AnnouncementState
 _CLAIMABLE = sa.or_(
@@ -156,7 +156,7 @@ class OutboxRepository(Repository):
             )
             returned = await self.session.execute(
                 statement.returning(
-                    DeliveryRow.announcement_id, DeliveryRow.town_id, DeliveryRow.platform
+                    DeliveryRow.announcement_id, DeliveryRow.town_id, DeliveryRow.platform, DeliveryRow.kind
                 ).execution_options(synchronize_session=False)
             )
             row = returned.first()
@@ -164,8 +164,9 @@ class OutboxRepository(Repository):
                 continue
             written += 1
             if outcome.state is DeliveryState.FAILED:
-                announcement_id, town_id, platform = row
-                await self._report_failure(announcement_id, town_id, platform, outcome.failure, now)
+                announcement_id, town_id, platform, kind = row
+                failure = part_of(outcome.failure, kind)
+                await self._report_failure(announcement_id, town_id, platform, failure, now)
         await cancel_followups(self.session, failed, now)
         return written
 
@@ -215,11 +216,13 @@ class OutboxRepository(Repository):
         return int(getattr(result, "rowcount", 0))
 
     async def untried(self, announcement_id: int) -> bool:
-        """True if one of the announcement's posts waits without ever having been tried."""
+        """True if one of the announcement's posts waits without ever having been tried (their follow-ups and
+        pins wait for them, untried, without that being a stall)."""
         query = sa.select(DeliveryRow.id).where(
             DeliveryRow.announcement_id == announcement_id,
             DeliveryRow.state == DeliveryState.PENDING.value,
             DeliveryRow.attempts == 0,
+            MAIN,
         )
         return await self.session.scalar(query.limit(1)) is not None
 

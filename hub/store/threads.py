@@ -13,6 +13,9 @@ The dependency lives only in what is claimable:
 - a post that fails for good cancels its waiting follow-ups (:func:`cancel_followups`), so the publication can
   finish.
 
+Pins (:mod:`hub.dispatch.pins`) are children of the same kind (``kind`` tells them apart) and follow the same
+rules.
+
 A ``kill -9`` between a post and its follow-up thus leaves the follow-up pending (or claimed by a dead worker,
 then handed back like any claim); it is posted once, by whichever worker claims it next.
 """
@@ -20,13 +23,14 @@ then handed back like any claim); it is posted once, by whichever worker claims 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from hub.domain.model import DeliveryState
+from hub.domain.model import DeliveryKind, DeliveryState, Failure
 from hub.store.models import DeliveryRow
 
 _D = DeliveryState
@@ -38,12 +42,20 @@ READY_TO_POST = sa.or_(
     DeliveryRow.parent_id.is_(None),
     sa.exists().where(_PARENT.id == DeliveryRow.parent_id, _PARENT.state == _D.PUBLISHED.value),
 )
-#: A post may be deleted: none of its follow-ups is still waiting to be deleted.
+#: A post may be deleted: none of its follow-ups or pins is still waiting to be undone.
 READY_TO_DELETE = ~sa.exists().where(
     _CHILD.parent_id == DeliveryRow.id, _CHILD.state.in_([_D.RETRACTING.value, _D.CLAIMED.value])
 )
 #: Main posts only (counts and previews are about towns' posts; their follow-ups go with them).
 MAIN = DeliveryRow.parent_id.is_(None)
+
+
+def part_of(failure: Failure | None, kind: str) -> Failure | None:
+    """A follow-up's or a pin's failure says so (``params["part"]``): the room is told that the post itself
+    went out."""
+    if failure is None or kind == DeliveryKind.POST.value:
+        return failure
+    return replace(failure, params={**failure.params, "part": kind})
 
 
 async def reply_targets(session: AsyncSession, parent_ids: Iterable[int]) -> dict[int, str]:
@@ -58,7 +70,7 @@ async def reply_targets(session: AsyncSession, parent_ids: Iterable[int]) -> dic
 
 
 async def cancel_followups(session: AsyncSession, parent_ids: Iterable[int], now: datetime) -> None:
-    """Cancels the follow-ups still waiting under posts that will not be made."""
+    """Cancels the follow-ups and pins still waiting under posts that will not be made."""
     wanted = sorted(set(parent_ids))
     if wanted:
         await session.execute(

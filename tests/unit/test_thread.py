@@ -8,8 +8,17 @@ import pytest
 
 from bot.card import render_card
 from bot.commands.announcements.drafting import _options
-from bot.publication_text import publication_recap
-from hub.domain.model import AnnouncementState, DeliveryState, Platform, ThreadRules, Town, TownKind, Wording
+from bot.publication_text import Problem, Stage, problem_item, publication_recap
+from hub.domain.model import (
+    AnnouncementState,
+    DeliveryState,
+    Failure,
+    Platform,
+    ThreadRules,
+    Town,
+    TownKind,
+    Wording,
+)
 from hub.errors import InvalidInput
 from hub.services.dispatch import Outcome
 from hub.text.followup import followup_texts
@@ -68,3 +77,12 @@ def test_a_followup_too_long_is_named_as_such() -> None:
     [problem] = over
     assert problem.message("fr") == "Suite en fil — Bluesky, Pantin : 301/300 graphèmes, raccourcir de 1"
     assert followup_texts(town, None, []) == ({}, [], [])
+
+
+def test_a_failed_pin_tells_the_officers_the_post_went_out() -> None:
+    [outcome, *_] = _outcomes(1)
+    failure = Failure("publish.pin.scope", {"identifier": "@ville@mastodon.test", "part": "pin"}, reconnect=True)
+    problem = Problem(outcome.town.name, Platform.MASTODON, failure, ["@referent:unisson.test"], None)
+    plain = problem_item(problem, Stage.PUBLISH, _announcement(AnnouncementState.PUBLISHED), "fr", "!").build().plain
+    assert "write:accounts" in plain and "Le message est publié, mais pas épinglé" in plain
+    assert "rien n'est parti" not in plain
