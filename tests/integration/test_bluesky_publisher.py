@@ -503,8 +503,8 @@ async def _profile_record(town: Town) -> dict[str, Any]:
         return record
 
 
-async def _put_profile(town: Town, record: dict[str, Any]) -> None:
-    """Writes the profile as the town's own app would (a session of its own)."""
+async def _put_profile(town: Town, record: dict[str, Any]) -> str:
+    """Writes the profile as the town's own app would (a session of its own); returns the record's cid."""
     login = {"identifier": town.did, "password": town.app_password}
     async with town.pds.http.post(town.pds.xrpc_url("com.atproto.server.createSession"), json=login) as answer:
         token = (await answer.json())["accessJwt"]
@@ -512,6 +512,7 @@ async def _put_profile(town: Town, record: dict[str, Any]) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     async with town.pds.http.post(town.pds.xrpc_url("com.atproto.repo.putRecord"), json=body, headers=headers) as a:
         assert a.status == 200, await a.text()
+        return str((await a.json())["cid"])
 
 
 async def _strong_ref(town: Town, uri: str) -> dict[str, str]:
@@ -559,6 +560,31 @@ async def test_pinning_sets_pinned_post_keeps_the_profile_and_retraction_restore
     restored = await _profile_record(town)
     assert _without(restored["pinnedPost"], "$type") == older_ref
     assert _without(restored, "pinnedPost") == _without(profile, "pinnedPost")
+
+
+async def test_a_profile_edited_while_pinning_is_never_overwritten(
+    publisher: BlueskyPublisher, proxied: Town, proxy: FaultProxy
+) -> None:
+    stale = {"$type": "app.bsky.actor.profile", "displayName": "Ancien nom"}
+    stale_cid = await _put_profile(proxied, stale)
+    await _put_profile(proxied, {"$type": "app.bsky.actor.profile", "displayName": "Nouveau nom"})
+    seen: list[str] = []
+
+    def read_before_the_edit(answer: dict[str, Any]) -> dict[str, Any]:
+        """Our first read of the profile sees it as it was just before the town's edit landed."""
+        if "app.bsky.actor.profile" not in answer["uri"] or seen:
+            return answer
+        seen.append(answer["cid"])
+        return {**answer, "cid": stale_cid, "value": stale}
+
+    proxy.transform[GET_RECORD] = read_before_the_edit
+    post = await publisher.publish(await proxied.job("Départ de X"))
+    await publisher.pin(await proxied.job("", delivery_id=await proxied.delivery(), pin_of=post.remote_id))
+
+    record = await _profile_record(proxied)
+    assert seen and record["displayName"] == "Nouveau nom"  # the write on the stale read was refused, then redone
+    assert record["pinnedPost"]["uri"] == post.remote_id
+    assert proxy.calls["com.atproto.repo.putRecord"] == 2
 
 
 async def test_unpinning_leaves_a_pin_the_town_changed_since(publisher: BlueskyPublisher, town: Town) -> None:
