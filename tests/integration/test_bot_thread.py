@@ -35,6 +35,7 @@ async def test_a_followup_and_a_pin_from_the_proposal_to_the_card_and_the_previe
         preview = content_of(await coordinator.answer(room, f"!apercu {number} Pantin"))["body"]
         assert f"Suite en fil de l'annonce n°{number} « Départ de X »" in preview
         assert "Toutes les infos sur Pantin : " in preview
+        assert "📌 Épinglée sur le profil de chaque ville" in preview
 
         await pantin.react(room, card, "✅")
         await coordinator.wait_text(card, "Signé : 1")

@@ -26,6 +26,8 @@ async def preview(request: Request, args: Arguments) -> Reply:
     town = await _town(request, args.optional_text("announce.town"))
     lines = await request.hub.announcements.preview(announcement.id, town.id if town else None)
     rich = Rich().strong(about(request, "bot.announce.preview.heading", announcement))
+    if (await request.hub.threads.rules(announcement.id)).pin:
+        rich.line().text(translate("bot.pin.card", request.lang))
     rich.items(_preview_line(line, request.lang) for line in lines)
     followups = await request.hub.threads.preview(announcement.id, town.id if town else None)
     if followups:  # the follow-up each town posts in thread, counted the same way
