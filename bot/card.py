@@ -16,7 +16,15 @@ from bot.pages import add_public_page, public_page
 from bot.quorum import add_quorum, tally_of
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, fitting, item_weight, notice_content, shorten, weight
 from hub.core import Hub
-from hub.domain.model import AnnouncementMessage, AnnouncementState, SignOn, SignOnState, SignOnSummary, Version
+from hub.domain.model import (
+    AnnouncementMessage,
+    AnnouncementState,
+    SignOn,
+    SignOnState,
+    SignOnSummary,
+    ThreadRules,
+    Version,
+)
 from hub.i18n import format_instant, translate
 from hub.services.announcements import Board, BoardSummary
 
@@ -47,22 +55,33 @@ _MIN_ROOM = 2_000
 _SHORT = 200
 
 
-def render_card(view: Board | BoardSummary, lang: str, prefix: str, page: str | None = None) -> Reply:
+def render_card(
+    view: Board | BoardSummary, lang: str, prefix: str, page: str | None = None, rules: ThreadRules | None = None
+) -> Reply:
     """The card of the announcement in ``lang``: what it says, when it goes out, who signed.
 
     Every member town is listed while they all fit; a larger coalition gets a summary instead — the refusals
     and the latest signatures, as many as fit, and the command that lists every town. The card never weighs
-    more than :data:`CARD_BYTES`, so that its edits stay under the limit, plain or encrypted.
+    more than :data:`CARD_BYTES`, so that its edits stay under the limit, plain or encrypted. ``rules``: the
+    follow-up each town posts in thread under its post, and whether the post is pinned.
     """
     summary = view.summary(CARD_LINES, CARD_TOWNS) if isinstance(view, Board) else view
     cut = None
-    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page)) < _MIN_ROOM:
+    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, rules)) < _MIN_ROOM:
         cut = _SHORT  # very long quoted texts (four alt texts of 1,500 characters…) leave the towns no room
-    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page))
-    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut, page)
+    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, rules))
+    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut, page, rules)
 
 
-def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int | None, page: str | None) -> Reply:
+def _card(
+    summary: BoardSummary,
+    lang: str,
+    prefix: str,
+    towns: _Towns,
+    cut: int | None,
+    page: str | None,
+    rules: ThreadRules | None = None,
+) -> Reply:
     announcement = summary.announcement
     version = announcement.current_version
     head = Rich().strong(translate("bot.announce.card.title", lang, id=str(announcement.id), title=announcement.title))
@@ -75,7 +94,8 @@ def _card(summary: BoardSummary, lang: str, prefix: str, towns: _Towns, cut: int
             when = format_instant(instant, announcement.timezone, lang)
             head.line().text(translate(f"bot.announce.card.{key}", lang, when=when))
     wording = Rich().text(_shorten(version.wording.text if version else "", None if cut is None else 10 * cut)).build()
-    tail = _details(version, lang, cut).strong(_counts(summary.signons, lang))
+    tail = _rules(_details(version, lang, cut), rules or ThreadRules(), lang, cut)
+    tail.strong(_counts(summary.signons, lang))
     signons = summary.signons
     add_quorum(tail, announcement, tally_of(announcement, signons.count(SignOnState.SIGNED), signons.total), lang)
     towns.add_to(tail)
@@ -101,6 +121,21 @@ def _details(version: Version | None, lang: str, cut: int | None) -> Rich:
         rich.line()
     for position, image in enumerate(version.wording.images, start=1):
         rich.text(translate("bot.announce.card.image", lang, position=position, alt=_shorten(image.alt, cut))).line()
+    return rich
+
+
+def _rules(rich: Rich, rules: ThreadRules, lang: str, cut: int | None) -> Rich:
+    """The follow-up posted in thread under each town's post, its variants, and the pin, one line each."""
+    if rules.pin:
+        rich.text(translate("bot.pin.card", lang)).line()
+    followup = rules.followup
+    if followup is None:
+        return rich
+    rich.text(translate("bot.followup.card", lang, text=_shorten(followup.text, cut))).line()
+    for platform, text in sorted(followup.variants.items()):
+        shown = _shorten(text, cut)
+        rich.text(translate("bot.followup.card.variant", lang, platform=platform.value.capitalize(), text=shown))
+        rich.line()
     return rich
 
 
@@ -208,7 +243,8 @@ async def card_now(hub: Hub, announcement_id: int, prefix: str) -> tuple[str, Re
     """The coalition's room and the card of the announcement as it stands now."""
     summary = await hub.announcements.summary(announcement_id, CARD_LINES, CARD_TOWNS)
     page = public_page(hub.settings, summary.announcement)
-    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix, page)
+    rules = await hub.threads.rules(announcement_id)
+    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix, page, rules)
 
 
 async def post_card(hub: Hub, messenger: Messenger, room_id: str, announcement_id: int, prefix: str) -> None:

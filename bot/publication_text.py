@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot.pages import add_public_page
 from bot.render import Reply, Rich, Section, paginate
-from hub.domain.model import Announcement, DeliveryState, Failure, Platform, Progress, Town
+from hub.domain.model import Announcement, Delivery, DeliveryState, Failure, Platform, Progress, Town
 from hub.i18n import format_instant, translate
 from hub.services.dispatch import Outcome
 
@@ -139,13 +139,21 @@ def problem_item(problem: Problem, stage: Stage, announcement: Announcement, lan
         item.text(" (").link(problem.url, translate("bot.publication.post", lang)).text(")")
     item.text(" — " + reason(problem.failure, lang)).line()
     reconnect = problem.failure is not None and problem.failure.reconnect
-    advice = translate(_ADVICE[(stage, reconnect)], lang, prefix=prefix, when=_when(announcement, lang))
+    advice = translate(_advice(problem, stage, reconnect), lang, prefix=prefix, when=_when(announcement, lang))
     item.text(f"→ {advice} — ")
     for position, officer in enumerate(problem.officers):
         item.text(", " if position else "").mention(officer)
     if not problem.officers:
         item.text(translate("bot.remind.no_officer", lang, prefix=prefix))
     return item
+
+
+def _advice(problem: Problem, stage: Stage, reconnect: bool) -> str:
+    """What to do: a follow-up's or a pin's failure (the post itself went out) has its own advice."""
+    part = problem.failure.params.get("part") if problem.failure is not None else None
+    if stage is Stage.PUBLISH and part in ("followup", "pin"):
+        return f"bot.publication.advice.{part}" + (".reconnect" if reconnect else "")
+    return _ADVICE[(stage, reconnect)]
 
 
 def reason(failure: Failure | None, lang: str) -> str:
@@ -249,7 +257,7 @@ def retraction_recap(
 
 
 def _town_posts(town: Town, outcomes: Sequence[Outcome], lang: str) -> Rich:
-    """``Pantin — Bluesky https://… · Mastodon : en échec``."""
+    """``Pantin — Bluesky https://… (suite https://…) · Mastodon : en échec``."""
     line = Rich().strong(town.name).text(" — ")
     for position, outcome in enumerate(outcomes):
         delivery = outcome.delivery
@@ -263,7 +271,20 @@ def _town_posts(town: Town, outcomes: Sequence[Outcome], lang: str) -> Rich:
             line.text(translate("bot.publication.recap.failed", lang, network=network))
         else:
             line.text(translate("bot.publication.recap.missing", lang, network=network))
+        _followup(line, outcome.followup, lang)
+        if outcome.pin is not None and outcome.pin.state is DeliveryState.FAILED:
+            line.text(" " + translate("bot.publication.recap.pin_failed", lang))
     return line
+
+
+def _followup(line: Rich, followup: Delivery | None, lang: str) -> None:
+    """The follow-up's link after its post's, or that it failed."""
+    if followup is None:
+        return
+    if followup.remote_id is not None and followup.remote_url:
+        line.text(" (").link(followup.remote_url, translate("bot.publication.recap.followup", lang)).text(")")
+    elif followup.state is DeliveryState.FAILED:
+        line.text(" " + translate("bot.publication.recap.followup_failed", lang))
 
 
 def _by_town(outcomes: Iterable[Outcome]) -> list[tuple[Town, list[Outcome]]]:

@@ -31,6 +31,7 @@ from hub.services.quorum import QuorumService
 from hub.services.reach import ReachService
 from hub.services.reposts import RepostService
 from hub.services.starter_packs import StarterPacks
+from hub.services.thread_rules import ThreadRuleService
 from hub.services.towns import TownService
 from hub.settings import Settings
 from hub.store import Store, utc_now
@@ -123,6 +124,11 @@ class Hub(ServiceContext):
     @cached_property
     def preferences(self) -> PreferenceService:
         return PreferenceService(self)
+
+    @cached_property
+    def threads(self) -> ThreadRuleService:
+        """Campaign rules about each town's post (its follow-up in thread)."""
+        return ThreadRuleService(self)
 
     async def seen(self, event_id: str) -> bool:
         """Whether an inbound event id was already handled (recorded by :meth:`first_time`)."""

@@ -75,9 +75,13 @@ Points reproduced
 12. Not XRPC, for people: ``GET /profile/{handle}/post/{rkey}`` shows a post as Bluesky's web app would (an
    HTML page with its text; missing or deleted: 404), so ``BlueskyPublisher(app_url=base_url)`` gives links
    that open on the double.
+12. ``com.atproto.repo.putRecord`` (2 write points; unverified): writes the record at ``rkey``, replacing
+   what was there (posts validated as in createRecord); with ``swapRecord``, only if the record there now has
+   that cid (``null``: none), else 400 ``InvalidSwap`` "Record was at CID". Pinned posts are a profile's
+   ``pinnedPost`` (``app.bsky.actor.profile``, rkey ``self``), written so.
 
 Left out: account creation over XRPC (use :meth:`BlueskyDouble.add_account`), main passwords, email and
-two-factor codes, takedowns and deactivation, OAuth and DPoP, putRecord, applyWrites, swapCommit, the
+two-factor codes, takedowns and deactivation, OAuth and DPoP, applyWrites, swapCommit, the
 firehose, record validation beyond the points above (facets, embeds' other fields, datetime formats), the
 upload limit of 1,000 blobs per day, blob expiry, and upstream's 500 answers to some malformed parameters
 (the double answers 400 ``InvalidRequest``).
@@ -117,6 +121,7 @@ from sandbox.faults import FaultInjection
 from sandbox.faults import FaultKind as FaultKind
 
 POST = "app.bsky.feed.post"
+PROFILE = "app.bsky.actor.profile"
 CREATE_SESSION = "com.atproto.server.createSession"
 REFRESH_SESSION = "com.atproto.server.refreshSession"
 GET_SESSION = "com.atproto.server.getSession"
@@ -128,6 +133,7 @@ GET_POSTS = "app.bsky.feed.getPosts"
 GET_POSTS_LIMIT = 25
 GET_RECORD = "com.atproto.repo.getRecord"
 DELETE_RECORD = "com.atproto.repo.deleteRecord"
+PUT_RECORD = "com.atproto.repo.putRecord"
 LIST_RECORDS = "com.atproto.repo.listRecords"
 UPLOAD_BLOB = "com.atproto.repo.uploadBlob"
 DID_DOCUMENT = "did-document"
@@ -264,7 +270,7 @@ class RateLimits:
 
 
 #: Points of each write, as upstream counts them.
-WRITE_POINTS = {CREATE_RECORD: 3, DELETE_RECORD: 1}
+WRITE_POINTS = {CREATE_RECORD: 3, DELETE_RECORD: 1, PUT_RECORD: 2}
 
 # --- rate limiting -------------------------------------------------------------------------------------
 
@@ -523,6 +529,7 @@ class BlueskyDouble(FaultInjection):
             ("GET", GET_SESSION): self._get_session,
             ("GET", RESOLVE_HANDLE): self._resolve_handle,
             ("POST", CREATE_RECORD): self._create_record,
+            ("POST", PUT_RECORD): self._put_record,
             ("GET", GET_RECORD): self._get_record,
             ("POST", DELETE_RECORD): self._delete_record,
             ("GET", LIST_RECORDS): self._list_records,
@@ -873,6 +880,33 @@ class BlueskyDouble(FaultInjection):
             check_post(record)
         self._check_blobs(account, record)
         return web.json_response(self._commit(account, collection, rkey, record))
+
+    async def _put_record(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request, "repo", "collection", "rkey", "record")
+        token = self._authenticate(request)
+        self._write(request, token, PUT_RECORD)
+        account = self._own_repo(token, _string(body, "repo"))
+        collection, rkey, record = _string(body, "collection"), _string(body, "rkey"), body["record"]
+        if not isinstance(record, dict):
+            raise _invalid("Expected object value type at $.record")
+        if record.get("$type") != collection:
+            raise _invalid(f"Invalid $type: expected {collection}, got {_js(record.get('$type'))}")
+        repo = self._repos[account.did]
+        existing = repo.get((collection, rkey))
+        if "swapRecord" in body and body["swapRecord"] != (existing.cid if existing else None):
+            raise _invalid(f"Record was at {existing.cid if existing else 'null'}", "InvalidSwap")
+        if collection == POST:
+            check_post(record)
+        self._check_blobs(account, record)
+        if existing is not None:  # overwritten: the old version stays in the history, as replaced
+            existing.deleted_at = self.now()
+            del repo[(collection, rkey)]
+        return web.json_response(self._commit(account, collection, rkey, record))
+
+    def profile(self, did: str) -> dict[str, Any] | None:
+        """The account's ``app.bsky.actor.profile`` record as stored, if it has one."""
+        record = self._repos[did].get((PROFILE, "self"))
+        return record.value if record is not None else None
 
     def _check_blobs(self, account: Account, record: Mapping[str, Any]) -> None:
         uploaded = self._blobs[account.did]

@@ -108,11 +108,14 @@ async def build_fleet(
     text: str = TEXT,
     admin: str = OPERATOR,
     declined: Mapping[str, str] | None = None,
+    followup: str | None = None,
+    pin: bool = False,
 ) -> Fleet:
     """``codes`` are ``(INSEE code, name)`` pairs; ``bluesky``/``mastodon`` are a double and its base URL;
     ``instant`` is the publication instant, or its delay from the moment the announcement is locked. A double
     given as None runs elsewhere and already holds the accounts (see :func:`open_accounts`). The towns in
-    ``declined`` (code → reason) decline instead of signing; the others sign."""
+    ``declined`` (code → reason) decline instead of signing; the others sign. ``followup``: a second text each
+    town posts in thread under its post; ``pin``: each post is pinned on its town's profile."""
     coalition = await hub.coalitions.create(admin, "Coalition des communes", f"!flotte-{len(codes)}:unisson.test")
     await hub.coalitions.appoint_coordinator(admin, coalition.id, COORDINATOR)
     towns = await _import(hub, workdir, coalition.id, codes)
@@ -130,6 +133,10 @@ async def build_fleet(
                 officer_of(code), town.id, Platform.MASTODON, identifier, token_of(code), mastodon[1]
             )
     announcement = await hub.announcements.propose(COORDINATOR, coalition.id, "Départ de X", text)
+    if followup is not None:
+        await hub.threads.set_followup(COORDINATOR, announcement.id, followup)
+    if pin:
+        await hub.threads.set_pin(COORDINATOR, announcement.id, True)
     await _sign_all(hub, announcement.id, towns, declined or {})
     if isinstance(instant, timedelta):
         instant = hub.clock() + instant

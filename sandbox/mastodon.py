@@ -6,7 +6,7 @@ follows Mastodon's documented API and behaviour point by point, as listed below.
 reproduced. Points marked "(unverified)" were read from Mastodon's source or docs but not checked against a
 running server; error wordings not quoted in the platform facts are also unverified.
 
-It has two personalities (:class:`Personality`): ``MASTODON`` (the default, points 1-13) and ``TAKAHE``, a
+It has two personalities (:class:`Personality`): ``MASTODON`` (the default, points 1-14) and ``TAKAHE``, a
 server that implements the same client API without Mastodon's guarantees (points T1-T2, measured against
 Takahē 0.11 as listed in the platform facts, "Mastodon-API servers that are not Mastodon"). Everything not
 named in points T1-T2 is the same in both.
@@ -60,11 +60,13 @@ Points reproduced
    statuses only to their author).
    ``GET /api/v1/accounts/:id/statuses`` (token optional): newest first; ``limit`` 20 by default, at most
    40; ``max_id`` (older than), ``since_id`` (newer than), ``min_id`` (the oldest ones just after it, still
-   listed newest first); ``only_media``; ``pinned=true`` gives nothing (no pins here); ``exclude_replies`` and
-   ``exclude_reblogs`` are accepted (there are no replies or boosts here). The author sees every visibility,
-   anyone else public and unlisted only; deleted statuses never. A ``Link`` header gives the ``next`` (older)
-   and ``prev`` (newer) pages. A token is only checked when given: app-only tokens and disabled logins may
-   read, as upstream's ``authorize_if_got_token!`` allows. Unknown account: 404. ``tagged`` is not reproduced.
+   listed newest first); ``only_media``; ``pinned=true`` gives the pinned statuses (point 14); ``exclude_replies``
+   leaves out replies to other accounts but keeps an account's replies to itself (threads), as upstream's
+   ``without_replies`` scope (unverified); ``exclude_reblogs`` is accepted (there are no boosts here). The
+   author sees every visibility, anyone else public and unlisted only; deleted statuses never. A ``Link``
+   header gives the ``next`` (older) and ``prev`` (newer) pages. A token is only checked when given: app-only
+   tokens and disabled logins may read, as upstream's ``authorize_if_got_token!`` allows. Unknown account:
+   404. ``tagged`` is not reproduced.
 8. Auth: missing or unknown token 401 ``The access token is invalid``; revoked 401 ``The access token was
    revoked``; missing scope 403 ``This action is outside the authorized scopes`` (``write`` covers
    ``write:statuses``...); app-only token on a user endpoint 422 ``This method requires an authenticated
@@ -77,7 +79,11 @@ Points reproduced
    though simpler), no ``text`` (only a delete's answer carries the source),
    ``language`` (unknown codes fall back to the account's default, then ``en``), ``visibility``
    (public|unlisted|private|direct, default public), ``spoiler_text``, ``sensitive``, ``media_attachments``,
-   ``account``.
+   ``account``, ``in_reply_to_id``, ``in_reply_to_account_id`` and ``replies_count`` (replies not deleted).
+   ``in_reply_to_id`` on ``POST /api/v1/statuses`` makes a reply; the status replied to must exist, not be
+   deleted and be visible to the poster, else 404 ``The post you are trying to reply to does not appear to
+   exist.`` (upstream's ``set_thread``, checked before the Idempotency-Key's replay; wording unverified). A
+   scheduled reply keeps ``in_reply_to_id`` in its ``params``.
 10. Errors are JSON ``{"error": "..."}``; injected 5xx imitate a proxy's HTML page.
 11. OAuth 2 (apps, consent page, codes with PKCE, tokens, revocation, the well-known document): the points are
     listed in :mod:`sandbox.mastodon_oauth`. ``verify_credentials`` accepts ``profile`` (4.3+) or
@@ -89,6 +95,16 @@ Points reproduced
 13. ``POST /api/v1/statuses/:id/reblog``: one boost per account and status (again: the same boost, not
    counted), counted in the 300 statuses per 3 hours (429 past them); ``/unreblog`` (nothing to undo: not an
    error) counted with the deletes, 30 per 30 minutes. :meth:`MastodonDouble.reblogged` is the truth.
+14. Pins (both personalities; unverified for Takahē): ``POST /api/v1/statuses/:id/pin`` and ``/unpin`` need
+    ``write:accounts`` (403 otherwise, point 8) and answer the status with ``pinned``. A status missing,
+    deleted or not visible: 404; someone else's: 422 ``Validation failed: Someone else's post cannot be
+    pinned``; a direct one: 422 ``Validation failed: Posts that are only visible to mentioned users cannot be
+    pinned``; at most ``max_pinned_statuses`` (5, also in ``/api/v2/instance``
+    ``configuration.accounts``) pinned per account, then 422 ``Validation failed: You have already pinned
+    the maximum number of posts``; pinning a pinned status: 422 ``Duplicate record`` (upstream's
+    ``RecordNotUnique`` handler; unverified). Unpinning a status not pinned answers it all the same. A deleted
+    status loses its pin. ``GET /api/v1/statuses/:id`` shows ``pinned`` to its author only;
+    ``GET /api/v1/accounts/:id/statuses?pinned=true`` lists the pinned statuses, newest pin first.
 
 The ``TAKAHE`` personality differs in these points only:
 
@@ -100,11 +116,10 @@ T1. Behaviour: ``Idempotency-Key`` is ignored (the same request twice makes two 
     ``description_limit``, 10 MiB images, ``video_size_limit`` 0; NodeInfo names the software ``takahe``.
 T2. Errors: an unknown or revoked token 400 text/html ``Invalid Bearer token``; missing scope 403
     ``{"error": "out_of_scope_for_token"}``; text too long 400 ``{"error": "Status is too long"}``; an unknown
-    media id on a post 404 with Django's HTML "Not Found" page; a missing status (get, delete) or account the
-    same page; no token at all, even on an account's statuses, 401 ``{"error": "identity_token_required"}``
-    (unverified beyond the statuses list). Other errors
-    (app-only token, disabled account, media still processing...) keep Mastodon's answers (unverified for
-    Takahē).
+    media id on a post 404 with Django's HTML "Not Found" page; a missing status (get, delete, or replied to
+    — unverified) or account the same page; no token at all, even on an account's statuses, 401
+    ``{"error": "identity_token_required"}`` (unverified beyond the statuses list). Other errors (app-only
+    token, disabled account, media still processing...) keep Mastodon's answers (unverified for Takahē).
 
 For tests (see :class:`MastodonDouble`): accounts and tokens, revocation, disabled accounts, server-side
 truth of what was posted, a movable clock, and fault injection switchable at run time (latency, 5xx by
@@ -326,6 +341,8 @@ class Status:
     reblogs_count: int = 0
     replies_count: int = 0
     quotes_count: int = 0
+    in_reply_to_id: str | None = None
+    in_reply_to_account_id: str | None = None
 
     @property
     def url(self) -> str:
@@ -391,6 +408,8 @@ OUT_OF_SCOPE = "This action is outside the authorized scopes"
 USER_REQUIRED = "This method requires an authenticated user"
 LOGIN_DISABLED = "Your login is currently disabled"
 NOT_FOUND = "Record not found"
+#: ``statuses.errors.in_reply_not_found`` in upstream's locale (wording unverified).
+REPLY_NOT_FOUND = "The post you are trying to reply to does not appear to exist."
 TAKAHE_BAD_TOKEN = "Invalid Bearer token"
 TAKAHE_OUT_OF_SCOPE = "out_of_scope_for_token"
 TAKAHE_TOO_LONG = "Status is too long"
@@ -577,8 +596,8 @@ def _status_json(status: Status, now: float) -> dict[str, Any]:
         "sensitive": status.sensitive,
         "visibility": status.visibility,
         "language": status.language,
-        "in_reply_to_id": None,
-        "in_reply_to_account_id": None,
+        "in_reply_to_id": status.in_reply_to_id,
+        "in_reply_to_account_id": status.in_reply_to_account_id,
         "reblog": None,
         "replies_count": status.replies_count,
         "reblogs_count": status.reblogs_count,
@@ -676,6 +695,7 @@ class _StatusParams:
     visibility: str | None
     scheduled_at: str | None
     sensitive: bool | None
+    in_reply_to_id: str | None = None
 
     def as_scheduled_params(self, language: str) -> dict[str, Any]:
         """The ``params`` object of a ScheduledStatus."""
@@ -689,7 +709,7 @@ class _StatusParams:
             "scheduled_at": None,
             "poll": None,
             "idempotency": None,
-            "in_reply_to_id": None,
+            "in_reply_to_id": self.in_reply_to_id,
             "application_id": None,
             "with_rate_limit": False,
         }
@@ -743,6 +763,7 @@ def _params_from(source: Mapping[str, Any], media_ids: list[str] | None) -> _Sta
         visibility=_optional_str(source.get("visibility")),
         scheduled_at=_optional_str(source.get("scheduled_at")),
         sensitive=_truthy(source.get("sensitive")),
+        in_reply_to_id=_optional_str(source.get("in_reply_to_id")) or None,
     )
 
 
@@ -874,6 +895,7 @@ class MastodonDouble(FaultInjection):
         *,
         max_characters: int = 500,
         max_media_attachments: int = 4,
+        max_pinned_statuses: int = 5,
         characters_reserved_per_url: int = 23,
         description_limit: int = 1500,
         image_size_limit: int | None = None,
@@ -893,6 +915,7 @@ class MastodonDouble(FaultInjection):
         self.personality = personality
         self.max_characters = max_characters
         self.max_media_attachments = max_media_attachments
+        self.max_pinned_statuses = max_pinned_statuses
         self.characters_reserved_per_url = characters_reserved_per_url
         self.description_limit = description_limit
         self.image_size_limit = personality.image_size_limit if image_size_limit is None else image_size_limit
@@ -915,6 +938,10 @@ class MastodonDouble(FaultInjection):
         #: Boosts: (account id, status id) → the boost's own id.
         self._reblogs: dict[tuple[str, str], str] = {}
         self._by_account: dict[str, list[Status]] = {}
+        #: The ids of the replies to each status (its ``replies_count`` counts those not deleted).
+        self._replies: dict[str, list[str]] = {}
+        #: Each account's pinned statuses, oldest pin first.
+        self._pins: dict[str, list[str]] = {}
         self._scheduled: dict[str, ScheduledStatus] = {}
         self._due: list[tuple[datetime, str]] = []
         self._media: dict[str, MediaAttachment] = {}
@@ -1040,6 +1067,8 @@ class MastodonDouble(FaultInjection):
             web.delete("/api/v1/statuses/{id}", self._delete_status),
             web.post("/api/v1/statuses/{id}/reblog", self._reblog),
             web.post("/api/v1/statuses/{id}/unreblog", self._unreblog),
+            web.post("/api/v1/statuses/{id}/pin", self._pin),
+            web.post("/api/v1/statuses/{id}/unpin", self._unpin),
             web.post("/api/v2/media", self._upload_v2),
             web.post("/api/v1/media", self._upload_v1),
             web.get("/api/v1/media/{id}", self._get_media),
@@ -1171,7 +1200,7 @@ class MastodonDouble(FaultInjection):
             "languages": ["fr", "en"],
             "configuration": {
                 "urls": {"streaming": base.replace("http", "ws", 1)},
-                "accounts": {"max_featured_tags": 10, "max_pinned_statuses": 5},
+                "accounts": {"max_featured_tags": 10, "max_pinned_statuses": self.max_pinned_statuses},
                 "statuses": {
                     "max_characters": self.max_characters,
                     "max_media_attachments": self.max_media_attachments,
@@ -1231,6 +1260,7 @@ class MastodonDouble(FaultInjection):
         if self.rate_limits.enabled:
             request[_HEADERS_KEY] = self._statuses_usage(account).headers()
         params = await _read_status_params(request)
+        self._thread(account, params.in_reply_to_id)  # upstream checks it first, before the key's replay
         key = request.headers.get("Idempotency-Key", "").strip() if self.personality.honours_idempotency else ""
         base = f"{request.scheme}://{request.host}"
         if not key:
@@ -1270,6 +1300,18 @@ class MastodonDouble(FaultInjection):
         if scheduled_at is not None:
             return self._schedule(account, params, media, scheduled_at, base, key)
         return self._publish_now(request, account, params, media, base, key)
+
+    def _thread(self, account: Account, in_reply_to_id: str | None) -> Status | None:
+        """The status replied to: it must exist, not be deleted, and be visible to ``account``."""
+        if in_reply_to_id is None:
+            return None
+        parent = self._statuses.get(in_reply_to_id)
+        visible = parent is not None and parent.deleted_at is None
+        if parent is not None and parent.visibility in ("private", "direct") and parent.account.id != account.id:
+            visible = False
+        if parent is None or not visible:
+            raise ApiError(404, REPLY_NOT_FOUND) if self.personality.mastodon_errors else self._not_found()
+        return parent
 
     def _validate_media(self, account: Account, media_ids: list[str] | None) -> list[MediaAttachment]:
         if not media_ids:
@@ -1354,6 +1396,10 @@ class MastodonDouble(FaultInjection):
             base=base,
             idempotency_key=key,
         )
+        parent = self._statuses.get(params.in_reply_to_id or "")
+        if parent is not None:
+            status.in_reply_to_id, status.in_reply_to_account_id = parent.id, parent.account.id
+            self._replies.setdefault(parent.id, []).append(status.id)
         for attachment in media:
             attachment.status_id, attachment.scheduled_status_id = status.id, None
         self._statuses[status.id] = status
@@ -1422,6 +1468,7 @@ class MastodonDouble(FaultInjection):
             visibility=stored["visibility"],
             scheduled_at=None,
             sensitive=stored["sensitive"],
+            in_reply_to_id=stored.get("in_reply_to_id"),
         )
         status = self._commit_status(scheduled.account, params, scheduled.media, scheduled.base, None)
         status.scheduled_status_id = scheduled.id
@@ -1445,7 +1492,43 @@ class MastodonDouble(FaultInjection):
         )
         if status is None or not visible:
             raise self._not_found()
-        return web.json_response(self._status_view(status))
+        return web.json_response(self._status_view(status, viewer))
+
+    async def _pin(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "write:accounts")
+        status = self._visible_status(account, request.match_info["id"])
+        pins = self._pins.setdefault(account.id, [])
+        if status.account.id != account.id:
+            raise _invalid("Someone else's post cannot be pinned")
+        if status.visibility == "direct":
+            raise _invalid("Posts that are only visible to mentioned users cannot be pinned")
+        if status.id in pins:
+            raise ApiError(422, "Duplicate record")
+        if len(pins) >= self.max_pinned_statuses:
+            raise _invalid("You have already pinned the maximum number of posts")
+        pins.append(status.id)
+        return web.json_response(self._status_view(status, account))
+
+    async def _unpin(self, request: web.Request) -> web.Response:
+        account = self._authenticate(request, "write:accounts")
+        status = self._visible_status(account, request.match_info["id"])
+        pins = self._pins.setdefault(account.id, [])
+        if status.id in pins:
+            pins.remove(status.id)
+        return web.json_response(self._status_view(status, account))
+
+    def _visible_status(self, viewer: Account, status_id: str) -> Status:
+        status = self._statuses.get(status_id)
+        if status is None or status.deleted_at is not None:
+            raise self._not_found()
+        if status.visibility not in ("public", "unlisted") and status.account.id != viewer.id:
+            raise self._not_found()
+        return status
+
+    def pinned(self, username: str) -> list[Status]:
+        """The account's pinned statuses, newest pin first (server-side truth for tests)."""
+        account = self.account(username)
+        return [self._statuses[i] for i in reversed(self._pins.get(account.id, []))]
 
     async def _get_statuses(self, request: web.Request) -> web.Response:
         """Mastodon 4.3's batch read: the visible statuses among ``id[]``, the others left out; at most
@@ -1491,6 +1574,8 @@ class MastodonDouble(FaultInjection):
         account = self._authenticate(request, "write:statuses", ("deletes", self.rate_limits.deletes))
         status = self._own_status(account, request.match_info["id"])
         status.deleted_at = self.now()
+        if status.id in self._pins.get(account.id, []):
+            self._pins[account.id].remove(status.id)
         body = self._status_view(status)
         if not self.personality.html_in_text:
             body["text"] = status.text
@@ -1538,14 +1623,21 @@ class MastodonDouble(FaultInjection):
             if s.deleted_at is None
             and (s.visibility in ("public", "unlisted") or (viewer is not None and viewer.id == account.id))
             and (not _truthy(query.get("only_media")) or s.media)
+            and not (_truthy(query.get("exclude_replies")) and s.in_reply_to_account_id not in (None, account.id))
         ]
-        page = [] if _truthy(query.get("pinned")) else _paginate_by_id(visible, query, limit)
+        pinned = [s for s in reversed([self._statuses[i] for i in self._pins.get(account.id, [])]) if s in visible]
+        page = pinned if _truthy(query.get("pinned")) else _paginate_by_id(visible, query, limit)
         headers = _pagination_links(request, page, limit)
         return web.json_response([self._status_view(s) for s in page], headers=headers)
 
-    def _status_view(self, status: Status) -> dict[str, Any]:
-        """A status as the personality shows it (``text``, ``language``)."""
+    def _status_view(self, status: Status, viewer: Account | None = None) -> dict[str, Any]:
+        """A status as the personality shows it (``text``, ``language``); its author also sees ``pinned``."""
         body = _status_json(status, self._epoch())
+        if viewer is not None and viewer.id == status.account.id:
+            body["pinned"] = status.id in self._pins.get(viewer.id, [])
+        # Replies made here, on top of those a test set with set_counts (made elsewhere, as far as we know).
+        made_here = sum(self._statuses[r].deleted_at is None for r in self._replies.get(status.id, ()))
+        body["replies_count"] = status.replies_count + made_here
         if self.personality.html_in_text:
             body["text"] = body["content"]
         if not self.personality.keeps_language:

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from bot.commands import accounts, admin, basic, links, publication, reach, towns
-from bot.commands.announcements import drafting, quorum, scheduling, signing, status
+from bot.commands.announcements import drafting, quorum, scheduling, signing, status, thread
 from bot.registry import Registry
 
 
 def default_registry() -> Registry:
     """Every command the bot answers to."""
-    families = (basic, drafting, scheduling, quorum, status, signing, links, publication, admin, accounts, reach)
+    families = (
+        basic,
+        drafting,
+        thread,
+        scheduling,
+        quorum,
+        status,
+        signing,
+        links,
+        publication,
+        admin,
+        accounts,
+        reach,
+    )
     declared = Registry.from_modules(*families)
     # ``!villes`` lists the towns as declared in admin, and also imports and invites: the towns family answers for
     # the three, in the listing's place.

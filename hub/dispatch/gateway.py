@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Protocol
+from typing import Any, Protocol
 
 from hub.services.accounts import AccountService
 from hub.store import Store
@@ -51,6 +51,11 @@ class StoreGateway:
         stale job can never replace the first attempt's key."""
         async with self.hub.store.unit() as uow:
             return await uow.deliveries.keep_first_remote_key(delivery_id, key)
+
+    async def remember_previous_pin(self, delivery_id: int, previous: dict[str, Any]) -> dict[str, Any]:
+        """Committed before the pin is changed, so that a crash right after cannot lose the previous pin."""
+        async with self.hub.store.unit() as uow:
+            return await uow.deliveries.keep_first_prepared(delivery_id, previous)
 
 
 class BatchingGateway(StoreGateway):

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from hub.crypto import SecretBox
 from hub.dispatch.gateway import BatchingGateway
-from hub.domain.model import Account, Announcement
+from hub.domain.model import Account, Announcement, DeliveryKind
 from hub.errors import NotFound
 from hub.publishers.base import PostImage, PostJob
 from hub.store import Store, UnitOfWork
@@ -90,8 +90,10 @@ def _job(claimed: Claimed, account: Account, frozen: Frozen) -> PostJob:
         text=delivery.text,
         language=frozen.language,
         idempotency_key=delivery.idempotency_key,
-        images=frozen.images,
+        images=() if delivery.parent_id else frozen.images,  # the images go with the post, not its follow-up
         remote_key=claimed.remote_key,
         prepared=claimed.prepared,
         first_attempt=claimed.first_attempt,
+        reply_to=claimed.parent_remote_id if delivery.kind is DeliveryKind.FOLLOWUP else None,
+        pin_of=claimed.parent_remote_id if delivery.kind is DeliveryKind.PIN else None,
     )

@@ -37,13 +37,14 @@ from hub.dispatch.gate import Gates
 from hub.dispatch.gateway import BatchingGateway
 from hub.dispatch.jobs import Attempt, JobFactory
 from hub.dispatch.outage import OutageLog
+from hub.dispatch.pins import pin_step
 from hub.dispatch.preflight import Preflight
 from hub.dispatch.retry import RetryStrategy, as_failure
 from hub.dispatch.side_tasks import SideTasks
 from hub.dispatch.writer import OutcomeWriter
-from hub.domain.model import DeliveryState, Failure
+from hub.domain.model import DeliveryKind, DeliveryState, Failure
 from hub.errors import UnissonError
-from hub.publishers.base import PublishError, TransientPublishError
+from hub.publishers.base import PermanentPublishError, PublishError, TransientPublishError
 from hub.publishers.registry import build_publishers
 from hub.store import unreachable
 from hub.store.outbox import AttemptOutcome, Claimed
@@ -240,10 +241,14 @@ class Dispatcher:
     async def _act(self, attempt: Attempt) -> AttemptOutcome:
         delivery = attempt.claimed.delivery
         publisher = self.hub.publisher(attempt.job.account.platform)
+        if delivery.kind is DeliveryKind.PIN:  # its remote id is the pinned post's: unpinned, never deleted
+            return await pin_step(publisher, attempt)
         if attempt.claimed.deleting:
             assert delivery.remote_id is not None
             await publisher.delete(attempt.job.account, delivery.remote_id)
             return AttemptOutcome(delivery.id, DeliveryState.RETRACTED)
+        if delivery.parent_id is not None and attempt.job.reply_to is None:  # never a follow-up without its post
+            raise PermanentPublishError("publish.followup.parent_gone", uri="")
         published = await publisher.publish(attempt.job)
         return AttemptOutcome(delivery.id, DeliveryState.PUBLISHED, published.remote_id, published.url)
 

@@ -253,6 +253,22 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class ThreadRules:
+    """An announcement's rules about each town's post: a follow-up in thread, and whether to pin the post."""
+
+    followup: Wording | None = None
+    pin: bool = False
+
+
+class DeliveryKind(enum.StrEnum):
+    """What a delivery does: a town's post, its follow-up (a reply under it), or pinning it on the profile."""
+
+    POST = "post"
+    FOLLOWUP = "followup"
+    PIN = "pin"
+
+
+@dataclass(frozen=True, slots=True)
 class Delivery:
     id: int
     announcement_id: int
@@ -272,6 +288,9 @@ class Delivery:
     error: Failure | None = None
     #: The last pre-flight's problem, if it had one (the post may still go out: the town may fix it in time).
     preflight_error: Failure | None = None
+    #: A follow-up's parent: the delivery whose post it answers in thread (None for a main post).
+    parent_id: int | None = None
+    kind: DeliveryKind = DeliveryKind.POST
 
 
 @dataclass(frozen=True, slots=True)

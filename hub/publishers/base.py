@@ -82,6 +82,10 @@ class PostJob:
     #: True when nothing can have been sent for this delivery before (its first claim): a stored key is then
     #: known to be unused, and no look-up for an earlier post is needed.
     first_attempt: bool = False
+    #: A follow-up answers this post in thread: its remote id (Bluesky at-uri, Mastodon status id).
+    reply_to: str | None = None
+    #: A pin pins this post (its remote id) on the account's profile.
+    pin_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +115,11 @@ class Gateway(Protocol):
         """Stores ``key`` unless the delivery already has one; returns the key that is stored (use it)."""
         ...
 
+    async def remember_previous_pin(self, delivery_id: int, previous: dict[str, Any]) -> dict[str, Any]:
+        """Stores what was pinned before a pin (unless already stored: the first one read is the true one);
+        returns what is stored."""
+        ...
+
 
 class Publisher(abc.ABC):
     platform: ClassVar[Platform]
@@ -130,6 +139,16 @@ class Publisher(abc.ABC):
     @abc.abstractmethod
     async def delete(self, account: Account, remote_id: str) -> None:
         """Deletes a post; a post already gone is not an error."""
+
+    async def pin(self, job: PostJob) -> Published:
+        """Pins ``job.pin_of`` on the account's profile, once however often called; first stores what was
+        pinned before (:meth:`Gateway.remember_previous_pin`). ``Published`` names the pinned post."""
+        raise PermanentPublishError("publish.pin.unsupported")
+
+    async def unpin(self, account: Account, remote_id: str, previous: dict[str, Any] | None) -> None:
+        """Undoes :meth:`pin` of post ``remote_id``: restores ``previous`` (what :meth:`pin` stored), unless the
+        profile has changed its pin since."""
+        raise PermanentPublishError("publish.pin.unsupported")
 
     def host_pace(self, server: str) -> RateLimit | None:
         """The last rate-limit state ``server`` (an account's server URL) announced, if the publisher knows it;

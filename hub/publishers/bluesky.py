@@ -13,6 +13,9 @@ session (tokens and the account's PDS, read from the DID document) is kept encry
 
 Idempotency: the post's record key (a TID) is chosen and stored through the gateway before the first
 ``createRecord``; an attempt that finds a stored key first asks ``getRecord`` whether the post exists.
+
+A follow-up (:attr:`PostJob.reply_to`) is a post like the others with a ``reply {root, parent}``: both strong
+refs to the town's post, whose cid is read with ``getRecord`` when the follow-up is made.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 POST = "app.bsky.feed.post"
+PROFILE = "app.bsky.actor.profile"
+#: Times a pin re-reads the profile after a concurrent edit changed it under us (swapRecord refused).
+_SWAP_TRIES = 3
 LIMITS: dict[str, Any] = {"graphemes": 300, "bytes": 3000, "max_images": 4, "image_bytes": content.IMAGE_BYTES}
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 # Refresh ahead of time when the access token has less than this left, so that publishing needs no refresh.
@@ -225,6 +231,35 @@ class BlueskyPublisher(Publisher):
                 account, lambda s: self._xrpc(s.pds).com.atproto.repo.delete_record(data, headers=s.auth())
             )
 
+    async def pin(self, job: PostJob) -> Published:
+        """Sets the profile's ``pinnedPost`` to the post, after storing the previous one; ``swapRecord`` makes a
+        concurrent edit of the profile refuse our write (then we read it again) instead of being overwritten."""
+        assert job.pin_of is not None
+        async with xrpc_boundary():
+            ref = await self._strong_ref(job.account, job.pin_of, "publish.pin.parent_gone")
+            for _ in range(_SWAP_TRIES):
+                profile, cid = await self._profile(job.account)
+                if _ref_uri(profile.get("pinnedPost")) != ref["uri"]:
+                    await self.gateway.remember_previous_pin(job.delivery_id, {"pinned": profile.get("pinnedPost")})
+                    if not await self._put_profile(job.account, profile | {"pinnedPost": ref}, cid):
+                        continue
+                return Published(ref["uri"], f"{self.app_url}/profile/{_parse_at_uri(ref['uri'])[0]}")
+        raise TransientPublishError("publish.pin.busy")
+
+    async def unpin(self, account: Account, remote_id: str, previous: dict[str, Any] | None) -> None:
+        """Puts back the pin that was there before ours (or none), if the profile still pins our post."""
+        async with xrpc_boundary():
+            for _ in range(_SWAP_TRIES):
+                profile, cid = await self._profile(account)
+                if _ref_uri(profile.get("pinnedPost")) != remote_id:
+                    return  # unpinned, or pinned elsewhere since: the town's choice stands
+                restored = {k: v for k, v in profile.items() if k != "pinnedPost"}
+                if (previous or {}).get("pinned"):
+                    restored["pinnedPost"] = (previous or {})["pinned"]
+                if await self._put_profile(account, restored, cid):
+                    return
+        raise TransientPublishError("publish.pin.busy")
+
     async def close(self) -> None:
         """Closes the HTTP session if this publisher opened it."""
         if self._own_http:
@@ -253,6 +288,9 @@ class BlueskyPublisher(Publisher):
             record["facets"] = prepared["facets"]
         if prepared.get("embed"):
             record["embed"] = prepared["embed"]
+        if job.reply_to is not None:
+            parent = await self._strong_ref(job.account, job.reply_to)
+            record["reply"] = {"root": parent, "parent": parent}  # the parent is a town's top-level post
 
         async def create(s: PdsSession) -> Published:
             data = models.ComAtprotoRepoCreateRecord.Data(repo=s.did, collection=POST, rkey=rkey, record=record)
@@ -273,6 +311,61 @@ class BlueskyPublisher(Publisher):
             return _published(s, rkey, self.app_url)
 
         return await self._authed(account, get)
+
+    async def _strong_ref(
+        self, account: Account, uri: str, gone: str = "publish.followup.parent_gone"
+    ) -> dict[str, str]:
+        """``{uri, cid}`` of a post of the account, read now (a reply or a pin needs the cid, not only the uri);
+        ``gone`` is the error's key when the post no longer exists."""
+        repo, collection, rkey = _parse_at_uri(uri)
+
+        async def get(s: PdsSession) -> dict[str, str]:
+            params = models.ComAtprotoRepoGetRecord.Params(repo=repo, collection=collection, rkey=rkey)
+            try:
+                answer = await self._xrpc(s.pds).com.atproto.repo.get_record(params, headers=s.auth())
+            except XrpcFailure as failure:
+                if failure.error == "RecordNotFound":
+                    raise PermanentPublishError(gone, uri=uri) from failure
+                raise
+            return {"uri": str(answer.uri), "cid": str(answer.cid)}
+
+        return await self._authed(account, get)
+
+    async def _profile(self, account: Account) -> tuple[dict[str, Any], str | None]:
+        """The profile record as stored (raw JSON: fields we do not know are kept) and its cid (None: none yet)."""
+
+        async def get(s: PdsSession) -> tuple[dict[str, Any], str | None]:
+            params = {"repo": s.did, "collection": PROFILE, "rkey": "self"}
+            try:
+                url = f"{s.pds}/xrpc/com.atproto.repo.getRecord"
+                answer = await self._transport.get(url=url, params=params, headers=s.auth())
+            except XrpcFailure as failure:
+                if failure.error == "RecordNotFound":
+                    return {"$type": PROFILE}, None
+                raise
+            found = answer.content if isinstance(answer.content, dict) else {}
+            return dict(found.get("value") or {"$type": PROFILE}), str(found["cid"]) if "cid" in found else None
+
+        return await self._authed(account, get)
+
+    async def _put_profile(self, account: Account, record: dict[str, Any], cid: str | None) -> bool:
+        """Writes the profile if it is still the one read (``cid``); False if it changed meanwhile."""
+
+        async def put(s: PdsSession) -> bool:
+            body: dict[str, Any] = {"repo": s.did, "collection": PROFILE, "rkey": "self", "record": record}
+            if cid is not None:
+                body["swapRecord"] = cid
+            headers = {**s.auth(), "Content-Type": "application/json"}
+            try:
+                url = f"{s.pds}/xrpc/com.atproto.repo.putRecord"
+                await self._transport.post(url=url, data=json.dumps(body), headers=headers)
+            except XrpcFailure as failure:
+                if failure.error == "InvalidSwap":
+                    return False
+                raise
+            return True
+
+        return await self._authed(account, put)
 
     def _blobs_refused(self, account: Account, failure: XrpcFailure) -> bool:
         if failure.error == "BlobTooLarge" or failure.status == 413:
@@ -511,6 +604,11 @@ def _published(session: PdsSession, rkey: str, app_url: str) -> Published:
         remote_id=f"at://{session.did}/{POST}/{rkey}",
         url=f"{app_url}/profile/{session.handle}/post/{rkey}",
     )
+
+
+def _ref_uri(ref: object) -> str | None:
+    """The uri of a strong ref read from a record, if it is one."""
+    return str(ref["uri"]) if isinstance(ref, dict) and "uri" in ref else None
 
 
 def _parse_at_uri(uri: str) -> tuple[str, str, str]:

@@ -12,6 +12,12 @@ Exactly once, however often a delivery is retried:
    read once per server (:mod:`hub.publishers.mastodon_server`); an unknown server is assumed not to.
 3. Attempts at one delivery in this process run one after the other, so a look-up never races a post.
 
+A follow-up (:attr:`PostJob.reply_to`) is a status with ``in_reply_to_id``, made and looked up the same way
+(the look-up also requires the same ``in_reply_to_id``).
+A pin (:meth:`MastodonPublisher.pin`) reads the status first (``pinned`` already: done, so a retry pins
+nothing twice), stores the ids pinned before, then ``POST /api/v1/statuses/:id/pin`` (needs ``write:accounts``;
+Mastodon keeps at most 5 pins by default); unpinning leaves the earlier pins, which Mastodon kept beside ours.
+
 Every answer's ``X-RateLimit-*`` headers are kept per account (and per host, for pacing); a request the server
 would refuse for the rate limit is not sent. HTTP failures become our transient or permanent publish errors in
 one place, :mod:`hub.publishers.mastodon_errors`; statuses are recognised by :mod:`hub.publishers.mastodon_text`.
@@ -42,7 +48,16 @@ from hub.publishers.base import (
     PublishError,
     RateLimit,
 )
-from hub.publishers.mastodon_errors import bad_answer, failure, host_of, is_json_error, post_not_found, transient
+from hub.publishers.mastodon_errors import (
+    bad_answer,
+    failure,
+    host_of,
+    is_json_error,
+    permanent,
+    pin_failure,
+    post_not_found,
+    transient,
+)
 from hub.publishers.mastodon_server import UNKNOWN, Software, from_nodeinfo, from_version, nodeinfo_link
 from hub.publishers.mastodon_text import comparable_text, same_post
 
@@ -163,6 +178,34 @@ class MastodonPublisher(Publisher):
         token = await self.gateway.secret(account.id)
         await self._call(account, "DELETE", f"/api/v1/statuses/{remote_id}", token, kind="deletes", accept=(404,))
 
+    async def pin(self, job: PostJob) -> Published:
+        """Pins the status, after storing the ids of those pinned before; a status already pinned is done."""
+        assert job.pin_of is not None
+        account, token = job.account, await self.gateway.secret(job.account.id)
+        answer = await self._call(account, "GET", f"/api/v1/statuses/{job.pin_of}", token, accept=(404,))
+        if answer.status == 404:
+            raise permanent("publish.pin.parent_gone", account, uri=job.pin_of)
+        status = _object(answer, account, "id")
+        if status.get("pinned") is not True:
+            before = await self._pinned_ids(account, token)
+            await self.gateway.remember_previous_pin(job.delivery_id, {"pinned": before})
+            path = f"/api/v1/statuses/{job.pin_of}/pin"
+            answer = await self._call(account, "POST", path, token, accept=(403, 422))
+            refused = pin_failure(answer.status, answer.body, account) if answer.status >= 400 else None
+            if refused is not None:
+                raise refused
+        return _published(status, account)
+
+    async def unpin(self, account: Account, remote_id: str, previous: dict[str, Any] | None) -> None:
+        """Unpins the status (the pins made before ours were left in place: Mastodon keeps several)."""
+        token = await self.gateway.secret(account.id)
+        await self._call(account, "POST", f"/api/v1/statuses/{remote_id}/unpin", token, accept=(404,))
+
+    async def _pinned_ids(self, account: Account, token: str) -> list[str]:
+        path = f"/api/v1/accounts/{await self._remote_id(account, token)}/statuses"
+        pinned = await self._call(account, "GET", path, token, params={"pinned": "true"})
+        return [str(s["id"]) for s in _list(pinned, account)]
+
     async def close(self) -> None:
         """Closes the HTTP session if this publisher opened it."""
         if self._owns_http and self._http is not None:
@@ -235,7 +278,7 @@ class MastodonPublisher(Publisher):
             for status in statuses:
                 if _created_at(status) < cutoff:
                     return None
-                if same_post(status, wanted, len(job.images)):
+                if same_post(status, wanted, len(job.images), job.reply_to):
                     return _published(status, account)
             if len(statuses) < PAGE_SIZE:
                 return None
@@ -257,6 +300,8 @@ class MastodonPublisher(Publisher):
         account = job.account
         form = [("status", job.text), ("language", job.language), ("visibility", self.visibility)]
         form += [("media_ids[]", media_id) for media_id in media_ids]
+        if job.reply_to is not None:
+            form.append(("in_reply_to_id", job.reply_to))
         headers = {"Idempotency-Key": job.idempotency_key}
         answer = await self._call(
             account, "POST", "/api/v1/statuses", token, kind="statuses", data=form, headers=headers, accept=(404,)

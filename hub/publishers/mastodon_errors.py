@@ -92,6 +92,19 @@ def host_of(server: str) -> str:
     return urlsplit(server).netloc or server
 
 
+def pin_failure(status: int, body: Any, account: Account) -> PermanentPublishError | None:
+    """What a refused pin means (None: the status is pinned already, Mastodon's "Duplicate record"). A missing
+    scope asks the town to link again with ``write:accounts``; the limit (5 pins by default) to unpin one."""
+    words = _words(body)
+    if status == 403 and ("scope" in words or "out_of_scope" in words):
+        return permanent("publish.pin.scope", account, reconnect=True, detail=_detail(status, body))
+    if status == 422 and "duplicate" in words:
+        return None
+    if status == 422 and "maximum" in words:
+        return permanent("publish.pin.limit", account, detail=_detail(status, body))
+    return permanent("publish.pin.refused", account, detail=_detail(status, body))
+
+
 def is_json_error(body: Any) -> bool:
     """True for Mastodon's error shape, ``{"error": "..."}`` (a proxy's or a framework's page is not)."""
     return isinstance(body, dict) and isinstance(body.get("error"), str)

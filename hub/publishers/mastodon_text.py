@@ -71,11 +71,15 @@ def status_plain_text(status: Mapping[str, Any]) -> str:
     return comparable_text(html_text(rendered))
 
 
-def same_post(status: Mapping[str, Any], wanted: str, images: int) -> bool:
-    """True when ``status`` is the post whose :func:`comparable_text` is ``wanted``, with ``images`` images.
+def same_post(status: Mapping[str, Any], wanted: str, images: int, reply_to: str | None = None) -> bool:
+    """True when ``status`` is the post whose :func:`comparable_text` is ``wanted``, with ``images`` images,
+    answering ``reply_to`` (a status id) or nothing.
 
     Its ``content`` is compared too: a server may fill ``text`` with something else than what we sent.
     """
+    answered = status.get("in_reply_to_id")
+    if (str(answered) if answered is not None else None) != reply_to:
+        return False
     attachments = status.get("media_attachments")
     if (len(attachments) if isinstance(attachments, list) else 0) != images:
         return False

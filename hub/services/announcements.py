@@ -288,7 +288,8 @@ class AnnouncementService:
             if not signed:
                 raise InvalidInput("error.lock.nobody_signed")
             accounts = await uow.accounts.of_towns(s.town.id for s in signed)
-            deliveries, missing, over, without = frozen_deliveries(announcement, signed, accounts)
+            rules = await uow.threads.rules(announcement.id)
+            deliveries, missing, over, without = frozen_deliveries(announcement, signed, accounts, rules)
             raise_problems(missing, over)
             await uow.deliveries.create_many(announcement.id, deliveries)
             await self._transition(

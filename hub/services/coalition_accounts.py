@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from hub.domain import permissions
 from hub.domain.model import Coalition, Platform
@@ -58,6 +59,10 @@ class CoalitionGateway:
     async def remember_remote_key(self, delivery_id: int, key: str) -> str:
         # Reposts keep their own keys (:mod:`hub.services.reposts`); no delivery belongs to a coalition account.
         return key
+
+    async def remember_previous_pin(self, delivery_id: int, previous: dict[str, Any]) -> dict[str, Any]:
+        # A coalition's account reposts, it never pins: no delivery of a pin belongs to it.
+        return previous
 
 
 class CoalitionAccountService:

@@ -20,11 +20,13 @@ from hub.domain.model import (
     Announcement,
     AnnouncementState,
     Delivery,
+    DeliveryKind,
     DeliveryState,
     Progress,
     Report,
     ReportKind,
     SignOn,
+    ThreadRules,
     Town,
 )
 from hub.domain.wording import current_wording
@@ -33,6 +35,7 @@ from hub.services.context import ServiceContext
 from hub.services.editing import get_announcement, record_decision
 from hub.store import UnitOfWork
 from hub.store.repositories import NewDelivery
+from hub.text.followup import followup_texts
 from hub.text.renderings import renderings, too_long
 
 #: The dispatcher's name in the audit log.
@@ -45,6 +48,10 @@ class Outcome:
 
     town: Town
     delivery: Delivery
+    #: Its follow-up in thread, if the announcement has one.
+    followup: Delivery | None = None
+    #: Pinning it on the town's profile, if the announcement asks for it.
+    pin: Delivery | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +150,7 @@ class DispatchService:
         async with self.context.store.unit() as uow:
             announcement = await self._coordinated(uow, actor_id, announcement_id)
             lifecycle.apply(Action.RETRACT, announcement.state)
-            posts = [d for d in await uow.deliveries.list(announcement.id) if d.state is DeliveryState.PUBLISHED]
+            posts = [d for d in await uow.deliveries.list(announcement.id) if _published_post(d)]
             return RetractPreview(announcement, len(posts), len({d.town_id for d in posts}))
 
     async def retract(self, actor_id: str, announcement_id: int) -> RetractPreview:
@@ -153,7 +160,7 @@ class DispatchService:
             announcement = await self._coordinated(uow, actor_id, announcement_id)
             state = lifecycle.apply(Action.RETRACT, announcement.state)
             deliveries = await uow.deliveries.list(announcement.id)
-            towns = {d.town_id for d in deliveries if d.state is DeliveryState.PUBLISHED}
+            towns = {d.town_id for d in deliveries if _published_post(d)}
             posts = await uow.outbox.start_retracting(announcement.id, now)
             await uow.announcements.update(announcement.id, state=state)
             await self._audit(uow, actor_id, announcement, Action.RETRACT, state, posts=posts)
@@ -176,12 +183,15 @@ class DispatchService:
             return await uow.outbox.progress(announcement_id)
 
     async def outcomes(self, announcement_id: int) -> builtins.list[Outcome]:
-        """Every delivery of an announcement with its town, by town then network."""
+        """Every town's post of an announcement with its town, its follow-up and its pin, by town then network."""
         async with self.context.store.unit() as uow:
             announcement = await get_announcement(uow, announcement_id)
             towns = {t.id: t for t in await uow.towns.list(announcement.coalition_id)}
             deliveries = await uow.deliveries.list(announcement.id)
-        return [Outcome(towns[d.town_id], d) for d in deliveries if d.town_id in towns]
+        followups = {d.parent_id: d for d in deliveries if d.kind is DeliveryKind.FOLLOWUP}
+        pins = {d.parent_id: d for d in deliveries if d.kind is DeliveryKind.PIN}
+        posts = [d for d in deliveries if d.parent_id is None and d.town_id in towns]
+        return [Outcome(towns[d.town_id], d, followups.get(d.id), pins.get(d.id)) for d in posts]
 
     # --- inside ----------------------------------------------------------------------------------------
 
@@ -216,12 +226,21 @@ class DispatchService:
         return announcement
 
 
+def _published_post(delivery: Delivery) -> bool:
+    return delivery.state is DeliveryState.PUBLISHED and delivery.parent_id is None
+
+
 def frozen_deliveries(
-    announcement: Announcement, signed: list[SignOn], accounts: dict[int, list[Account]]
+    announcement: Announcement,
+    signed: list[SignOn],
+    accounts: dict[int, list[Account]],
+    rules: ThreadRules | None = None,
 ) -> tuple[list[NewDelivery], list[UnissonError], list[UnissonError], list[Town]]:
-    """What a lock puts in the outbox: one delivery per signed town and linked account, with its text rendered
-    now; and what stops the lock (texts that fail to render or to fit) or is worth a warning (signed towns
-    that have linked no account)."""
+    """What a lock puts in the outbox: one delivery per signed town and linked account, with its text (and its
+    follow-up's, if the announcement has one) rendered now, and its pin if the rules ask for one; and what stops
+    the lock (texts that fail to render or to fit) or is worth a warning (signed towns that have linked no
+    account)."""
+    rules = rules or ThreadRules()
     wording, version = current_wording(announcement), announcement.current_version
     assert announcement.publish_at is not None and version is not None
     deliveries: list[NewDelivery] = []
@@ -235,11 +254,16 @@ def frozen_deliveries(
             continue
         override = signon.override_text if announcement.allow_overrides else None
         texts, unrendered = renderings(signon.town, override, wording, linked)
-        missing += unrendered
-        over += too_long(signon.town, texts)
+        followups, followup_unrendered, followup_over = followup_texts(signon.town, rules.followup, linked)
+        missing += unrendered + followup_unrendered
+        over += too_long(signon.town, texts) + followup_over
         by_platform = {a.platform: a for a in linked}
         for platform, _, text in texts:
             account = by_platform[platform]
             key, instant = uuid.uuid4().hex, announcement.publish_at
-            deliveries.append(NewDelivery(signon.town.id, account.id, platform, version.number, text, key, instant))
+            thread = (followups[platform], uuid.uuid4().hex) if platform in followups else None
+            pin = uuid.uuid4().hex if rules.pin else None
+            deliveries.append(
+                NewDelivery(signon.town.id, account.id, platform, version.number, text, key, instant, thread, pin)
+            )
     return deliveries, missing, over, without

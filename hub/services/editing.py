@@ -4,12 +4,13 @@ renders and fits for every member town, storing it as the next version, recordin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hub.domain import lifecycle, permissions
 from hub.domain.lifecycle import Action
-from hub.domain.model import Announcement, Coalition, ImageRef, Town, Wording
+from hub.domain.model import Account, Announcement, Coalition, ImageRef, Town, Wording
 from hub.domain.wording import content_hash, version_number
 from hub.errors import Conflict, InvalidInput, NotFound, UnissonError
 from hub.services.coalitions import get_coalition
@@ -17,6 +18,9 @@ from hub.services.context import ServiceContext
 from hub.store import UnitOfWork
 from hub.text.renderings import raise_problems, renderings, too_long
 from hub.text.template import check_template
+
+#: What stops one town's texts: those that fail to render, and those too long.
+TownProblems = Callable[[Town, list[Account]], tuple[list[UnissonError], list[UnissonError]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +88,25 @@ async def check_wording(uow: UnitOfWork, coalition_id: int, wording: Wording) ->
         if not text.strip():
             raise InvalidInput("error.announcement.empty_text")
         check_template(text)
+    await check_every_town(uow, coalition_id, lambda town, linked: _problems(town, wording, linked))
+
+
+async def check_every_town(uow: UnitOfWork, coalition_id: int, problems: TownProblems) -> None:
+    """Raises every member town's ``problems`` (texts that fail to render, then texts too long) at once."""
     towns = await uow.towns.list(coalition_id)
     accounts = await uow.accounts.of_towns(t.id for t in towns)
     missing: list[UnissonError] = []
     over: list[UnissonError] = []
     for town in towns:
-        texts, unrendered = renderings(town, None, wording, accounts.get(town.id, []))
+        unrendered, too_long_here = problems(town, accounts.get(town.id, []))
         missing += unrendered
-        over += too_long(town, texts)
+        over += too_long_here
     raise_problems(missing, over)
+
+
+def _problems(town: Town, wording: Wording, linked: list[Account]) -> tuple[list[UnissonError], list[UnissonError]]:
+    texts, unrendered = renderings(town, None, wording, linked)
+    return unrendered, too_long(town, texts)
 
 
 async def record_decision(

@@ -33,6 +33,7 @@ from hub.store.repositories import (
     RoleRepository,
     SignOnRepository,
     StarterPackRepository,
+    ThreadRuleRepository,
     TownRepository,
     WorkerRepository,
 )
@@ -129,6 +130,7 @@ class UnitOfWork:
         self.reach = ReachRepository(session, clock)
         self.starter_packs = StarterPackRepository(session, clock)
         self.reposts = RepostRepository(session, clock)
+        self.threads = ThreadRuleRepository(session, clock)
 
 
 class Store:

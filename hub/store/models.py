@@ -244,6 +244,10 @@ class DeliveryRow(Base):
     announcement_id: Mapped[int] = mapped_column(sa.ForeignKey("announcements.id", ondelete="CASCADE"), index=True)
     town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
     account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id", ondelete="SET NULL"))
+    #: Set on a follow-up: the delivery whose post it answers in thread (see :mod:`hub.store.threads`).
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    #: ``post``, ``followup`` (a reply under its parent) or ``pin`` (its parent pinned on the town's profile).
+    kind: Mapped[str] = mapped_column(sa.String(16), default="post", server_default="post")
     platform: Mapped[str] = mapped_column(sa.String(16))
     version_number: Mapped[int]
     text: Mapped[str] = mapped_column(sa.Text)
@@ -267,6 +271,23 @@ class DeliveryRow(Base):
     preflight_error: Mapped[dict[str, Any] | None]
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ThreadRuleRow(Base):
+    """An announcement's campaign rules about its posts: a follow-up posted in thread under each town's post, and
+    whether each post is pinned on the town's profile."""
+
+    __tablename__ = "announcement_threads"
+    announcement_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
+    )
+    followup_text: Mapped[str | None] = mapped_column(sa.Text)
+    #: Per-platform follow-ups, ``{platform: text}``, used instead of ``followup_text`` there.
+    followup_variants: Mapped[dict[str, Any] | None]
+    #: Pin each town's post on its profile (the previous pin is restored on retraction).
+    pin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    updated_by: Mapped[str] = mapped_column(sa.String(255))
     updated_at: Mapped[datetime]
 
 

@@ -28,11 +28,12 @@ from hub.domain.model import (
 from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import failure_json, failure_of, to_delivery
+from hub.store.threads import MAIN, READY_TO_DELETE, READY_TO_POST, cancel_followups, part_of, reply_targets
 
 _D, _A = DeliveryState, AnnouncementState
 _CLAIMABLE = sa.or_(
-    sa.and_(DeliveryRow.state == _D.PENDING.value, AnnouncementRow.state == _A.PUBLISHING.value),
-    sa.and_(DeliveryRow.state == _D.RETRACTING.value, AnnouncementRow.state == _A.RETRACTING.value),
+    sa.and_(DeliveryRow.state == _D.PENDING.value, AnnouncementRow.state == _A.PUBLISHING.value, READY_TO_POST),
+    sa.and_(DeliveryRow.state == _D.RETRACTING.value, AnnouncementRow.state == _A.RETRACTING.value, READY_TO_DELETE),
 )
 _DELIVERIES = cast(sa.Table, DeliveryRow.__table__)
 #: Records a post made: one compiled statement, executed for a whole batch (executemany).
@@ -68,6 +69,8 @@ class Claimed:
     prepared: dict[str, Any] | None
     #: True on the delivery's first claim: nothing was sent for it before.
     first_attempt: bool = False
+    #: The remote id of a follow-up's or a pin's parent post (the post it answers, or the post it pins).
+    parent_remote_id: str | None = None
 
     @property
     def deleting(self) -> bool:
@@ -114,7 +117,18 @@ class OutboxRepository(Repository):
             .execution_options(synchronize_session=False)
         )
         rows = (await self.session.scalars(statement)).all()
-        return [Claimed(to_delivery(r), r.version_number, r.remote_key, r.prepared, r.claims == 1) for r in rows]
+        parents = await reply_targets(self.session, (r.parent_id for r in rows if r.parent_id is not None))
+        return [
+            Claimed(
+                to_delivery(r),
+                r.version_number,
+                r.remote_key,
+                r.prepared,
+                r.claims == 1,
+                parents.get(r.parent_id) if r.parent_id is not None else None,
+            )
+            for r in rows
+        ]
 
     async def record(self, worker_id: str, outcomes: Sequence[AttemptOutcome], now: datetime) -> int:
         """Writes the outcomes of this worker's attempts; returns how many were written.
@@ -125,6 +139,7 @@ class OutboxRepository(Repository):
         """
         published = [o for o in outcomes if o.state is DeliveryState.PUBLISHED]
         written = await self._record_published(published, now) if published else 0
+        failed = [o.delivery_id for o in outcomes if o.state is DeliveryState.FAILED]
         for outcome in outcomes:
             if outcome.state is DeliveryState.PUBLISHED:
                 continue
@@ -141,7 +156,7 @@ class OutboxRepository(Repository):
             )
             returned = await self.session.execute(
                 statement.returning(
-                    DeliveryRow.announcement_id, DeliveryRow.town_id, DeliveryRow.platform
+                    DeliveryRow.announcement_id, DeliveryRow.town_id, DeliveryRow.platform, DeliveryRow.kind
                 ).execution_options(synchronize_session=False)
             )
             row = returned.first()
@@ -149,8 +164,10 @@ class OutboxRepository(Repository):
                 continue
             written += 1
             if outcome.state is DeliveryState.FAILED:
-                announcement_id, town_id, platform = row
-                await self._report_failure(announcement_id, town_id, platform, outcome.failure, now)
+                announcement_id, town_id, platform, kind = row
+                failure = part_of(outcome.failure, kind)
+                await self._report_failure(announcement_id, town_id, platform, failure, now)
+        await cancel_followups(self.session, failed, now)
         return written
 
     async def _record_published(self, outcomes: Sequence[AttemptOutcome], now: datetime) -> int:
@@ -215,11 +232,13 @@ class OutboxRepository(Repository):
         return int(getattr(result, "rowcount", 0))
 
     async def untried(self, announcement_id: int) -> bool:
-        """True if one of the announcement's posts waits without ever having been tried."""
+        """True if one of the announcement's posts waits without ever having been tried (their follow-ups and
+        pins wait for them, untried, without that being a stall)."""
         query = sa.select(DeliveryRow.id).where(
             DeliveryRow.announcement_id == announcement_id,
             DeliveryRow.state == DeliveryState.PENDING.value,
             DeliveryRow.attempts == 0,
+            MAIN,
         )
         return await self.session.scalar(query.limit(1)) is not None
 
@@ -236,10 +255,12 @@ class OutboxRepository(Repository):
 
     async def to_prepare(self, announcement_id: int, retry_transient: bool) -> builtins.list[Claimed]:
         """Pending deliveries never prepared (and, if asked, those whose last pre-flight failed transiently)."""
+        # A follow-up's job needs its parent's remote id, known once the parent is published: its claim prepares it.
         query = sa.select(DeliveryRow).where(
             DeliveryRow.announcement_id == announcement_id,
             DeliveryRow.state == DeliveryState.PENDING.value,
             DeliveryRow.prepared_at.is_(None),
+            MAIN,
         )
         rows = [r for r in await self.session.scalars(query) if _worth_preparing(r.preflight_error, retry_transient)]
         return [Claimed(to_delivery(r), r.version_number, r.remote_key, r.prepared) for r in rows]
@@ -259,12 +280,13 @@ class OutboxRepository(Repository):
     async def prepare_again(self, account_id: int) -> builtins.list[int]:
         """Forgets the pre-flight of an account's pending deliveries (re-linked); returns their announcements."""
         query = sa.select(DeliveryRow.announcement_id).where(
-            DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value
+            DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN
         )
         announcements = sorted(set(await self.session.scalars(query)))
         await self.session.execute(
             sa.update(DeliveryRow)
-            .where(DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value)
+            # Only posts: a pin keeps what it stored of the previous pin.
+            .where(DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN)
             .values(prepared=None, prepared_at=None, preflight_error=None, updated_at=self.clock())
         )
         return announcements
@@ -272,13 +294,19 @@ class OutboxRepository(Repository):
     # --- an announcement's deliveries --------------------------------------------------------------------
 
     async def progress(self, announcement_id: int) -> Progress:
+        """The towns' posts by state; ``waiting`` counts their follow-ups too (a publication ends with them)."""
         query = (
-            sa.select(DeliveryRow.state, sa.func.count())
+            sa.select(DeliveryRow.state, MAIN, sa.func.count())
             .where(DeliveryRow.announcement_id == announcement_id)
-            .group_by(DeliveryRow.state)
+            .group_by(DeliveryRow.state, MAIN)
         )
-        counts = {DeliveryState(s): int(n) for s, n in (await self.session.execute(query)).tuples()}
-        waiting = sum(counts.get(s, 0) for s in (_D.PENDING, _D.CLAIMED, _D.RETRACTING))
+        counts: dict[DeliveryState, int] = {}
+        waiting = 0
+        for state, main, n in (await self.session.execute(query)).tuples():
+            if DeliveryState(state) in (_D.PENDING, _D.CLAIMED, _D.RETRACTING):
+                waiting += int(n)
+            if main:
+                counts[DeliveryState(state)] = int(n)
         return Progress(
             total=sum(counts.values()) - counts.get(DeliveryState.CANCELLED, 0),
             published=counts.get(DeliveryState.PUBLISHED, 0),
@@ -288,11 +316,17 @@ class OutboxRepository(Repository):
         )
 
     async def start_retracting(self, announcement_id: int, now: datetime) -> int:
-        """Queues the deletion of every post the announcement made; returns how many."""
+        """Queues the deletion of every post the announcement made, follow-ups included (deleted first: see
+        :mod:`hub.store.threads`); returns how many towns' posts."""
+        await self._retract(announcement_id, ~MAIN, now)
+        return await self._retract(announcement_id, MAIN, now)
+
+    async def _retract(self, announcement_id: int, kind: sa.ColumnElement[bool], now: datetime) -> int:
         result = await self.session.execute(
             sa.update(DeliveryRow)
             .where(
                 DeliveryRow.announcement_id == announcement_id,
+                kind,
                 DeliveryRow.state == DeliveryState.PUBLISHED.value,
                 DeliveryRow.remote_id.is_not(None),
             )

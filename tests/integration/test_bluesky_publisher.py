@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+import sqlalchemy as sa
 from aiohttp import web
 from PIL import Image
 
@@ -25,6 +26,7 @@ from hub.publishers.base import PermanentPublishError, PostImage, PostJob, Publi
 from hub.publishers.bluesky import LIMITS, BlueskyPublisher
 from hub.settings import Settings
 from hub.store import Store, migrate
+from hub.store.models import DeliveryRow
 from hub.store.repositories import NewDelivery
 from sandbox.faultproxy import FOREVER, FaultProxy, Forced
 from sandbox.pds import RunningPds
@@ -455,6 +457,145 @@ async def test_a_hundred_attempts_with_lost_answers_leave_exactly_one_post(
         == f"https://bsky.app/profile/{proxied.account.identifier}/post/{posts[0]['uri'].rsplit('/', 1)[1]}"
     )
     assert proxy.calls[CREATE_RECORD] == 1
+
+
+# --- follow-ups in thread -----------------------------------------------------------------------------------
+
+
+async def test_a_followup_replies_with_strong_refs_to_the_towns_post_once_however_often_retried(
+    publisher: BlueskyPublisher, proxied: Town, proxy: FaultProxy
+) -> None:
+    parent = await publisher.publish(await proxied.job("Départ de X"))
+    delivery_id = await proxied.delivery()
+    proxy.drop_after_forward[CREATE_RECORD] = 1  # the reply is made, its answer lost
+    with pytest.raises(TransientPublishError):
+        await publisher.publish(await proxied.job("La suite", delivery_id=delivery_id, reply_to=parent.remote_id))
+    retry = await proxied.job(
+        "La suite", delivery_id=delivery_id, reply_to=parent.remote_id, remote_key=await proxied.stored_key(delivery_id)
+    )
+    reply = await publisher.publish(retry)
+
+    records = {r["uri"]: r for r in await proxied.posts()}
+    assert len(records) == 2 and proxy.calls[CREATE_RECORD] == 2
+    strong_ref = {"uri": parent.remote_id, "cid": records[parent.remote_id]["cid"]}
+    refs = records[reply.remote_id]["value"]["reply"]
+    assert {k: {"uri": v["uri"], "cid": v["cid"]} for k, v in refs.items() if k != "$type"} == {
+        "root": strong_ref,
+        "parent": strong_ref,
+    }
+    assert "reply" not in records[parent.remote_id]["value"]
+
+
+async def test_a_followup_under_a_deleted_post_is_refused_for_good(publisher: BlueskyPublisher, town: Town) -> None:
+    parent = await publisher.publish(await town.job("Départ de X"))
+    await publisher.delete(town.account, parent.remote_id)
+    with pytest.raises(PermanentPublishError) as refused:
+        await publisher.publish(await town.job("La suite", reply_to=parent.remote_id))
+    assert refused.value.message_key == "publish.followup.parent_gone"
+    assert await town.posts() == []
+
+
+async def _profile_record(town: Town) -> dict[str, Any]:
+    params = {"repo": town.did, "collection": "app.bsky.actor.profile", "rkey": "self"}
+    async with town.pds.http.get(town.pds.xrpc_url("com.atproto.repo.getRecord"), params=params) as answer:
+        assert answer.status == 200
+        record: dict[str, Any] = (await answer.json())["value"]
+        return record
+
+
+async def _put_profile(town: Town, record: dict[str, Any]) -> str:
+    """Writes the profile as the town's own app would (a session of its own); returns the record's cid."""
+    login = {"identifier": town.did, "password": town.app_password}
+    async with town.pds.http.post(town.pds.xrpc_url("com.atproto.server.createSession"), json=login) as answer:
+        token = (await answer.json())["accessJwt"]
+    body = {"repo": town.did, "collection": "app.bsky.actor.profile", "rkey": "self", "record": record}
+    headers = {"Authorization": f"Bearer {token}"}
+    async with town.pds.http.post(town.pds.xrpc_url("com.atproto.repo.putRecord"), json=body, headers=headers) as a:
+        assert a.status == 200, await a.text()
+        return str((await a.json())["cid"])
+
+
+async def _strong_ref(town: Town, uri: str) -> dict[str, str]:
+    return {"uri": uri, "cid": next(r["cid"] for r in await town.posts() if r["uri"] == uri)}
+
+
+def _without(record: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != key}
+
+
+async def _stored_pin(town: Town, delivery_id: int) -> dict[str, Any] | None:
+    async with town.hub.store.unit() as uow:
+        stored: dict[str, Any] | None = await uow.session.scalar(
+            sa.select(DeliveryRow.prepared).where(DeliveryRow.id == delivery_id)
+        )
+        return stored
+
+
+async def test_pinning_sets_pinned_post_keeps_the_profile_and_retraction_restores_the_previous_pin(
+    publisher: BlueskyPublisher, town: Town
+) -> None:
+    older = await publisher.publish(await town.job("Notre message épinglé jusqu'ici"))
+    older_ref = await _strong_ref(town, older.remote_id)
+    profile = {
+        "$type": "app.bsky.actor.profile",
+        "displayName": "Mairie de Pantin",
+        "description": "Compte officiel",
+        "pinnedPost": older_ref,
+    }
+    await _put_profile(town, profile)
+    post = await publisher.publish(await town.job("Départ de X"))
+    pin_id = await town.delivery()
+
+    pinned = await publisher.pin(await town.job("", delivery_id=pin_id, pin_of=post.remote_id))
+    again = await publisher.pin(await town.job("", delivery_id=pin_id, pin_of=post.remote_id))  # a retry
+
+    assert pinned == again and pinned.remote_id == post.remote_id
+    record = await _profile_record(town)
+    assert _without(record["pinnedPost"], "$type") == await _strong_ref(town, post.remote_id)
+    assert _without(record, "pinnedPost") == _without(profile, "pinnedPost")
+    previous = await _stored_pin(town, pin_id)
+    assert previous is not None and previous["pinned"]["uri"] == older.remote_id
+
+    await publisher.unpin(town.account, post.remote_id, previous)
+    restored = await _profile_record(town)
+    assert _without(restored["pinnedPost"], "$type") == older_ref
+    assert _without(restored, "pinnedPost") == _without(profile, "pinnedPost")
+
+
+async def test_a_profile_edited_while_pinning_is_never_overwritten(
+    publisher: BlueskyPublisher, proxied: Town, proxy: FaultProxy
+) -> None:
+    stale = {"$type": "app.bsky.actor.profile", "displayName": "Ancien nom"}
+    stale_cid = await _put_profile(proxied, stale)
+    await _put_profile(proxied, {"$type": "app.bsky.actor.profile", "displayName": "Nouveau nom"})
+    seen: list[str] = []
+
+    def read_before_the_edit(answer: dict[str, Any]) -> dict[str, Any]:
+        """Our first read of the profile sees it as it was just before the town's edit landed."""
+        if "app.bsky.actor.profile" not in answer["uri"] or seen:
+            return answer
+        seen.append(answer["cid"])
+        return {**answer, "cid": stale_cid, "value": stale}
+
+    proxy.transform[GET_RECORD] = read_before_the_edit
+    post = await publisher.publish(await proxied.job("Départ de X"))
+    await publisher.pin(await proxied.job("", delivery_id=await proxied.delivery(), pin_of=post.remote_id))
+
+    record = await _profile_record(proxied)
+    assert seen and record["displayName"] == "Nouveau nom"  # the write on the stale read was refused, then redone
+    assert record["pinnedPost"]["uri"] == post.remote_id
+    assert proxy.calls["com.atproto.repo.putRecord"] == 2
+
+
+async def test_unpinning_leaves_a_pin_the_town_changed_since(publisher: BlueskyPublisher, town: Town) -> None:
+    post = await publisher.publish(await town.job("Départ de X"))
+    await publisher.pin(await town.job("", delivery_id=await town.delivery(), pin_of=post.remote_id))
+    mine = await publisher.publish(await town.job("Mon propre choix"))
+    chosen = await _strong_ref(town, mine.remote_id)
+    await _put_profile(town, {"$type": "app.bsky.actor.profile", "pinnedPost": chosen})
+
+    await publisher.unpin(town.account, post.remote_id, {"pinned": None})
+    assert (await _profile_record(town))["pinnedPost"]["uri"] == mine.remote_id
 
 
 # --- errors -------------------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ async def make_fleet(hub: Hub, tmp_path: Path) -> AsyncIterator[MakeFleet]:
             *,
             bluesky_options: dict[str, Any] | None = None,
             mastodon_options: dict[str, Any] | None = None,
+            fleet_options: dict[str, Any] | None = None,
             **settings: Any,
         ) -> Fleet:
             hub.clock = utc_now
@@ -62,7 +63,8 @@ async def make_fleet(hub: Hub, tmp_path: Path) -> AsyncIterator[MakeFleet]:
             masto = await stack.enter_async_context(mastodon.serve())
             use_servers(hub, plc_url=blue, timeout=2.0)
             instant = timedelta(seconds=lead)  # from the lock, once the coalition is built
-            return await build_fleet(hub, tmp_path, codes, instant, bluesky=(bluesky, blue), mastodon=(mastodon, masto))
+            servers = {"bluesky": (bluesky, blue), "mastodon": (mastodon, masto)}
+            return await build_fleet(hub, tmp_path, codes, instant, **servers, **(fleet_options or {}))
 
         yield make
 

@@ -6,6 +6,8 @@ message they can react to, to sign again.
 
 from __future__ import annotations
 
+import re
+
 from bot.card import RESIGN, post_card
 from bot.commands.announcements.shared import (
     NUMBER,
@@ -31,10 +33,17 @@ _OPTIONS = {
     "--overrides": "overrides",
     "--brouillon": "draft",
     "--draft": "draft",
+    "--epingler": "pin",
+    "--épingler": "pin",
+    "--pin": "pin",
 }
 _LANGUAGE_OPTIONS = ("--langue=", "--language=")
 #: ``--quorum 800``, ``--quorum 50%`` or ``--quorum=50%``: the quorum follows.
 _QUORUM_OPTION = "--quorum"
+#: ``--suite "texte"`` (or ``--suite="texte"``, or « texte »): the follow-up posted in thread under each post.
+_FOLLOWUP_OPTION = re.compile(
+    r'--(?:suite|followup)(?:=|\s+)(?:"(?P<straight>[^"]*)"|«(?P<french>[^»]*)»|“(?P<curly>[^”]*)”)\s*', re.IGNORECASE
+)
 
 
 @command(
@@ -50,6 +59,9 @@ async def announce(request: Request, args: Arguments) -> Reply:
     coalition = coalition_of(request)
     first, text = args.lines("announce.title")
     options, title = _options(first)
+    followup = options.get("followup")
+    if followup is not None:  # checked first: a refused follow-up must not leave a proposal behind
+        await request.hub.threads.check_followup(coalition.id, followup)
     announcement = await request.hub.announcements.propose(
         request.sender,
         coalition.id,
@@ -60,6 +72,10 @@ async def announce(request: Request, args: Arguments) -> Reply:
         draft="draft" in options,
         quorum=options.get("quorum"),
     )
+    if followup is not None:
+        await request.hub.threads.set_followup(request.sender, announcement.id, followup)
+    if "pin" in options:
+        await request.hub.threads.set_pin(request.sender, announcement.id, True)
     await post_card(request.hub, request.matrix(), request.room_id, announcement.id, request.prefix)
     key = "bot.announce.created.draft" if "draft" in options else "bot.announce.created"
     return say(request, key, announcement)
@@ -163,11 +179,11 @@ async def _new_version(request: Request, result: NewVersion) -> Reply:
     number = announcement.current_version.number if announcement.current_version else 0
     if not result.reset:
         return say(request, "bot.announce.new_version", announcement, version=number)
-    await _call_to_sign_again(request, announcement, number, result.reset)
+    await call_to_sign_again(request, announcement, number, result.reset)
     return say(request, "bot.announce.new_version.reset", announcement, version=number, count=len(result.reset))
 
 
-async def _call_to_sign_again(request: Request, announcement: Announcement, version: int, towns: list[Town]) -> None:
+async def call_to_sign_again(request: Request, announcement: Announcement, version: int, towns: list[Town]) -> None:
     """Mentions the officers of ``towns`` in a message they can react to, as they would to the card."""
     board = await request.hub.announcements.board(announcement.id)
     lang = board.coalition.language
@@ -187,27 +203,37 @@ async def _call_to_sign_again(request: Request, announcement: Announcement, vers
 def _options(line: str) -> tuple[dict[str, str], str]:
     """Leading ``--options`` of the title line, and the title after them."""
     options: dict[str, str] = {}
-    words = line.split()
-    while words and words[0].startswith("--"):
-        word = words.pop(0)
+    rest = line.strip()
+    while rest.startswith("--"):
+        quoted = _FOLLOWUP_OPTION.match(rest)
+        if quoted is not None:
+            options["followup"] = next(v for v in quoted.groupdict().values() if v is not None).strip()
+            rest = rest[quoted.end() :]
+            continue
+        word, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
         lowered = word.casefold()
         if lowered in _OPTIONS:
             options[_OPTIONS[lowered]] = "yes"
         elif lowered.startswith(_LANGUAGE_OPTIONS):
             options["language"] = lowered.split("=", 1)[1]
         elif lowered.split("=", 1)[0] == _QUORUM_OPTION:
-            options["quorum"] = _quorum_option(word, words)
+            options["quorum"], rest = _quorum_option(word, rest)
         else:
-            known = ", ".join([*_OPTIONS, "--langue=fr|en", "--quorum 800|50%"])
+            known = ", ".join([*_OPTIONS, "--langue=fr|en", "--quorum 800|50%", '--suite "texte"'])
             raise InvalidInput("bot.announce.option", option=word, known=known)
-    return options, " ".join(words)
+    return options, " ".join(rest.split())
 
 
-def _quorum_option(word: str, words: list[str]) -> str:
-    """The quorum after ``--quorum=`` in ``word``, or the next of ``words`` (taken from them)."""
-    value = word.split("=", 1)[1] if "=" in word else (words.pop(0) if words else "")
+def _quorum_option(word: str, rest: str) -> tuple[str, str]:
+    """The quorum after ``--quorum=`` in ``word``, or the next word of ``rest``; and what is left of ``rest``."""
+    if "=" in word:
+        value = word.split("=", 1)[1]
+    else:
+        value, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
     if not value:
         raise InvalidInput("bot.announce.option.quorum")
-    if words and words[0] == "%":  # "--quorum 50 %": the sign typed apart, as French writes it
-        value += words.pop(0)
-    return value
+    if rest == "%" or rest.startswith("% "):  # "--quorum 50 %": the sign typed apart, as French writes it
+        value, rest = value + "%", rest[1:].lstrip()
+    return value, rest

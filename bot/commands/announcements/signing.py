@@ -22,13 +22,20 @@ from hub.text.fit import PreviewLine
     summary=help_key("apercu"),
 )
 async def preview(request: Request, args: Arguments) -> Reply:
-    """Each town's text as it will be posted, with its length against each network's limit."""
+    """Each town's text (and follow-up) as it will be posted, with its length against each network's limit."""
     announcement = await announcement_of(request, args)
     town = await _town(request, args.optional_text("announce.town"))
     lines = await request.hub.announcements.preview(announcement.id, town.id if town else None)
     rich = Rich().strong(about(request, "bot.announce.preview.heading", announcement))
     add_quorum(rich, announcement, await request.hub.quorum.tally(announcement.id), request.lang)
-    return rich.items(_preview_line(line, request.lang) for line in lines).build()
+    if (await request.hub.threads.rules(announcement.id)).pin:
+        rich.line().text(translate("bot.pin.card", request.lang))
+    rich.items(_preview_line(line, request.lang) for line in lines)
+    followups = await request.hub.threads.preview(announcement.id, town.id if town else None)
+    if followups:  # the follow-up each town posts in thread, counted the same way
+        rich.strong(about(request, "bot.followup.preview.heading", announcement))
+        rich.items(_preview_line(line, request.lang) for line in followups)
+    return rich.build()
 
 
 # --- the officers' commands ---------------------------------------------------------------------------------

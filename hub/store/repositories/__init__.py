@@ -28,6 +28,7 @@ from hub.store.repositories.reposts import Repost, RepostRepository
 from hub.store.repositories.roles import Grant, RoleRepository
 from hub.store.repositories.signons import SignOnRepository
 from hub.store.repositories.starter_packs import StarterPack, StarterPackRepository
+from hub.store.repositories.threads import ThreadRuleRepository
 from hub.store.repositories.towns import TownRepository, TownValues
 from hub.store.repositories.workers import WorkerRepository
 
@@ -63,6 +64,7 @@ __all__ = [
     "StarterPackRepository",
     "StoredApp",
     "StoredRequest",
+    "ThreadRuleRepository",
     "TownRepository",
     "TownValues",
     "WorkerRepository",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 
-from hub.domain.model import Delivery, DeliveryState, Platform
+from hub.domain.model import Delivery, DeliveryKind, DeliveryState, Platform
 from hub.store.models import DeliveryRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_delivery
@@ -24,33 +24,49 @@ class NewDelivery:
     text: str
     idempotency_key: str
     due: datetime
+    #: The follow-up to post in thread under this post, with its own idempotency key, if any.
+    followup: tuple[str, str] | None = None
+    #: The idempotency key of pinning this post on the town's profile, if it is to be pinned.
+    pin: str | None = None
 
 
 class DeliveryRepository(Repository):
     async def create_many(self, announcement_id: int, deliveries: Sequence[NewDelivery]) -> None:
+        """Inserts the posts, then their follow-ups and pins, each pointing to its post (its parent)."""
         if not deliveries:
             return
-        now = self.clock()
-        await self.session.execute(
-            sa.insert(DeliveryRow),
-            [
-                {
-                    "announcement_id": announcement_id,
-                    "town_id": d.town_id,
-                    "account_id": d.account_id,
-                    "platform": d.platform.value,
-                    "version_number": d.version_number,
-                    "text": d.text,
-                    "idempotency_key": d.idempotency_key,
-                    "state": DeliveryState.PENDING.value,
-                    "attempts": 0,
-                    "next_attempt_at": d.due,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for d in deliveries
-            ],
+        await self.session.execute(sa.insert(DeliveryRow), [self._values(announcement_id, d) for d in deliveries])
+        children = [child for d in deliveries for child in _children(d)]
+        if not children:
+            return
+        query = sa.select(DeliveryRow.idempotency_key, DeliveryRow.id).where(
+            DeliveryRow.announcement_id == announcement_id,
+            DeliveryRow.idempotency_key.in_([d.idempotency_key for d, *_ in children]),
         )
+        parents = {key: parent_id for key, parent_id in (await self.session.execute(query)).tuples()}
+        rows = [
+            self._values(announcement_id, d)
+            | {"parent_id": parents[d.idempotency_key], "kind": kind.value, "text": text, "idempotency_key": key}
+            for d, kind, text, key in children
+        ]
+        await self.session.execute(sa.insert(DeliveryRow), rows)
+
+    def _values(self, announcement_id: int, d: NewDelivery) -> dict[str, object]:
+        now = self.clock()
+        return {
+            "announcement_id": announcement_id,
+            "town_id": d.town_id,
+            "account_id": d.account_id,
+            "platform": d.platform.value,
+            "version_number": d.version_number,
+            "text": d.text,
+            "idempotency_key": d.idempotency_key,
+            "state": DeliveryState.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": d.due,
+            "created_at": now,
+            "updated_at": now,
+        }
 
     async def list(self, announcement_id: int) -> list[Delivery]:
         query = (
@@ -69,6 +85,19 @@ class DeliveryRepository(Repository):
             .values(remote_key=key, updated_at=self.clock())
         )
         stored = await self.remote_key(delivery_id)
+        if stored is None:
+            raise LookupError(f"delivery {delivery_id} does not exist")
+        return stored
+
+    async def keep_first_prepared(self, delivery_id: int, value: dict[str, Any]) -> dict[str, Any]:
+        """Sets the delivery's ``prepared`` only if it has none (a pin's previous pin); returns what is stored."""
+        await self.session.execute(
+            sa.update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.prepared.is_(None))
+            .values(prepared=value, updated_at=self.clock())
+        )
+        query = sa.select(DeliveryRow.prepared).where(DeliveryRow.id == delivery_id)
+        stored: dict[str, Any] | None = await self.session.scalar(query)
         if stored is None:
             raise LookupError(f"delivery {delivery_id} does not exist")
         return stored
@@ -110,3 +139,9 @@ class DeliveryRepository(Repository):
         query = sa.select(DeliveryRow.state, sa.func.count()).group_by(DeliveryRow.state)
         found = {s: n for s, n in (await self.session.execute(query)).tuples()}
         return {state: found.get(state.value, 0) for state in DeliveryState}
+
+
+def _children(d: NewDelivery) -> list[tuple[NewDelivery, DeliveryKind, str, str]]:
+    """What a post brings along: its follow-up (text, key) and its pin (no text, key)."""
+    children = [(d, DeliveryKind.FOLLOWUP, *d.followup)] if d.followup is not None else []
+    return children + ([(d, DeliveryKind.PIN, "", d.pin)] if d.pin is not None else [])

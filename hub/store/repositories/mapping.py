@@ -11,6 +11,7 @@ from hub.domain.model import (
     Coalition,
     Credential,
     Delivery,
+    DeliveryKind,
     DeliveryState,
     Failure,
     ImageRef,
@@ -120,6 +121,8 @@ def to_delivery(row: DeliveryRow) -> Delivery:
         last_error=row.last_error,
         error=failure_of(row.error),
         preflight_error=failure_of(row.preflight_error),
+        parent_id=row.parent_id,
+        kind=DeliveryKind(row.kind),
     )
 
 
