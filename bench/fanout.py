@@ -63,6 +63,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 #: ``UNISSON_BENCH_PROFILE=out.prof`` runs the dispatcher under cProfile.
 _PROFILE_TO = os.environ.get("UNISSON_BENCH_PROFILE")
 PROFILE = ("-m", "cProfile", "-o", _PROFILE_TO) if _PROFILE_TO else ()
+#: ``UNISSON_BENCH_PROFILE_PREFLIGHT=out.prof`` runs the dispatcher that does the pre-flight under cProfile.
+_PREFLIGHT_PROFILE_TO = os.environ.get("UNISSON_BENCH_PROFILE_PREFLIGHT")
+PREFLIGHT_PROFILE = ("-m", "cProfile", "-o", _PREFLIGHT_PROFILE_TO) if _PREFLIGHT_PROFILE_TO else ()
 #: ``UNISSON_BENCH_SAMPLER="py-spy record -f raw -o out.txt -p {pid}"`` attaches a sampling profiler to the
 #: publishing dispatcher (less overhead than cProfile, so the figures stay close to a plain run).
 SAMPLER = os.environ.get("UNISSON_BENCH_SAMPLER")
@@ -107,10 +110,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def start_dispatcher(env: dict[str, str], log: Path, *, profile: bool = False) -> asyncio.subprocess.Process:
+async def start_dispatcher(
+    env: dict[str, str], log: Path, *, profile: tuple[str, ...] = ()
+) -> asyncio.subprocess.Process:
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, *(PROFILE if profile else ()), "-m", "bot.cli", "run", "--role", "dispatcher",
+            sys.executable, *profile, "-m", "bot.cli", "run", "--role", "dispatcher",
             env=env, stdout=asyncio.subprocess.PIPE, stderr=out,
         )  # fmt: skip
     assert process.stdout is not None
@@ -183,13 +188,14 @@ async def fan_out(
         "UNISSON_LOG_LEVEL": "WARNING",
     }
     # A first dispatcher runs the pre-flight, then a fresh one publishes: the figures are the fan-out's alone.
-    preparing = await start_dispatcher(env, work / "dispatcher.log")
+    preparing = await start_dispatcher(env, work / "dispatcher.log", profile=PREFLIGHT_PROFILE)
     try:
         await _wait_prepared(hub, fleet.announcement.id, total)
+        print(f"pre-flight CPU of the dispatcher: {cpu_seconds(preparing.pid):.1f} s, start-up included")
     finally:
         preparing.terminate()
         await preparing.wait()
-    dispatcher = await start_dispatcher(env, work / "dispatcher.log", profile=True)
+    dispatcher = await start_dispatcher(env, work / "dispatcher.log", profile=PROFILE)
     sampler = None
     if SAMPLER:
         sampler = await asyncio.create_subprocess_exec(*SAMPLER.format(pid=dispatcher.pid).split())
@@ -311,7 +317,7 @@ def report(
     missing = sum(1 for n in blue_posts + masto_posts if n == 0)
     print(f"on the servers: {sum(blue_posts)} Bluesky + {sum(masto_posts)} Mastodon posts; {missing} missing, "
           f"{duplicates} towns posted twice")  # fmt: skip
-    print(f"run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average {os.getloadavg()[0]:.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:

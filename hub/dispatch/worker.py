@@ -89,7 +89,7 @@ class Dispatcher:
             hub.publishers = build_publishers(self.gateway, settings)
         self.jobs = JobFactory(hub.store, hub.box, self.gateway)
         self.writer = OutcomeWriter(hub.store, self.worker_id, self.clock)
-        self.preflight = Preflight(hub, self.gates)
+        self.preflight = Preflight(hub, self.gates, self.gateway)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self.side = SideTasks(on_end=self._wake.set)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from hub.domain import permissions
@@ -12,6 +14,7 @@ from hub.domain.model import Account, Platform, Town
 from hub.errors import InvalidInput, NotFound, UnissonError
 from hub.services.coalitions import get_town
 from hub.services.context import ServiceContext
+from hub.store import UnitOfWork
 from hub.store.repositories import EncryptedSecrets
 
 DEFAULT_BLUESKY_SERVICE = "https://bsky.social"
@@ -24,6 +27,15 @@ class Health:
     town: Town
     account: Account
     problem: UnissonError | None
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What the network said of an account, not yet recorded: ``problem`` is None when it can publish."""
+
+    account: Account
+    problem: UnissonError | None
+    limits: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,19 +100,25 @@ class AccountService:
             town = await uow.towns.get(account.town_id) if account else None
         if account is None or town is None:
             raise NotFound("error.account.unknown", id=str(account_id))
-        problem: UnissonError | None = None
-        limits = None
+        checked = await self.ask(account)
+        async with self.context.store.unit() as uow:
+            await _record(uow, checked)
+            account = await uow.accounts.get(account.id) or account
+        return Health(town, account, checked.problem)
+
+    async def ask(self, account: Account) -> Checked:
+        """Asks the network whether ``account`` can publish, without recording the answer (see :meth:`record`)."""
         try:
             check = await self.context.publisher(account.platform).verify(account)
-            limits = check.limits
         except UnissonError as error:  # publish errors and our own refusals alike are reported, not raised
-            problem = error
+            return Checked(account, error, None)
+        return Checked(account, None, check.limits)
+
+    async def record(self, checks: Sequence[Checked]) -> None:
+        """Records many accounts' checks in one transaction (the pre-flight checks thousands)."""
         async with self.context.store.unit() as uow:
-            await uow.accounts.record_health(
-                account.id, error=problem.message("fr") if problem else None, limits=limits
-            )
-            account = await uow.accounts.get(account.id) or account
-        return Health(town, account, problem)
+            for checked in checks:
+                await _record(uow, checked)
 
     async def verify_all(self, town_id: int | None = None) -> list[Health]:
         """Checks every linked account (of one town, or all), one network call each, concurrently."""
@@ -135,6 +153,13 @@ class AccountService:
             encrypted = self.context.box.encrypt(session) if session else None
             await uow.accounts.store_secrets(EncryptedSecrets(account_id, stored.secret, encrypted))
 
+    async def save_sessions(self, sessions: Mapping[int, str | None]) -> None:
+        """Keeps many accounts' sessions in one transaction; an account unlinked meanwhile is skipped."""
+        box = self.context.box
+        async with self.context.store.unit() as uow:
+            for account_id, session in sessions.items():
+                await uow.accounts.store_session(account_id, box.encrypt(session) if session else None)
+
     async def rotate_keys(self, actor_id: str) -> int:
         """Re-encrypts every stored secret under the newest key; returns how many accounts were rewritten."""
         async with self.context.store.unit() as uow:
@@ -159,3 +184,10 @@ def _normalize(platform: Platform, identifier: str, server: str | None) -> tuple
     if not urlsplit(instance).netloc:
         raise InvalidInput("error.identifier.url", value=instance)
     return handle, instance
+
+
+async def _record(uow: UnitOfWork, checked: Checked) -> None:
+    problem = checked.problem
+    await uow.accounts.record_health(
+        checked.account.id, error=problem.message("fr") if problem else None, limits=checked.limits
+    )

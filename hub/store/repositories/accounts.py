@@ -86,6 +86,10 @@ class AccountRepository(Repository):
             .values(secret=secrets.secret, session=secrets.session)
         )
 
+    async def store_session(self, account_id: int, session: bytes | None) -> None:
+        """Replaces the encrypted network session alone (the secret is left as it is)."""
+        await self.session.execute(sa.update(AccountRow).where(AccountRow.id == account_id).values(session=session))
+
     async def record_health(self, account_id: int, *, error: str | None, limits: dict[str, Any] | None = None) -> None:
         now = self.clock()
         values: dict[str, Any] = {"last_error": error, "updated_at": now}
