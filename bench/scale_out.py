@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.fanout import _wait_prepared, _wait_published, cpu_seconds, serve_doubles, start_dispatcher
+from bench.fanout import wait_prepared, wait_published, cpu_seconds, serve_doubles, start_dispatcher
 from hub.core import Hub, utc_now
 from hub.crypto import SecretBox, generate_key
 from hub.settings import Settings
@@ -72,14 +72,15 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         }
         dispatchers = [await start_dispatcher(env, work / f"dispatcher-{n}.log") for n in range(args.processes)]
         try:
-            await _wait_prepared(hub, fleet.announcement.id, total)
+            took = await wait_prepared(hub, fleet.announcement.id, total)
+            print(f"pre-flight of {total} posts done in {took:.1f} s")
             instant = utc_now() + timedelta(seconds=LEAD_SECONDS)
             async with hub.store.unit() as uow:
                 await uow.announcements.update(fleet.announcement.id, publish_at=instant)
                 await uow.outbox.reschedule(fleet.announcement.id, instant)
             await asyncio.sleep((instant - utc_now()).total_seconds() - 0.3)
             cpu_before = [cpu_seconds(d.pid) for d in dispatchers]
-            await _wait_published(hub, fleet.announcement.id)
+            await wait_published(hub, fleet.announcement.id)
             cpu = [cpu_seconds(d.pid) - before for d, before in zip(dispatchers, cpu_before, strict=True)]
         finally:
             for dispatcher in dispatchers:
