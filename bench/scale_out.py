@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.fanout import wait_prepared, wait_published, cpu_seconds, serve_doubles, start_dispatcher
+from bench.fanout import cpu_seconds, serve_doubles, start_dispatcher, wait_prepared, wait_published
 from hub.core import Hub, utc_now
 from hub.crypto import SecretBox, generate_key
 from hub.settings import Settings
