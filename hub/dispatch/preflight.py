@@ -28,6 +28,7 @@ from hub.domain.model import Account, AnnouncementState, Failure, ReportKind
 from hub.errors import UnissonError
 from hub.services.accounts import Checked
 from hub.store import UnitOfWork
+from hub.store.outbox import Preflighted
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +131,9 @@ class Preflight:
             await self.hub.accounts.record(checks)
         if ready:
             async with self.hub.store.unit() as uow:
-                now = self.hub.clock()
+                outcomes = [Preflighted(r.attempt.claimed.delivery.id, r.prepared, r.failure) for r in ready]
+                await uow.outbox.prepared_many(outcomes, self.hub.clock())
                 for r in ready:
-                    await uow.outbox.prepared(r.attempt.claimed.delivery.id, r.prepared, r.failure, now)
                     if _worth_reporting(r):
                         await _report(uow, r)
 

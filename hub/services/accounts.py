@@ -15,7 +15,7 @@ from hub.errors import InvalidInput, NotFound, UnissonError
 from hub.services.coalitions import get_town
 from hub.services.context import ServiceContext
 from hub.store import UnitOfWork
-from hub.store.repositories import EncryptedSecrets
+from hub.store.repositories import EncryptedSecrets, HealthRecord
 
 DEFAULT_BLUESKY_SERVICE = "https://bsky.social"
 
@@ -117,8 +117,7 @@ class AccountService:
     async def record(self, checks: Sequence[Checked]) -> None:
         """Records many accounts' checks in one transaction (the pre-flight checks thousands)."""
         async with self.context.store.unit() as uow:
-            for checked in checks:
-                await _record(uow, checked)
+            await uow.accounts.record_healths([_health(c) for c in checks])
 
     async def verify_all(self, town_id: int | None = None) -> list[Health]:
         """Checks every linked account (of one town, or all), one network call each, concurrently."""
@@ -187,7 +186,10 @@ def _normalize(platform: Platform, identifier: str, server: str | None) -> tuple
 
 
 async def _record(uow: UnitOfWork, checked: Checked) -> None:
+    health = _health(checked)
+    await uow.accounts.record_health(health.account_id, error=health.error, limits=health.limits)
+
+
+def _health(checked: Checked) -> HealthRecord:
     problem = checked.problem
-    await uow.accounts.record_health(
-        checked.account.id, error=problem.message("fr") if problem else None, limits=checked.limits
-    )
+    return HealthRecord(checked.account.id, problem.message("fr") if problem else None, checked.limits)

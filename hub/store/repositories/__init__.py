@@ -5,7 +5,7 @@ One module per noun; :mod:`~hub.store.repositories.mapping` turns rows into doma
 is :mod:`hub.store.outbox`.
 """
 
-from hub.store.repositories.accounts import AccountRepository, EncryptedSecrets
+from hub.store.repositories.accounts import AccountRepository, EncryptedSecrets, HealthRecord
 from hub.store.repositories.announcements import AnnouncementRepository
 from hub.store.repositories.answers import AnswerRepository, PendingAnswer
 from hub.store.repositories.audit import AuditRepository
@@ -35,6 +35,7 @@ __all__ = [
     "EncryptedSecrets",
     "EventRepository",
     "Grant",
+    "HealthRecord",
     "LinkRepository",
     "MediaRepository",
     "MessageRepository",
