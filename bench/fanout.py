@@ -11,8 +11,9 @@ after the other over a single connection (the sequential baseline). Prints:
 - the sequential baseline (per post, extrapolated to every post) and the ratio;
 - posts counted on the servers' side (each town exactly once per network).
 
-Targets: all accepted within 10 s of the instant; ≥ 30× the sequential baseline; ≤ 2 ms CPU per delivery;
-RSS under 200 MB. It is not a pass/fail test.
+Targets: the pre-flight within 15 s; all accepted within 3 s of the instant; ≥ 100× the sequential baseline;
+≤ 0.5 ms of dispatcher CPU per delivery; peak RSS ≤ 120 MB. Each figure says whether its target was met; it is
+not a pass/fail test (a machine busy with other work gives slower figures).
 
     python -m bench.fanout [--towns 1600] [--latency 0.1] [--baseline 50] [--database-url URL]
     python -m bench.fanout --pds --towns 100      # the smaller run, Bluesky on the real PDS (@atproto/pds)
@@ -55,14 +56,18 @@ from sandbox.mastodon import RateLimits as mastodon_limits
 from sandbox.pds import RunningPds, run_pds
 from tests.tools.communes_csv import pick_communes
 
-TARGET_SECONDS = 10.0
-TARGET_RATIO = 30.0
-TARGET_CPU_MS = 2.0
-TARGET_RSS_MB = 200.0
+TARGET_PREFLIGHT_SECONDS = 15.0
+TARGET_SECONDS = 3.0
+TARGET_RATIO = 100.0
+TARGET_CPU_MS = 0.5
+TARGET_RSS_MB = 120.0
 TICKS = os.sysconf("SC_CLK_TCK")
 #: ``UNISSON_BENCH_PROFILE=out.prof`` runs the dispatcher under cProfile.
 _PROFILE_TO = os.environ.get("UNISSON_BENCH_PROFILE")
 PROFILE = ("-m", "cProfile", "-o", _PROFILE_TO) if _PROFILE_TO else ()
+#: ``UNISSON_BENCH_PROFILE_PREFLIGHT=out.prof`` runs the dispatcher that does the pre-flight under cProfile.
+_PREFLIGHT_PROFILE_TO = os.environ.get("UNISSON_BENCH_PROFILE_PREFLIGHT")
+PREFLIGHT_PROFILE = ("-m", "cProfile", "-o", _PREFLIGHT_PROFILE_TO) if _PREFLIGHT_PROFILE_TO else ()
 #: ``UNISSON_BENCH_SAMPLER="py-spy record -f raw -o out.txt -p {pid}"`` attaches a sampling profiler to the
 #: publishing dispatcher (less overhead than cProfile, so the figures stay close to a plain run).
 SAMPLER = os.environ.get("UNISSON_BENCH_SAMPLER")
@@ -110,10 +115,12 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def start_dispatcher(env: dict[str, str], log: Path, *, profile: bool = False) -> asyncio.subprocess.Process:
+async def start_dispatcher(
+    env: dict[str, str], log: Path, *, profile: tuple[str, ...] = ()
+) -> asyncio.subprocess.Process:
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, *(PROFILE if profile else ()), "-m", "bot.cli", "run", "--role", "dispatcher",
+            sys.executable, *profile, "-m", "bot.cli", "run", "--role", "dispatcher",
             env=env, stdout=asyncio.subprocess.PIPE, stderr=out,
         )  # fmt: skip
     assert process.stdout is not None
@@ -186,13 +193,16 @@ async def fan_out(
         "UNISSON_LOG_LEVEL": "WARNING",
     }
     # A first dispatcher runs the pre-flight, then a fresh one publishes: the figures are the fan-out's alone.
-    preparing = await start_dispatcher(env, work / "dispatcher.log")
+    preparing = await start_dispatcher(env, work / "dispatcher.log", profile=PREFLIGHT_PROFILE)
     try:
-        await _wait_prepared(hub, fleet.announcement.id, total)
+        took = await wait_prepared(hub, fleet.announcement.id, total)
+        print(f"pre-flight of {total} posts done in {took:.1f} s (target ≤ {TARGET_PREFLIGHT_SECONDS:.0f} s: "
+              f"{_met(took <= TARGET_PREFLIGHT_SECONDS)})")  # fmt: skip
+        print(f"pre-flight CPU of the dispatcher: {cpu_seconds(preparing.pid):.1f} s, start-up included")
     finally:
         preparing.terminate()
         await preparing.wait()
-    dispatcher = await start_dispatcher(env, work / "dispatcher.log", profile=True)
+    dispatcher = await start_dispatcher(env, work / "dispatcher.log", profile=PROFILE)
     sampler = None
     if SAMPLER:
         sampler = await asyncio.create_subprocess_exec(*SAMPLER.format(pid=dispatcher.pid).split())
@@ -203,7 +213,7 @@ async def fan_out(
             await uow.outbox.reschedule(fleet.announcement.id, instant)
         await asyncio.sleep((instant - utc_now()).total_seconds() - 0.3)
         cpu_before = cpu_seconds(dispatcher.pid)
-        await _wait_published(hub, fleet.announcement.id)
+        await wait_published(hub, fleet.announcement.id)
         cpu = cpu_seconds(dispatcher.pid) - cpu_before
         rss = peak_rss_mb(dispatcher.pid)
     finally:
@@ -242,17 +252,18 @@ async def count_pds_posts(pds: RunningPds, did: str) -> int:
         return len((await answer.json())["records"])
 
 
-async def _wait_prepared(hub: Hub, announcement_id: int, total: int) -> None:
+async def wait_prepared(hub: Hub, announcement_id: int, total: int) -> float:
+    """Waits until every delivery of the announcement has its pre-flight; returns the seconds it took."""
     started = time.perf_counter()
     waiting = total
     while waiting:
         await asyncio.sleep(0.5)
         async with hub.store.unit() as uow:
             waiting = len(await uow.outbox.to_prepare(announcement_id, retry_transient=False))
-    print(f"pre-flight of {total} posts done in {time.perf_counter() - started:.1f} s")
+    return time.perf_counter() - started
 
 
-async def _wait_published(hub: Hub, announcement_id: int) -> None:
+async def wait_published(hub: Hub, announcement_id: int) -> None:
     busy = (AnnouncementState.LOCKED, AnnouncementState.PUBLISHING)
     state = AnnouncementState.LOCKED
     while state in busy:
@@ -303,15 +314,23 @@ def report(
     ratio = sequential / last if accepted else float("nan")
     cpu_ms = cpu * 1000 / max(1, published)
     print(f"posts accepted: {published}/{total}")
-    print(f"from the instant: first {accepted[0]:.3f} s, last {last:.3f} s (target ≤ {TARGET_SECONDS:.0f} s)")
+    print(f"from the instant: first {accepted[0]:.3f} s, last {last:.3f} s "
+          f"(target ≤ {TARGET_SECONDS:.0f} s: {_met(last <= TARGET_SECONDS)})")  # fmt: skip
     p50 = statistics.median(accepted)
     p99 = accepted[min(len(accepted) - 1, int(len(accepted) * 0.99))]
     print(f"lateness: p50 {p50:.3f} s, p99 {p99:.3f} s")
-    print(f"dispatcher CPU: {cpu_ms:.2f} ms per delivery (target ≤ {TARGET_CPU_MS:.0f} ms); peak RSS {rss:.0f} MB")
+    cpu_met = _met(cpu_ms <= TARGET_CPU_MS)
+    print(f"dispatcher CPU: {cpu_ms:.2f} ms per delivery (target ≤ {TARGET_CPU_MS} ms: {cpu_met})")
+    print(f"dispatcher peak RSS: {rss:.0f} MB (target ≤ {TARGET_RSS_MB:.0f} MB: {_met(rss <= TARGET_RSS_MB)})")
     print(f"sequential baseline: {per_post * 1000:.0f} ms per post → {sequential:.0f} s for {total}")
-    print(f"speed-up: {ratio:.0f}× the sequential baseline (target ≥ {TARGET_RATIO:.0f}×)")
+    ratio_met = _met(ratio >= TARGET_RATIO)
+    print(f"speed-up: {ratio:.0f}× the sequential baseline (target ≥ {TARGET_RATIO:.0f}×: {ratio_met})")
     print(on_the_servers(blue_posts, masto_posts))
-    print(f"run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average {os.getloadavg()[0]:.2f}")
+
+
+def _met(met: bool) -> str:
+    return "met" if met else "NOT met"
 
 
 def on_the_servers(blue_posts: list[int], masto_posts: list[int]) -> str:

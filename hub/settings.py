@@ -57,8 +57,9 @@ class Settings(BaseSettings):
     retry_minutes: float = Field(default=120.0, gt=0)
     retry_initial_seconds: float = Field(default=2.0, gt=0)
     retry_max_seconds: float = Field(default=300.0, gt=0)
-    #: Posts sent at once to one server.
-    per_host_concurrency: int = Field(default=32, ge=1)
+    #: Requests sent at once to one server, per process: 1,600 towns on one server answering in 100 ms are
+    #: posted in 1,600 × 0.1 / 64 = 2.5 s.
+    per_host_concurrency: int = Field(default=64, ge=1)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_timeout_seconds: float = Field(default=30.0, gt=0)
 

@@ -70,12 +70,18 @@ class Gates:
         self.concurrency = concurrency
         self.clock = clock
         self._gates: dict[str, HostGate] = {}
+        #: By the server's URL as the accounts store it: asked once per post, parsed once per server.
+        self._by_server: dict[str, HostGate] = {}
 
     def of(self, server: str) -> HostGate:
+        gate = self._by_server.get(server)
+        if gate is not None:
+            return gate
         host = host_of(server)
         gate = self._gates.get(host)
         if gate is None:
             gate = self._gates[host] = HostGate(self.concurrency, self.clock)
+        self._by_server[server] = gate
         return gate
 
     @property

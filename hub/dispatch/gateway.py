@@ -6,21 +6,27 @@ for many posts:
 - Secrets and network sessions are read and decrypted once per claimed batch (:meth:`prime`) instead of once
   per post; a session the publisher saves replaces the cached one.
 - The keys a publisher must store before sending (Bluesky's rkey, Mastodon's first attempt) are stored by
-  group commit: every key asked for within a few milliseconds is written in one transaction, and each caller
-  goes on only once its key is committed, so "stored before sending" still holds.
+  group commit (:class:`GroupCommit`): every key asked for within a few milliseconds is written in one
+  transaction, and each caller goes on only once its key is committed, so "stored before sending" still holds.
+  Sessions a publisher saves (logins and refreshes, thousands at the pre-flight) are stored the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from hub.services.accounts import AccountService
 from hub.store import Store
 
 #: How long a key waits for others to share its transaction.
 GATHER_SECONDS = 0.005
+
+K = TypeVar("K")
+V = TypeVar("V")
+R = TypeVar("R")
 
 
 class Source(Protocol):
@@ -58,13 +64,68 @@ class StoreGateway:
             return await uow.deliveries.keep_first_prepared(delivery_id, previous)
 
 
+class GroupCommit(Generic[K, V, R]):
+    """Values asked to be stored within :data:`GATHER_SECONDS` of each other are written by one ``write`` (one
+    transaction); each caller goes on only once its value is committed.
+
+    A key asked for again while it waits shares the first call's outcome; with ``keep_first`` false the later
+    value replaces the earlier one in the write.
+    """
+
+    def __init__(self, write: Callable[[dict[K, V]], Awaitable[dict[K, R]]], *, keep_first: bool, name: str) -> None:
+        self._write_batch = write
+        self._keep_first = keep_first
+        self._name = name
+        self._waiting: dict[K, tuple[V, asyncio.Future[R]]] = {}
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, key: K, value: V) -> R:
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            if not self._keep_first:
+                self._waiting[key] = (value, waiting[1])
+            return await asyncio.shield(waiting[1])
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting[key] = (value, future)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_soon(), name=self._name)
+        return await asyncio.shield(future)
+
+    async def _write_soon(self) -> None:
+        while self._waiting:  # values asked for while a batch was being written go in the next one
+            await asyncio.sleep(GATHER_SECONDS)
+            batch, self._waiting = self._waiting, {}
+            await self._write(batch)
+
+    async def _write(self, batch: dict[K, tuple[V, asyncio.Future[R]]]) -> None:
+        try:
+            stored = await self._write_batch({key: value for key, (value, _) in batch.items()})
+        except Exception as error:
+            for _, future in batch.values():
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for key, (_, future) in batch.items():
+            if future.done():
+                continue
+            if key in stored:
+                future.set_result(stored[key])
+            else:
+                future.set_exception(LookupError(f"{self._name}: {key} does not exist"))
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+
 class BatchingGateway(StoreGateway):
     def __init__(self, hub: Source) -> None:
         super().__init__(hub)
         self._secrets: dict[int, str] = {}
         self._sessions: dict[int, str | None] = {}
-        self._waiting: dict[int, tuple[str, asyncio.Future[str]]] = {}
-        self._writer: asyncio.Task[None] | None = None
+        self._keys = GroupCommit(self._write_keys, keep_first=True, name="remote-keys")
+        self._saved_sessions = GroupCommit(self._write_sessions, keep_first=False, name="sessions")
 
     def prime(self, account_id: int, secret: str, session: str | None) -> None:
         """Remembers an account's secret and session for the posts about to be made (a relink is seen at the
@@ -82,44 +143,22 @@ class BatchingGateway(StoreGateway):
         return await super().session(account_id)
 
     async def save_session(self, account_id: int, session: str | None) -> None:
-        await super().save_session(account_id, session)
+        """Saved by group commit: at the pre-flight, thousands of accounts log in within seconds."""
+        await self._saved_sessions.store(account_id, session)
         if account_id in self._sessions:
             self._sessions[account_id] = session
 
     async def remember_remote_key(self, delivery_id: int, key: str) -> str:
-        waiting = self._waiting.get(delivery_id)
-        if waiting is not None:  # a second attempt at the same delivery shares the first one's outcome
-            return await asyncio.shield(waiting[1])
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._waiting[delivery_id] = (key, future)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_soon(), name="remote-keys")
-        return await asyncio.shield(future)
+        return await self._keys.store(delivery_id, key)
 
-    async def _write_soon(self) -> None:
-        while self._waiting:  # keys asked for while a batch was being written go in the next one
-            await asyncio.sleep(GATHER_SECONDS)
-            batch, self._waiting = self._waiting, {}
-            await self._write(batch)
+    async def _write_keys(self, keys: dict[int, str]) -> dict[int, str]:
+        async with self.hub.store.unit() as uow:
+            return await uow.deliveries.keep_first_remote_keys(keys)
 
-    async def _write(self, batch: dict[int, tuple[str, asyncio.Future[str]]]) -> None:
-        try:
-            async with self.hub.store.unit() as uow:
-                stored = await uow.deliveries.keep_first_remote_keys({i: k for i, (k, _) in batch.items()})
-        except Exception as error:
-            for _, future in batch.values():
-                if not future.done():
-                    future.set_exception(error)
-            return
-        for delivery_id, (_, future) in batch.items():
-            if future.done():
-                continue
-            if delivery_id in stored:
-                future.set_result(stored[delivery_id])
-            else:
-                future.set_exception(LookupError(f"delivery {delivery_id} does not exist"))
+    async def _write_sessions(self, sessions: dict[int, str | None]) -> dict[int, None]:
+        await self.hub.accounts.save_sessions(sessions)
+        return dict.fromkeys(sessions)
 
     async def close(self) -> None:
-        if self._writer is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+        await self._keys.close()
+        await self._saved_sessions.close()

@@ -3,35 +3,62 @@
 At the instant each post is then a single request. A problem found now (a revoked token, a deleted account,
 an image refused) is reported at once to the town, while there is still time to fix it; a town that re-links
 its account is checked again (the hub forgets the delivery's pre-flight when the account changes).
+
+Thousands of accounts are checked in about the time their servers take to answer, at most
+``per_host_concurrency`` requests at once per server: the secrets and sessions of all of them are read in one
+transaction, and what is found (accounts' health, prepared deliveries, reports) is written in batches, never
+one transaction per account.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from hub.core import Hub
 from hub.dispatch.gate import Gates
+from hub.dispatch.gateway import BatchingGateway
 from hub.dispatch.jobs import Attempt, JobFactory
 from hub.dispatch.retry import as_failure
-from hub.domain.model import AnnouncementState, Failure, ReportKind
+from hub.domain.model import Account, AnnouncementState, Failure, ReportKind
 from hub.errors import UnissonError
+from hub.services.accounts import Checked
+from hub.store import UnitOfWork
+from hub.store.outbox import Preflighted
 
 log = logging.getLogger(__name__)
 
 #: How often deliveries whose pre-flight met a passing problem are tried again.
 RETRY_EVERY = timedelta(minutes=1)
+#: How often what the pre-flight found is written while it runs (a crash loses at most this much work).
+WRITE_EVERY_SECONDS = 0.25
+#: Checks under way at once, over all servers, per server's allowance: bounds the sockets and the tasks awake.
+SLOTS_PER_HOST_ALLOWANCE = 8
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A delivery's pre-flight: what :meth:`publish` will reuse, or the problem found."""
+
+    attempt: Attempt
+    prepared: dict[str, Any] | None
+    failure: Failure | None
 
 
 class Preflight:
-    def __init__(self, hub: Hub, gates: Gates) -> None:
+    def __init__(self, hub: Hub, gates: Gates, gateway: BatchingGateway | None = None) -> None:
+        """With the dispatcher's ``gateway``, the secrets and sessions of a batch are read at once."""
         self.hub = hub
         self.gates = gates
-        self.jobs = JobFactory(hub.store)
+        self.jobs = JobFactory(hub.store, hub.box if gateway is not None else None, gateway)
         self._next_retry: dict[int, datetime] = {}
-        # Bounds the checks under way (each ends with a write): thousands at once would queue on the database.
-        self._slots = asyncio.Semaphore(2 * hub.settings.per_host_concurrency)
+        self._slots = asyncio.Semaphore(SLOTS_PER_HOST_ALLOWANCE * hub.settings.per_host_concurrency)
+        self._checks: list[Checked] = []
+        self._ready: list[_Ready] = []
 
     async def run(self, now: datetime) -> int:
         """Prepares the deliveries of announcements whose instant is within the lead time; returns how many."""
@@ -56,42 +83,74 @@ class Preflight:
     async def _prepare_all(self, attempts: list[Attempt]) -> None:
         verified: dict[int, asyncio.Task[Failure | None]] = {}
         for attempt in attempts:
-            account_id = attempt.job.account.id
-            if account_id not in verified:
-                verified[account_id] = asyncio.create_task(self._verify(attempt))
-        await asyncio.gather(*(self._prepare(a, verified[a.job.account.id]) for a in attempts))
+            account = attempt.job.account
+            if account.id not in verified:
+                verified[account.id] = asyncio.create_task(self._verify(account))
+        done = asyncio.Event()
+        writing = asyncio.create_task(self._write_while_running(done), name="preflight-writes")
+        try:
+            await asyncio.gather(*(self._prepare(a, verified[a.job.account.id]) for a in attempts))
+        finally:
+            done.set()  # not cancelled: a batch being written must not be lost half-way
+            await writing
 
-    async def _verify(self, attempt: Attempt) -> Failure | None:
-        account = attempt.job.account
+    async def _verify(self, account: Account) -> Failure | None:
         async with self._slots, self.gates.of(account.server).slot(lambda: None):
-            health = await self.hub.accounts.verify(account.id)
-        return as_failure(health.problem) if health.problem is not None else None
+            checked = await self.hub.accounts.ask(account)
+        self._checks.append(checked)
+        return as_failure(checked.problem) if checked.problem is not None else None
 
     async def _prepare(self, attempt: Attempt, verified: asyncio.Task[Failure | None]) -> None:
         failure = await verified
-        async with self._slots:
-            await self._prepare_one(attempt, failure)
-
-    async def _prepare_one(self, attempt: Attempt, failure: Failure | None) -> None:
         account = attempt.job.account
         prepared = None
         if failure is None:
             publisher = self.hub.publisher(account.platform)
             try:
-                async with self.gates.of(account.server).slot(lambda: publisher.host_pace(account.server)):
+                async with self._slots, self.gates.of(account.server).slot(lambda: publisher.host_pace(account.server)):
                     prepared = await publisher.prepare(attempt.job)
             except UnissonError as error:
                 failure = as_failure(error)
-        async with self.hub.store.unit() as uow:
-            await uow.outbox.prepared(attempt.claimed.delivery.id, prepared, failure, self.hub.clock())
-            if failure is not None and failure.permanent and attempt.claimed.delivery.preflight_error != failure:
-                await uow.reports.add(
-                    ReportKind.PREFLIGHT_FAILED,
-                    attempt.announcement.coalition_id,
-                    attempt.claimed.delivery.announcement_id,
-                    town_id=attempt.claimed.delivery.town_id,
-                    platform=account.platform,
-                    problem=failure,
-                )
+        self._ready.append(_Ready(attempt, prepared, failure))
         if failure is not None:
             log.info("pre-flight of delivery %s: %s", attempt.claimed.delivery.id, failure.key)
+
+    # --- writing what was found, in batches ----------------------------------------------------------
+
+    async def _write_while_running(self, done: asyncio.Event) -> None:
+        """Writes every :data:`WRITE_EVERY_SECONDS`, and once more when ``done`` is set."""
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), WRITE_EVERY_SECONDS)
+            await self._write()
+
+    async def _write(self) -> None:
+        checks, self._checks = self._checks, []
+        ready, self._ready = self._ready, []
+        if checks:
+            await self.hub.accounts.record(checks)
+        if ready:
+            async with self.hub.store.unit() as uow:
+                outcomes = [Preflighted(r.attempt.claimed.delivery.id, r.prepared, r.failure) for r in ready]
+                await uow.outbox.prepared_many(outcomes, self.hub.clock())
+                for r in ready:
+                    if _worth_reporting(r):
+                        await _report(uow, r)
+
+
+def _worth_reporting(ready: _Ready) -> bool:
+    """A permanent problem is told to the town once, not again at each retry of the pre-flight."""
+    failure = ready.failure
+    return failure is not None and failure.permanent and ready.attempt.claimed.delivery.preflight_error != failure
+
+
+async def _report(uow: UnitOfWork, ready: _Ready) -> None:
+    delivery = ready.attempt.claimed.delivery
+    await uow.reports.add(
+        ReportKind.PREFLIGHT_FAILED,
+        ready.attempt.announcement.coalition_id,
+        delivery.announcement_id,
+        town_id=delivery.town_id,
+        platform=ready.attempt.job.account.platform,
+        problem=ready.failure,
+    )

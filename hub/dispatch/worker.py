@@ -102,7 +102,7 @@ class Dispatcher:
             hub.publishers = build_publishers(self.gateway, settings)
         self.jobs = JobFactory(hub.store, hub.box, self.gateway)
         self.writer = OutcomeWriter(hub.store, self.worker_id, self.clock)
-        self.preflight = Preflight(hub, self.gates)
+        self.preflight = Preflight(hub, self.gates, self.gateway)
         #: The attempts under way, with their deliveries.
         self._tasks: dict[asyncio.Task[None], int] = {}
         self._wake = asyncio.Event()

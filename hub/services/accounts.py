@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeGuard
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from hub.domain import permissions
@@ -16,7 +17,8 @@ from hub.publishers.bluesky_identity import BlueskyIdentity, find_account
 from hub.services import revocation
 from hub.services.coalitions import get_town
 from hub.services.context import ServiceContext
-from hub.store.repositories import EncryptedSecrets
+from hub.store import UnitOfWork
+from hub.store.repositories import EncryptedSecrets, HealthRecord
 
 DEFAULT_BLUESKY_SERVICE = "https://bsky.social"
 
@@ -28,6 +30,15 @@ class Health:
     town: Town
     account: Account
     problem: UnissonError | None
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What the network said of an account, not yet recorded: ``problem`` is None when it can publish."""
+
+    account: Account
+    problem: UnissonError | None
+    limits: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,20 +170,26 @@ class AccountService:
             town = await uow.towns.get(account.town_id) if account else None
         if account is None or town is None:
             raise NotFound("error.account.unknown", id=str(account_id))
-        problem: UnissonError | None = None
-        limits = None
+        checked = await self.ask(account)
+        async with self.context.store.unit() as uow:
+            if not (alert and await _alerted(uow, checked)):
+                await _record(uow, checked)
+            account = await uow.accounts.get(account.id) or account
+        return Health(town, account, checked.problem)
+
+    async def ask(self, account: Account) -> Checked:
+        """Asks the network whether ``account`` can publish, without recording the answer (see :meth:`record`)."""
         try:
             check = await self.context.publisher(account.platform).verify(account)
-            limits = check.limits
         except UnissonError as error:  # publish errors and our own refusals alike are reported, not raised
-            problem = error
+            return Checked(account, error, None)
+        return Checked(account, None, check.limits)
+
+    async def record(self, checks: Sequence[Checked]) -> None:
+        """Records many accounts' checks in one transaction (the pre-flight checks thousands)."""
         async with self.context.store.unit() as uow:
-            if not (alert and needs_person(problem) and await uow.alerts.broke(account.id, *_alert_of(problem))):
-                await uow.accounts.record_health(
-                    account.id, error=problem.message("fr") if problem else None, limits=limits
-                )
-            account = await uow.accounts.get(account.id) or account
-        return Health(town, account, problem)
+            alerted = {c.account.id for c in checks if await _alerted(uow, c)}
+            await uow.accounts.record_healths([_health(c) for c in checks if c.account.id not in alerted])
 
     async def broken(self) -> list[BrokenAccount]:
         """The alerts not yet told to the officers, oldest first."""
@@ -230,6 +247,13 @@ class AccountService:
             encrypted = self.context.box.encrypt(session) if session else None
             await uow.accounts.store_secrets(EncryptedSecrets(account_id, stored.secret, encrypted))
 
+    async def save_sessions(self, sessions: Mapping[int, str | None]) -> None:
+        """Keeps many accounts' sessions in one transaction; an account unlinked meanwhile is skipped."""
+        box = self.context.box
+        async with self.context.store.unit() as uow:
+            for account_id, session in sessions.items():
+                await uow.accounts.store_session(account_id, box.encrypt(session) if session else None)
+
     async def rotate_keys(self, actor_id: str) -> int:
         """Re-encrypts every stored secret under the newest key; returns how many accounts were rewritten."""
         async with self.context.store.unit() as uow:
@@ -275,3 +299,20 @@ def normalize_account(platform: Platform, identifier: str, server: str | None) -
     if not urlsplit(instance).netloc:
         raise InvalidInput("error.identifier.url", value=instance)
     return handle, instance
+
+
+async def _record(uow: UnitOfWork, checked: Checked) -> None:
+    health = _health(checked)
+    await uow.accounts.record_health(health.account_id, error=health.error, limits=health.limits)
+
+
+async def _alerted(uow: UnitOfWork, checked: Checked) -> bool:
+    """Whether a check found a working account now needing a person, and raised its alert (which records the
+    error: the officers are told once, at the first failure)."""
+    problem = checked.problem
+    return needs_person(problem) and await uow.alerts.broke(checked.account.id, *_alert_of(problem))
+
+
+def _health(checked: Checked) -> HealthRecord:
+    problem = checked.problem
+    return HealthRecord(checked.account.id, problem.message("fr") if problem else None, checked.limits)

@@ -53,6 +53,17 @@ _PUBLISHED = (
         attempts=_DELIVERIES.c.attempts + 1,
     )
 )
+#: A pre-flight's outcome, prepared or failed: each statement executed once for a whole batch (executemany).
+_PREPARED = (
+    sa.update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == sa.bindparam("b_id"), _DELIVERIES.c.state == _D.PENDING.value)
+    .values(preflight_error=None, prepared=sa.bindparam("b_prepared"))
+)
+_NOT_PREPARED = (
+    sa.update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == sa.bindparam("b_id"), _DELIVERIES.c.state == _D.PENDING.value)
+    .values(preflight_error=sa.bindparam("b_error"))
+)
 #: A claimed delivery goes back to what it was: a post to delete if it has one, else a post to make.
 _UNCLAIMED = sa.case(
     (DeliveryRow.remote_id.is_not(None), DeliveryState.RETRACTING.value), else_=DeliveryState.PENDING.value
@@ -89,6 +100,15 @@ class AttemptOutcome:
     retry_at: datetime | None = None
     failure: Failure | None = None
     detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preflighted:
+    """A delivery's pre-flight: what the publisher will reuse, or the problem found."""
+
+    delivery_id: int
+    prepared: dict[str, Any] | None
+    failure: Failure | None = None
 
 
 class OutboxRepository(Repository):
@@ -276,6 +296,15 @@ class OutboxRepository(Repository):
             .where(DeliveryRow.id == delivery_id, DeliveryRow.state == DeliveryState.PENDING.value)
             .values(**values)
         )
+
+    async def prepared_many(self, outcomes: Sequence[Preflighted], now: datetime) -> None:
+        """:meth:`prepared` for a batch of deliveries, in two statements."""
+        done = [{"b_id": o.delivery_id, "b_prepared": o.prepared} for o in outcomes if o.failure is None]
+        failed = [{"b_id": o.delivery_id, "b_error": failure_json(o.failure)} for o in outcomes if o.failure]
+        if done:
+            await self.session.execute(_PREPARED.values(updated_at=now, prepared_at=now), done)
+        if failed:
+            await self.session.execute(_NOT_PREPARED.values(updated_at=now), failed)
 
     async def prepare_again(self, account_id: int) -> builtins.list[int]:
         """Forgets the pre-flight of an account's pending deliveries (re-linked); returns their announcements."""

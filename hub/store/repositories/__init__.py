@@ -5,7 +5,7 @@ One module per noun; :mod:`~hub.store.repositories.mapping` turns rows into doma
 is :mod:`hub.store.outbox`.
 """
 
-from hub.store.repositories.accounts import AccountRepository, EncryptedSecrets
+from hub.store.repositories.accounts import AccountRepository, EncryptedSecrets, HealthRecord
 from hub.store.repositories.alerts import Alert, AlertRepository
 from hub.store.repositories.announcements import AnnouncementRepository
 from hub.store.repositories.answers import AnswerRepository, PendingAnswer
@@ -45,6 +45,7 @@ __all__ = [
     "EncryptedSecrets",
     "EventRepository",
     "Grant",
+    "HealthRecord",
     "LinkRepository",
     "MediaRepository",
     "MessageRepository",

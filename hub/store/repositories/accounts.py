@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -13,6 +13,27 @@ from hub.domain.model import Account, Credential, Platform
 from hub.store.models import AccountRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_account
+
+_ACCOUNTS = cast(sa.Table, AccountRow.__table__)
+#: An account found able to publish (its server's limits with it), and one found unable: each statement is
+#: executed once for a whole pre-flight batch (executemany), not once per account.
+_VERIFIED = (
+    sa.update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == sa.bindparam("b_id"))
+    .values(last_error=None, limits=sa.bindparam("b_limits"))
+)
+_UNVERIFIED = (
+    sa.update(_ACCOUNTS).where(_ACCOUNTS.c.id == sa.bindparam("b_id")).values(last_error=sa.bindparam("b_error"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthRecord:
+    """One account's check to record: ``error`` (in the hub's language) is None when it can publish."""
+
+    account_id: int
+    error: str | None
+    limits: dict[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +117,10 @@ class AccountRepository(Repository):
             .values(secret=secrets.secret, session=secrets.session)
         )
 
+    async def store_session(self, account_id: int, session: bytes | None) -> None:
+        """Replaces the encrypted network session alone (the secret is left as it is)."""
+        await self.session.execute(sa.update(AccountRow).where(AccountRow.id == account_id).values(session=session))
+
     async def record_health(self, account_id: int, *, error: str | None, limits: dict[str, Any] | None = None) -> None:
         now = self.clock()
         values: dict[str, Any] = {"last_error": error, "updated_at": now}
@@ -111,6 +136,19 @@ class AccountRepository(Repository):
 
     async def delete(self, account_id: int) -> None:
         await self.session.execute(sa.delete(AccountRow).where(AccountRow.id == account_id))
+
+    async def record_healths(self, checks: builtins.list[HealthRecord]) -> None:
+        """:meth:`record_health` for many accounts, in two statements."""
+        now = self.clock()
+        verified = [{"b_id": c.account_id, "b_limits": c.limits} for c in checks if c.error is None and c.limits]
+        unverified = [{"b_id": c.account_id, "b_error": c.error} for c in checks if c.error is not None]
+        for check in checks:  # verified, but the server did not say its limits: the known ones are kept
+            if check.error is None and not check.limits:
+                await self.record_health(check.account_id, error=None)
+        if verified:
+            await self.session.execute(_VERIFIED.values(updated_at=now, last_verified_at=now), verified)
+        if unverified:
+            await self.session.execute(_UNVERIFIED.values(updated_at=now), unverified)
 
     async def delete_for_town(self, town_id: int) -> int:
         result = await self.session.execute(sa.delete(AccountRow).where(AccountRow.town_id == town_id))
