@@ -19,8 +19,9 @@ from hub.errors import InvalidInput
 #: The redirect URI that makes the server show the code to the person instead of redirecting (RFC 8252's
 #: "out of band" value, which Mastodon accepts).
 OUT_OF_BAND = "urn:ietf:wg:oauth:2.0:oob"
-#: What posting needs; reading the account to check it comes on top (:func:`scopes_for`).
-WRITE_SCOPES = ("write:statuses", "write:media")
+#: What posting needs (``write:accounts``: pinning the post on the town's profile, an announcement's option);
+#: reading the account to check it comes on top (:func:`scopes_for`).
+WRITE_SCOPES = ("write:statuses", "write:media", "write:accounts")
 #: Mastodon 4.3+: enough to read one's own account (``verify_credentials``) and nothing else.
 PROFILE = "profile"
 #: Older servers: the narrowest scope that lets ``verify_credentials`` answer.

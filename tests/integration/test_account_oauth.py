@@ -108,7 +108,8 @@ async def test_an_officer_links_mastodon_by_the_code_flow_and_a_replayed_or_wron
     asked = _content(await member.answer(direct, f"!compte mastodon {HANDLE} {base_url}"))
     assert "Autoriser" in asked["body"] and "!code" in asked["body"] and "10 minutes" in asked["body"]
     [url] = _LINK.findall(asked["body"])
-    assert "code_challenge_method=S256" in url and "scope=write%3Astatuses+write%3Amedia+profile" in url
+    assert "code_challenge_method=S256" in url
+    assert "scope=write%3Astatuses+write%3Amedia+write%3Aaccounts+profile" in url
     code = await _code(url)
 
     linked = _content(await member.answer(direct, f"!code {code}"))
@@ -116,7 +117,7 @@ async def test_an_officer_links_mastodon_by_the_code_flow_and_a_replayed_or_wron
     [account] = await hub.accounts.of_town(town_id)
     assert account.credential is Credential.OAUTH and account.server == base_url and account.last_error is None
     [app] = double.oauth.apps.values()
-    assert app.scopes == {"write:statuses", "write:media", "profile"}
+    assert app.scopes == {"write:statuses", "write:media", "write:accounts", "profile"}
     [token] = double.oauth.token_of(app.client_id)
     assert (await _token_state(base_url, token))[0] == 200
 

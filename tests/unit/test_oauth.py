@@ -32,9 +32,9 @@ def test_the_state_is_random_and_stored_as_its_hash() -> None:
 
 
 def test_the_least_scopes_are_asked_for() -> None:
-    assert scopes_for({"profile", "read", "write"}) == "write:statuses write:media profile"
-    assert scopes_for({"read", "write"}) == "write:statuses write:media read:accounts"
-    assert scopes_for(None) == "write:statuses write:media read:accounts"
+    assert scopes_for({"profile", "read", "write"}) == "write:statuses write:media write:accounts profile"
+    assert scopes_for({"read", "write"}) == "write:statuses write:media write:accounts read:accounts"
+    assert scopes_for(None) == "write:statuses write:media write:accounts read:accounts"
 
 
 @pytest.mark.parametrize(
