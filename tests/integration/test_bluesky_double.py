@@ -24,7 +24,7 @@ from PIL import Image
 from hub.core import Hub
 from hub.crypto import SecretBox, generate_key
 from hub.dispatch.gateway import StoreGateway
-from hub.domain.model import Account, Platform
+from hub.domain.model import Account, Credential, Platform
 from hub.publishers.base import PermanentPublishError, PostImage, PostJob, Published, TransientPublishError
 from hub.publishers.bluesky import BlueskyPublisher, new_tid
 from hub.publishers.bluesky_content import stated_limit
@@ -765,7 +765,10 @@ async def test_many_towns_post_at_one_instant_through_the_publisher(hub: Hub, tm
             for code in codes:
                 did = double.add_account(f"ville-{code}.test", PASSWORD)
                 town_id = setup.town(code).id
-                accounts[did] = await uow.accounts.upsert(town_id, Platform.BLUESKY, f"ville-{code}.test", base, secret)
+                handle = f"ville-{code}.test"
+                accounts[did] = await uow.accounts.upsert(
+                    town_id, Platform.BLUESKY, handle, base, secret, Credential.APP_PASSWORD
+                )
         announcement = await propose(hub, setup)
         new = [
             NewDelivery(a.town_id, a.id, Platform.BLUESKY, 1, "texte", f"k-{a.id}", datetime.now(UTC))
