@@ -233,7 +233,7 @@ class PublicationReports:
         else:
             page = public_page(self.hub.settings, board.announcement)
             pages = publication_recap(announcement, outcomes, board.officers, lang, self.prefix, page)
-            if (packs := await packs_reply(self.hub, board.coalition.id, lang)) is not None:
+            if (packs := await packs_reply(self.hub, board.coalition, lang)) is not None:
                 pages.append(packs)
         await self._send_pages(board.coalition.room_id, pages, f"unisson-report-{report.id}")
 

@@ -9,9 +9,10 @@ Matrix transaction id, so the homeserver does not post it twice.
 from __future__ import annotations
 
 from bot.context import Messenger
-from bot.render import Reply
+from bot.pages import add_packs
+from bot.render import Reply, Rich
 from hub.core import Hub
-from hub.i18n import translate
+from hub.domain.model import Coalition
 from hub.services.reach_report import report_lines
 
 
@@ -28,10 +29,9 @@ async def tell_reach_reports(hub: Hub, messenger: Messenger) -> int:
     return told
 
 
-async def packs_reply(hub: Hub, coalition_id: int, lang: str) -> Reply | None:
-    """The coalition's starter packs, to follow every town at once; None when it has none."""
-    links = await hub.starter_packs.links(coalition_id)
+async def packs_reply(hub: Hub, coalition: Coalition, lang: str) -> Reply | None:
+    """The coalition's starter packs, to follow every town at once, each named; None when it has none."""
+    links = await hub.starter_packs.links(coalition.id)
     if not links:
         return None
-    lines = [translate("reach.packs", lang), *(link.url for link in links)]
-    return Reply.text("\n".join(lines))
+    return add_packs(Rich(), links, coalition.name, lang).build()

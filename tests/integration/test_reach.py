@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
+from bot.card import card_now
 from bot.reach_reports import packs_reply
 from hub.cli import main
 from hub.core import Hub, utc_now
@@ -120,17 +121,27 @@ async def test_the_public_page_shows_the_totals_once_read(hub: Hub, tmp_path: Pa
             after = await (await client.get(path)).text()
         assert "66 j&#39;aime, 24 partages, 6 réponses, 9 citations sur 6 publications" in after, after[-3000:]
 
-        # Once the coalition has a starter pack, the page links it (as does the recap in the room).
+        # Once the coalition has starter packs, the page links every one by its région, as do the recap and the
+        # card in the room.
         async with hub.store.unit() as uow:
-            await uow.starter_packs.keep(fleet.coalition_id, 1, "3lista", "3packb")
-            await uow.starter_packs.synced(
-                fleet.coalition_id, 1, did="did:plc:c", handle="coalition.test", members_hash="h", label=""
-            )
+            for number, label in enumerate(("Bretagne", "Île-de-France (1/2)", "Île-de-France (2/2)"), 1):
+                await uow.starter_packs.keep(fleet.coalition_id, number, f"3list{number}", f"3pack{number}")
+                await uow.starter_packs.synced(
+                    fleet.coalition_id, number, did="did:plc:c", handle="coalition.test", members_hash="h", label=label
+                )
         async with TestClient(TestServer(app)) as client:
             page = await (await client.get(path)).text()
-        assert 'href="https://bsky.app/starter-pack/coalition.test/3packb"' in page
-        reply = await packs_reply(hub, fleet.coalition_id, "fr")
-        assert reply is not None and "https://bsky.app/starter-pack/coalition.test/3packb" in reply.plain
+        for number, label in enumerate(("Bretagne", "Île-de-France (1/2)", "Île-de-France (2/2)"), 1):
+            assert (
+                f'href="https://bsky.app/starter-pack/coalition.test/3pack{number}" rel="noopener">{label}</a>' in page
+            )
+        coalition = await hub.coalitions.get(fleet.coalition_id)
+        reply = await packs_reply(hub, coalition, "fr")
+        assert reply is not None
+        assert reply.plain.startswith("Suivre toutes les villes sur Bluesky : Bretagne https://bsky.app/starter-pack/")
+        assert "Île-de-France (2/2) https://bsky.app/starter-pack/coalition.test/3pack3" in reply.plain
+        _, card = await card_now(hub, fleet.announcement.id, "!")
+        assert '<a href="https://bsky.app/starter-pack/coalition.test/3pack2">Île-de-France (1/2)</a>' in card.html
 
 
 async def test_a_deleted_post_is_counted_as_deleted(hub: Hub, tmp_path: Path) -> None:
