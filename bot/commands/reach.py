@@ -12,6 +12,7 @@ from __future__ import annotations
 from bot.commands.accounts import BLUESKY_LIMIT, town_and_server
 from bot.commands.announcements.shared import NUMBER, announcement_of, coalition_of
 from bot.context import Request
+from bot.reach_reports import counts_text
 from bot.registry import Argument, Arguments, Audience, command
 from bot.render import Reply
 from bot.secrets import COALITION_ACCOUNT_COMMAND, HIDDEN
@@ -101,10 +102,7 @@ async def amplify(request: Request, args: Arguments) -> Reply:
 
 
 def _plan_text(plan: RepostPlan, number: int, zone: str, lang: str) -> str:
-    counts = ", ".join(
-        translate("bot.reach.repost.count", lang, count=n, network=p.value.capitalize())
-        for p, n in sorted(plan.counts.items())
-    )
+    counts = counts_text(plan, lang)
     if plan.ends_at is None:
         return translate("bot.reach.repost.waiting", lang, id=number, counts=counts)
     when = format_instant(plan.ends_at, zone, lang)

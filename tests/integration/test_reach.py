@@ -24,7 +24,7 @@ from hub.cli import main
 from hub.core import Hub, utc_now
 from hub.dispatch.worker import Dispatcher
 from hub.domain.model import AnnouncementState, Platform
-from hub.domain.reach import Counts
+from hub.domain.reach import Counts, Round
 from hub.errors import PermissionDenied
 from hub.publishers.bluesky import BlueskyPublisher
 from hub.publishers.mastodon import MastodonPublisher
@@ -106,6 +106,38 @@ async def test_the_report_totals_equal_the_sums_the_servers_hold(
         lines = report_lines(report, "fr")
         assert "Bluesky : 3 publications, 60 j'aime, 6 partages, 6 réponses, 3 citations." in lines
         assert len(report_csv(report).splitlines()) == 7
+
+
+async def test_a_server_that_hides_statuses_from_strangers_is_read_with_the_towns_tokens(
+    hub: Hub, tmp_path: Path
+) -> None:
+    async with published(hub, tmp_path) as fleet:
+        assert fleet.mastodon is not None
+        expected = _set_counts(fleet)
+        fleet.mastodon.anonymous_api = False  # DISALLOW_UNAUTHENTICATED_API_ACCESS: anonymous reads get 401
+        # Two towns' tokens were revoked since they posted: the third town's reads for all.
+        for town in fleet.towns[:2]:
+            fleet.mastodon.revoke_token(fleet.tokens[town.id])
+        hub.settings.reach_after_hours = [0.0, 1.0]
+        assert await hub.reach.run() == 1
+        assert (await hub.reach.report(fleet.announcement.id)).total == expected
+
+        # No token left that the server takes, and no anonymous reads: the second reading only waits.
+        fleet.mastodon.revoke_token(fleet.tokens[fleet.towns[2].id])
+        hub.clock = lambda: utc_now() + timedelta(hours=2)
+        assert await hub.reach.run() == 0
+        [_, second] = await _rounds(hub, fleet.announcement.id)
+        assert second.read_at is None and second.attempts == 1
+        # The server opens its API again: the reading is made anonymously, the last resort.
+        fleet.mastodon.anonymous_api = True
+        hub.clock = lambda: utc_now() + timedelta(hours=3)
+        assert await hub.reach.run() == 1
+        assert (await hub.reach.report(fleet.announcement.id, 2)).total == expected
+
+
+async def _rounds(hub: Hub, announcement_id: int) -> list[Round]:
+    async with hub.store.unit() as uow:
+        return await uow.reach.rounds(announcement_id)
 
 
 async def test_the_public_page_shows_the_totals_once_read(hub: Hub, tmp_path: Path) -> None:
@@ -350,6 +382,10 @@ async def test_fifty_towns_are_reposted_exactly_once_across_a_crash_and_the_repo
         did, username = await _coalition_accounts(hub, fleet)
         expected = _set_counts(fleet)
         await hub.reposts.ask(COORDINATOR, fleet.announcement.id)
+        [news] = await hub.reposts.news()
+        assert news.stage == "planned" and news.plan.total == 100 and news.plan.ends_at is not None
+        await hub.reposts.news_told(fleet.announcement.id, news.stage)
+        assert await hub.reposts.news() == []
         hub.clock = lambda: utc_now() + timedelta(hours=1)  # every repost due
         fleet.bluesky.inject("latency", count=None, seconds=0.02)
 
@@ -370,6 +406,8 @@ async def test_fifty_towns_are_reposted_exactly_once_across_a_crash_and_the_repo
         assert len(targets) == 50 and len(set(targets)) == 50
         assert len(fleet.mastodon.reblogged(username)) == 50
         assert (await hub.reposts.plan(fleet.announcement.id)).progress == {"done": 100}
+        [news] = await hub.reposts.news()  # a plan of minutes: no quarter told, the end only
+        assert news.stage == "done" and news.plan.finished == 100
 
         hub.settings.reach_after_hours = [0.0]
         await hub.reach.run()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from bot.reach_reports import duration_text
 from hub.domain.model import Platform, TownKind
-from hub.domain.reach import Counts, Round, Snapshot
+from hub.domain.reach import Counts, Round, Snapshot, repost_news_due, repost_stage
 from hub.publishers.bluesky_graph import Listed
 from hub.reference.places import Place, place_of
 from hub.services.pack_groups import OTHERS, PACK_SIZE, Member, pack_groups
@@ -100,3 +101,27 @@ def test_a_towns_region_and_departement_come_from_its_official_code() -> None:
     assert place_of(TownKind.REGION, "53") == Place("53", "Bretagne")
     assert place_of(TownKind.EPCI, "200054781") is None and place_of(TownKind.OTHER, None) is None
     assert place_of(TownKind.COMMUNE, "97501") is None  # Saint-Pierre-et-Miquelon: in no région
+
+
+def test_a_long_repost_request_is_told_at_most_five_times_whatever_its_size() -> None:
+    for total in (3, 100, 3_200):
+        told: str | None = None
+        said = []
+        for done in range(total + 1):
+            reached = repost_stage(done, total, finished=done == total, stopped=False, long=True)
+            if repost_news_due(told, reached):
+                said.append(reached)
+                told = reached
+        assert said[0] == "planned" and said[-1] == "done" and len(said) <= 5, said
+        assert said == (["planned", "25", "50", "75", "done"] if total >= 4 else said)
+    # A short one: its start and its end only; a retraction ends the telling.
+    assert repost_stage(60, 100, finished=False, stopped=False, long=False) == "planned"
+    assert repost_stage(60, 100, finished=False, stopped=True, long=True) == "stopped"
+    assert not repost_news_due("done", "stopped") and not repost_news_due("50", "25")
+    assert repost_news_due(None, "75")  # a bot that was away tells where it is now, not every stage missed
+
+
+def test_a_durations_reads_in_minutes_then_hours() -> None:
+    assert duration_text(timedelta(seconds=4), "fr") == "1 min"
+    assert duration_text(timedelta(minutes=42), "fr") == "42 min"
+    assert duration_text(timedelta(hours=6, minutes=5), "fr") == "6 h 05"
