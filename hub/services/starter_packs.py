@@ -19,16 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.domain import permissions
 from hub.domain.model import Account, Platform, Town
-from hub.errors import InvalidInput, NotFound
+from hub.errors import InvalidInput
 from hub.locks import KeyedLocks
 from hub.publishers.bluesky import BlueskyPublisher, new_tid
 from hub.publishers.bluesky_graph import Listed, Repo, RepoWriter, create, delete
 from hub.reference.places import place_of
 from hub.services.coalition_accounts import CoalitionAccountService
+from hub.services.coalitions import coordinated, get_coalition
 from hub.services.context import ServiceContext
-from hub.services.pack_groups import Member, PackGroup, pack_groups
+from hub.services.pack_groups import PACK_SIZE, Member, PackGroup, pack_groups
 from hub.store.repositories import StarterPack
 
 LIST = "app.bsky.graph.list"
@@ -56,14 +56,13 @@ class StarterPacks:
         self.accounts = accounts
         self._locks: KeyedLocks[int] = KeyedLocks()
         self._dids: dict[str, str] = {}
+        #: The most accounts per pack: the Bluesky app's cap (a test lowers it to see the split on a real PDS).
+        self.pack_size = PACK_SIZE
 
     async def create(self, actor_id: str, coalition_id: int) -> list[PackLink]:
         """``!pack``: creates (or brings up to date) the coalition's packs; a coordinator's or an admin's act."""
         async with self.context.store.unit() as uow:
-            coalition = await uow.coalitions.get(coalition_id)
-            if coalition is None:
-                raise NotFound("error.coalition.unknown", id=str(coalition_id))
-            permissions.require_coordinator(await self.context.actor(uow, actor_id), coalition.id, coalition.name)
+            coalition = await coordinated(self.context, uow, actor_id, coalition_id)
             await uow.audit.append(actor_id, "starter_pack.sync", coalition_id=coalition.id)
         return await self.sync(coalition_id)
 
@@ -164,10 +163,8 @@ class StarterPacks:
 
     async def _account(self, coalition_id: int) -> tuple[Account, str]:
         async with self.context.store.unit() as uow:
-            coalition = await uow.coalitions.get(coalition_id)
+            coalition = await get_coalition(uow, coalition_id)
             accounts = await uow.coalition_accounts.of_coalition(coalition_id)
-        if coalition is None:
-            raise NotFound("error.coalition.unknown", id=str(coalition_id))
         bluesky = [a for a in accounts if a.platform is Platform.BLUESKY]
         if not bluesky:
             raise InvalidInput("error.pack.no_account", coalition=coalition.name)
@@ -181,7 +178,7 @@ class StarterPacks:
         handles = {t: a.identifier for t, found in accounts.items() for a in found if a.platform is Platform.BLUESKY}
         linked = [(t, handles[t.id]) for t in towns if t.id in handles]
         # The reference list is read from disk on first use: not on the event loop.
-        return await asyncio.to_thread(lambda: pack_groups([_member(t, h) for t, h in linked]))
+        return await asyncio.to_thread(lambda: pack_groups([_member(t, h) for t, h in linked], self.pack_size))
 
     def _publisher(self) -> BlueskyPublisher:
         publisher = self.accounts.publisher(Platform.BLUESKY)
