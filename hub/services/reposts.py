@@ -105,22 +105,20 @@ class RepostService:
         return RepostPlan(counts, ends, progress, starts)
 
     async def news(self) -> list[RepostNews]:
-        """The requests that reached a stage the room was not told yet (at most five messages per request)."""
+        """The requests that reached a stage the room was not told yet (at most five messages per request).
+
+        Asked every second by the bot: a request under way costs two small queries, the full plan is read only
+        when there is something to tell."""
         async with self.context.store.unit() as uow:
             telling = await uow.reposts.telling()
         found = []
         for announcement_id, coalition_id, told in telling:
-            plan = await self.plan(announcement_id)
-            long = (
-                plan.ends_at is not None
-                and plan.starts_at is not None
-                and plan.ends_at - plan.starts_at >= LONG_REPOSTS
-            )
-            stopped = bool(plan.progress.get(UNDOING) or plan.progress.get(UNDONE))
-            finished = plan.finished == plan.total
-            stage = repost_stage(plan.finished, plan.total, finished=finished, stopped=stopped, long=long)
+            async with self.context.store.unit() as uow:
+                starts, ends = await uow.reposts.span(announcement_id)
+                progress = await uow.reposts.progress(announcement_id)
+            stage = _stage(RepostPlan({}, ends, progress, starts))
             if repost_news_due(told, stage):
-                found.append(RepostNews(announcement_id, coalition_id, stage, plan))
+                found.append(RepostNews(announcement_id, coalition_id, stage, await self.plan(announcement_id)))
         return found
 
     async def news_told(self, announcement_id: int, stage: str) -> None:
@@ -202,6 +200,15 @@ class RepostService:
 
     async def close(self) -> None:
         await self._mastodon.close()
+
+
+def _stage(plan: RepostPlan) -> str:
+    """How far a planned request is, as the room is told (see :func:`repost_stage`)."""
+    start, end = plan.starts_at, plan.ends_at
+    long = start is not None and end is not None and end - start >= LONG_REPOSTS
+    stopped = bool(plan.progress.get(UNDOING) or plan.progress.get(UNDONE))
+    finished = plan.finished == plan.total
+    return repost_stage(plan.finished, plan.total, finished=finished, stopped=stopped, long=long)
 
 
 def _times(start: datetime, platform: Platform, count: int) -> list[datetime]:

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
 from bot.card import card_now
-from bot.reach_reports import packs_reply
+from bot.reach_reports import packs_reply, repost_news_text
 from hub.cli import main
 from hub.core import Hub, utc_now
 from hub.dispatch.worker import Dispatcher
@@ -361,6 +361,31 @@ async def test_the_coalition_reposts_every_post_once_even_after_a_lost_answer_an
         assert fleet.bluesky.records(did, REPOST) == []
         assert fleet.mastodon.reblogged(username) == []
         assert (await hub.reposts.plan(fleet.announcement.id)).progress == {"undone": 6}
+
+
+async def test_reposts_that_take_long_are_told_at_each_quarter_and_at_their_end(hub: Hub, tmp_path: Path) -> None:
+    async with published(hub, tmp_path) as fleet:
+        await _coalition_accounts(hub, fleet)
+        await hub.reposts.ask(COORDINATOR, fleet.announcement.id)
+        start = utc_now()
+        async with hub.store.unit() as uow:  # six reposts over an hour, as 1,600 boosts are spread over hours
+            rows = (await uow.session.scalars(sa.select(RepostRow).order_by(RepostRow.due_at, RepostRow.id))).all()
+            for n, row in enumerate(rows):
+                row.due_at = start + timedelta(minutes=12 * n)
+        told, texts = [], []
+        for minutes in (0, 12, 24, 36, 48, 60, 70):
+            hub.clock = lambda minutes=minutes: start + timedelta(minutes=minutes, seconds=1)
+            await hub.reposts.run()
+            for news in await hub.reposts.news():
+                told.append((news.stage, news.plan.finished))
+                texts.append(repost_news_text(news, "Europe/Paris", "fr", "!"))
+                await hub.reposts.news_told(news.announcement_id, news.stage)
+        assert told == [("planned", 1), ("25", 2), ("50", 3), ("75", 5), ("done", 6)]
+        number = fleet.announcement.id
+        assert texts[0].startswith(f"📢 Relais de l'annonce n°{number} commencé par les comptes de la coalition : ")
+        assert texts[0].endswith(", dans 1 h 00 environ.")
+        assert texts[1].startswith(f"Relais de l'annonce n°{number} : 2 sur 6 faits (25 %). Fin prévue ")
+        assert texts[-1] == f"✅ Relais de l'annonce n°{number} terminé : 6 faits sur 6."
 
 
 def test_boosts_beyond_the_budget_are_spread_over_the_windows() -> None:
