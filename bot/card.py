@@ -8,11 +8,12 @@ the card's event id (purpose ``card``), so a restarted bot still edits the same 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.context import Messenger
-from bot.pages import add_public_page, public_page
+from bot.pages import add_packs, add_public_page, public_page
 from bot.quorum import add_quorum, tally_of
 from bot.render import MAX_CONTENT_BYTES, Reply, Rich, fitting, item_weight, notice_content, shorten, weight
 from hub.core import Hub
@@ -27,6 +28,7 @@ from hub.domain.model import (
 )
 from hub.i18n import format_instant, translate
 from hub.services.announcements import Board, BoardSummary
+from hub.services.starter_packs import PackLink
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +58,36 @@ _SHORT = 200
 
 
 def render_card(
-    view: Board | BoardSummary, lang: str, prefix: str, page: str | None = None, rules: ThreadRules | None = None
+    view: Board | BoardSummary,
+    lang: str,
+    prefix: str,
+    page: str | None = None,
+    rules: ThreadRules | None = None,
+    packs: Sequence[PackLink] = (),
 ) -> Reply:
     """The card of the announcement in ``lang``: what it says, when it goes out, who signed.
 
     Every member town is listed while they all fit; a larger coalition gets a summary instead — the refusals
     and the latest signatures, as many as fit, and the command that lists every town. The card never weighs
     more than :data:`CARD_BYTES`, so that its edits stay under the limit, plain or encrypted. ``rules``: the
-    follow-up each town posts in thread under its post, and whether the post is pinned.
+    follow-up each town posts in thread under its post, and whether the post is pinned. ``packs``: the
+    coalition's starter packs, linked at the end.
     """
     summary = view.summary(CARD_LINES, CARD_TOWNS) if isinstance(view, Board) else view
+    links = _Links(page, tuple(packs))
     cut = None
-    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, rules)) < _MIN_ROOM:
+    if CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, links, rules)) < _MIN_ROOM:
         cut = _SHORT  # very long quoted texts (four alt texts of 1,500 characters…) leave the towns no room
-    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, page, rules))
-    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut, page, rules)
+    room = CARD_BYTES - weight(_card(summary, lang, prefix, _Towns(), cut, links, rules))
+    return _card(summary, lang, prefix, _Towns.within(summary, lang, prefix, room), cut, links, rules)
+
+
+@dataclass(frozen=True, slots=True)
+class _Links:
+    """What the card links to at its end: the public page (once published) and the starter packs."""
+
+    page: str | None = None
+    packs: tuple[PackLink, ...] = ()
 
 
 def _card(
@@ -79,7 +96,7 @@ def _card(
     prefix: str,
     towns: _Towns,
     cut: int | None,
-    page: str | None,
+    links: _Links,
     rules: ThreadRules | None = None,
 ) -> Reply:
     announcement = summary.announcement
@@ -101,7 +118,8 @@ def _card(
     towns.add_to(tail)
     if announcement.state is AnnouncementState.OPEN:
         _new_line(tail).text(translate("bot.announce.card.how", lang, prefix=prefix, id=str(announcement.id)))
-    add_public_page(tail, page, lang)
+    add_public_page(tail, links.page, lang)
+    add_packs(tail, links.packs, summary.coalition.name, lang)
     first, last = head.build(), tail.build()
     quoted = "\n".join("> " + line for line in wording.plain.splitlines())
     return Reply(
@@ -244,7 +262,8 @@ async def card_now(hub: Hub, announcement_id: int, prefix: str) -> tuple[str, Re
     summary = await hub.announcements.summary(announcement_id, CARD_LINES, CARD_TOWNS)
     page = public_page(hub.settings, summary.announcement)
     rules = await hub.threads.rules(announcement_id)
-    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix, page, rules)
+    packs = await hub.starter_packs.links(summary.coalition.id)
+    return summary.coalition.room_id, render_card(summary, summary.coalition.language, prefix, page, rules, packs)
 
 
 async def post_card(hub: Hub, messenger: Messenger, room_id: str, announcement_id: int, prefix: str) -> None:

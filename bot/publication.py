@@ -44,7 +44,7 @@ from bot.publication_text import (
     retraction_tally,
 )
 from bot.quorum import quorum_question, reported_tally
-from bot.reach_reports import packs_reply, tell_reach_reports
+from bot.reach_reports import packs_reply, tell_reach_reports, tell_repost_news
 from bot.render import Reply
 from hub.core import Hub
 from hub.domain.model import Announcement, AnnouncementMessage, AnnouncementState, Platform, Report, ReportKind
@@ -132,6 +132,7 @@ class PublicationReports:
         """Tells the reports waiting, then brings the status messages up to date; returns how many were told."""
         told = await self.tell_reports()
         told += await tell_reach_reports(self.hub, self.messenger)
+        told += await tell_repost_news(self.hub, self.messenger, self.prefix)
         now = asyncio.get_running_loop().time()
         if now >= self._next_edit:
             self._next_edit = now + self.edit_every
@@ -233,7 +234,7 @@ class PublicationReports:
         else:
             page = public_page(self.hub.settings, board.announcement)
             pages = publication_recap(announcement, outcomes, board.officers, lang, self.prefix, page)
-            if (packs := await packs_reply(self.hub, board.coalition.id, lang)) is not None:
+            if (packs := await packs_reply(self.hub, board.coalition, lang)) is not None:
                 pages.append(packs)
         await self._send_pages(board.coalition.room_id, pages, f"unisson-report-{report.id}")
 

@@ -101,6 +101,9 @@ class Rich:
             self._mentions.extend(m for m in item.mentions if m not in self._mentions)
         return self
 
+    def is_empty(self) -> bool:
+        return not self._plain
+
     def ends_with_list(self) -> bool:
         """Whether the last thing added is a bulleted list (which already ends its line)."""
         return bool(self._html) and self._html[-1].endswith("</ul>")

@@ -91,7 +91,9 @@ Points reproduced
 12. Counts: ``favourites_count``, ``reblogs_count``, ``replies_count``, ``quotes_count`` (set by tests with
    :meth:`MastodonDouble.set_counts`; boosts raise ``reblogs_count``). ``GET /api/v1/statuses?id[]=…``
    (Mastodon 4.3+): the visible ones, the others left out, at most 20 ids (422 past them: upstream's cap is
-   unverified); not on the ``TAKAHE`` personality (404).
+   unverified); not on the ``TAKAHE`` personality (404). A token read needs ``read:statuses`` (403
+   otherwise); with :attr:`MastodonDouble.anonymous_api` False, a read without a token is refused 401 ``This
+   API requires an authenticated user`` (a server with ``DISALLOW_UNAUTHENTICATED_API_ACCESS``).
 13. ``POST /api/v1/statuses/:id/reblog``: one boost per account and status (again: the same boost, not
    counted), counted in the 300 statuses per 3 hours (429 past them); ``/unreblog`` (nothing to undo: not an
    error) counted with the deletes, 30 per 30 minutes. :meth:`MastodonDouble.reblogged` is the truth.
@@ -406,6 +408,8 @@ INVALID_TOKEN = "The access token is invalid"
 REVOKED_TOKEN = "The access token was revoked"
 OUT_OF_SCOPE = "This action is outside the authorized scopes"
 USER_REQUIRED = "This method requires an authenticated user"
+#: A server with ``DISALLOW_UNAUTHENTICATED_API_ACCESS`` (Api::BaseController#require_authenticated_user!).
+API_REQUIRES_USER = "This API requires an authenticated user"
 LOGIN_DISABLED = "Your login is currently disabled"
 NOT_FOUND = "Record not found"
 #: ``statuses.errors.in_reply_not_found`` in upstream's locale (wording unverified).
@@ -932,6 +936,8 @@ class MastodonDouble(FaultInjection):
         super().__init__(seed)
         self._offset = 0.0
         self._last_id = 0
+        #: False: the server answers anonymous API reads 401 (``DISALLOW_UNAUTHENTICATED_API_ACCESS``).
+        self.anonymous_api = True
         self._accounts: dict[str, Account] = {}
         self._tokens: dict[str, Token] = {}
         self._statuses: dict[str, Status] = {}
@@ -1480,10 +1486,17 @@ class MastodonDouble(FaultInjection):
             raise self._not_found()
         return status
 
-    async def _get_status(self, request: web.Request) -> web.Response:
-        viewer = None
+    def _reader(self, request: web.Request) -> Account | None:
+        """Who reads statuses: a token's account (which must allow ``read:statuses``), else anonymous, where the
+        server allows anonymous API reads."""
         if "Authorization" in request.headers or "access_token" in request.query:
-            viewer = self._authenticate(request, "read:statuses")
+            return self._authenticate(request, "read:statuses")
+        if not self.anonymous_api:
+            raise ApiError(401, API_REQUIRES_USER)
+        return None
+
+    async def _get_status(self, request: web.Request) -> web.Response:
+        viewer = self._reader(request)
         status = self._statuses.get(request.match_info["id"])
         visible = (
             status is not None
@@ -1535,6 +1548,7 @@ class MastodonDouble(FaultInjection):
         :data:`BATCH_STATUSES` ids (422 past it). A server without it routes the path nowhere: 404."""
         if not self.personality.batch_statuses:
             raise self._not_found()
+        self._reader(request)
         ids = request.query.getall("id[]", [])
         if len(ids) > BATCH_STATUSES:
             raise ApiError(422, f"Validation failed: ids exceeds the limit of {BATCH_STATUSES}")

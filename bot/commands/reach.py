@@ -10,16 +10,27 @@ redacts the command in a shared room.
 from __future__ import annotations
 
 from bot.commands.accounts import BLUESKY_LIMIT, town_and_server
-from bot.commands.announcements.shared import NUMBER, announcement_of, coalition_of
+from bot.commands.announcements.shared import NUMBER, announcement_of, coalition_of, refresh
 from bot.context import Request
+from bot.reach_reports import counts_text
 from bot.registry import Argument, Arguments, Audience, command
 from bot.render import Reply
 from bot.secrets import COALITION_ACCOUNT_COMMAND, HIDDEN
-from hub.domain.model import Coalition, Platform
+from hub.domain.model import AnnouncementState, Coalition, Platform
 from hub.errors import InvalidInput
 from hub.i18n import format_instant, translate
 from hub.services.coalition_accounts import CoalitionHealth
 from hub.services.reposts import RepostPlan
+
+#: The announcements whose card ``!pack`` brings up to date: the latest few still in people's sight.
+CARD_STATES = (
+    AnnouncementState.OPEN,
+    AnnouncementState.LOCKED,
+    AnnouncementState.PUBLISHING,
+    AnnouncementState.PUBLISHED,
+    AnnouncementState.PARTIALLY_FAILED,
+)
+CARDS_UPDATED = 3
 
 
 @command(
@@ -82,7 +93,17 @@ async def starter_pack(request: Request, args: Arguments) -> Reply:
         return Reply.text(translate("bot.reach.pack.empty", request.lang))
     lines = [translate("bot.reach.pack.done", request.lang, count=len(links))]
     lines += [f"{link.label or coalition.name} — {link.url}" for link in links]
+    await _show_packs_on_cards(request, coalition)
     return Reply.text("\n".join(lines))
+
+
+async def _show_packs_on_cards(request: Request, coalition: Coalition) -> None:
+    """The latest announcements' cards link the packs from now on (older cards are left alone: few edits)."""
+    if request.messenger is None:
+        return
+    shown = await request.hub.announcements.list(coalition.id, states=CARD_STATES)
+    for announcement in sorted(shown, key=lambda a: a.id)[-CARDS_UPDATED:]:
+        await refresh(request, announcement.id)
 
 
 @command(
@@ -101,10 +122,7 @@ async def amplify(request: Request, args: Arguments) -> Reply:
 
 
 def _plan_text(plan: RepostPlan, number: int, zone: str, lang: str) -> str:
-    counts = ", ".join(
-        translate("bot.reach.repost.count", lang, count=n, network=p.value.capitalize())
-        for p, n in sorted(plan.counts.items())
-    )
+    counts = counts_text(plan, lang)
     if plan.ends_at is None:
         return translate("bot.reach.repost.waiting", lang, id=number, counts=counts)
     when = format_instant(plan.ends_at, zone, lang)

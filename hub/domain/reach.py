@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hub.domain.model import Account, Platform
@@ -12,6 +12,31 @@ from hub.domain.model import Account, Platform
 DEFAULT_ROUNDS_HOURS = (24, 168)
 #: The towns named in a report, by reach.
 TOP_TOWNS = 10
+#: What the room hears of a repost request, in order: when it is planned (how long it will take), a quarter,
+#: half and three quarters done (only when it takes long), then done, or stopped by a retraction. At most five
+#: messages, whatever the coalition's size.
+PLANNED, DONE, STOPPED = "planned", "done", "stopped"
+REPOST_STAGES = (PLANNED, "25", "50", "75", DONE, STOPPED)
+#: Reposts taking less than this are told when they start and when they end only.
+LONG_REPOSTS = timedelta(minutes=30)
+
+
+def repost_stage(done: int, total: int, *, finished: bool, stopped: bool, long: bool) -> str:
+    """The furthest stage a repost request reached: ``done`` of ``total`` made (or failed for good)."""
+    if stopped:
+        return STOPPED
+    if finished:
+        return DONE
+    share = 100 * done // total if total and long else 0
+    reached = [stage for stage in REPOST_STAGES[1:4] if share >= int(stage)]
+    return reached[-1] if reached else PLANNED
+
+
+def repost_news_due(told: str | None, reached: str) -> bool:
+    """Whether ``reached`` is further than what was told (a stage skipped meanwhile is not told late)."""
+    return told not in (DONE, STOPPED) and REPOST_STAGES.index(reached) > (
+        REPOST_STAGES.index(told) if told in REPOST_STAGES else -1
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +91,8 @@ class PostToRead:
     platform: Platform
     remote_id: str
     server: str
+    #: The town's account that posted it: its token reads the counts where a server hides them from strangers.
+    account_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,6 +273,29 @@ class BlueskyPublisher(Publisher):
         if self._own_http:
             await self._http.close()
 
+    # --- for writers of other records (starter packs, reposts: :mod:`hub.publishers.bluesky_graph`) ---------
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        """The HTTP session every call of this publisher goes through."""
+        return self._http
+
+    async def session_of(self, account: Account) -> PdsSession:
+        """The account's PDS session: logged in once, kept through the gateway."""
+        return await self._session(account)
+
+    async def with_session(self, account: Account, call: Callable[[PdsSession], Awaitable[T]]) -> T:
+        """Runs ``call`` with the account's session, refreshing it once if the server says it is stale."""
+        return await self._authed(account, call)
+
+    async def resolve_handle(self, pds: str, handle: str) -> str | None:
+        """A handle's DID as ``pds`` resolves it, or None."""
+        return await self._resolve_handle(pds, handle)
+
+    async def pds_of(self, did: str) -> str:
+        """The PDS that holds the repo of ``did``, from its DID document."""
+        return await self._pds_from_plc(did)
+
     # --- posting ------------------------------------------------------------------------------------------
 
     async def _create(self, job: PostJob, rkey: str) -> Published:

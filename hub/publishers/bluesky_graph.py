@@ -1,6 +1,7 @@
 """Writing records other than posts on a Bluesky account: a coalition's starter pack (its reference list, the
-list's items, the pack) and, later, reposts. It borrows the session handling of :class:`BlueskyPublisher`
-(login once, refresh when stale) and its error boundary, and speaks XRPC over the publisher's HTTP session.
+list's items, the pack) and reposts. It borrows the session handling of :class:`BlueskyPublisher` (login once,
+refresh when stale: its public ``session_of`` and ``with_session``) and its error boundary, and speaks XRPC
+over the publisher's HTTP session.
 
 - ``com.atproto.repo.putRecord`` writes a record at a chosen rkey, creating or replacing it: the caller
   chooses and keeps the rkey before the first write, so a write repeated after a crash changes nothing.
@@ -57,22 +58,22 @@ class RepoWriter:
 
     async def repo(self, account: Account) -> Repo:
         async with xrpc_boundary():
-            session = await self.publisher._session(account)
+            session = await self.publisher.session_of(account)
         return Repo(session.did, session.handle)
 
     async def resolve(self, account: Account, handle: str) -> str | None:
         """A handle's DID as the account's PDS resolves it, or None."""
         async with xrpc_boundary():
-            session = await self.publisher._session(account)
-            return await self.publisher._resolve_handle(session.pds, handle)
+            session = await self.publisher.session_of(account)
+            return await self.publisher.resolve_handle(session.pds, handle)
 
     async def put(self, account: Account, collection: str, rkey: str, value: dict[str, Any]) -> None:
         async def call(s: PdsSession) -> Any:
             body = {"repo": s.did, "collection": collection, "rkey": rkey, "record": {"$type": collection, **value}}
-            return await self._send(s, "POST", "com.atproto.repo.putRecord", body)
+            return await self.send(s, "POST", "com.atproto.repo.putRecord", body)
 
         async with xrpc_boundary():
-            await self.publisher._authed(account, call)
+            await self.publisher.with_session(account, call)
 
     async def apply(self, account: Account, writes: Sequence[dict[str, Any]]) -> None:
         """Every write, in as few commits as the PDS allows."""
@@ -81,10 +82,10 @@ class RepoWriter:
 
             async def call(s: PdsSession, batch: list[dict[str, Any]] = batch) -> Any:
                 body = {"repo": s.did, "writes": batch}
-                return await self._send(s, "POST", "com.atproto.repo.applyWrites", body)
+                return await self.send(s, "POST", "com.atproto.repo.applyWrites", body)
 
             async with xrpc_boundary():
-                await self.publisher._authed(account, call)
+                await self.publisher.with_session(account, call)
 
     async def records(self, account: Account, collection: str) -> list[Listed]:
         """Every record of ``collection`` on the account's repo."""
@@ -94,21 +95,23 @@ class RepoWriter:
 
             async def call(s: PdsSession, cursor: str | None = cursor) -> Any:
                 params = {"repo": s.did, "collection": collection, "limit": str(PAGE)}
-                return await self._send(
+                return await self.send(
                     s, "GET", "com.atproto.repo.listRecords", params | ({"cursor": cursor} if cursor else {})
                 )
 
             async with xrpc_boundary():
-                page = await self.publisher._authed(account, call)
+                page = await self.publisher.with_session(account, call)
             found += [Listed(r["uri"].rsplit("/", 1)[1], r.get("value", {})) for r in page.get("records", [])]
             cursor = page.get("cursor")
             if not cursor or not page.get("records"):
                 return found
 
-    async def _send(self, session: PdsSession, verb: str, method: str, data: dict[str, Any]) -> Any:
+    async def send(self, session: PdsSession, verb: str, method: str, data: dict[str, Any]) -> Any:
+        """One XRPC call on the session's PDS (parameters for a GET, a JSON body for a POST); its answer, or
+        :class:`XrpcFailure`, which the callers' :func:`xrpc_boundary` turns into a publish error."""
         url = f"{session.pds}/xrpc/{method}"
         options: dict[str, Any] = {"json": data} if verb == "POST" else {"params": data}
-        async with self.publisher._http.request(verb, url, headers=session.auth(), **options) as answer:
+        async with self.publisher.http.request(verb, url, headers=session.auth(), **options) as answer:
             body = await answer.json(content_type=None) if answer.content_length != 0 else {}
             if answer.status >= 300:
                 body = body if isinstance(body, dict) else {}

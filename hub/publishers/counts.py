@@ -4,7 +4,10 @@
   unauthenticated, or one a PDS proxies to). A post it leaves out is gone.
 - Mastodon-API servers: ``GET /api/v1/statuses?id[]=…`` (Mastodon 4.3+) answers for several statuses at once and
   leaves out those it cannot show; a server without it (an older Mastodon, Takahē…) is read one status at a time.
-  A status left out of a batch is asked for alone: only a 404 there means deleted.
+  A status left out of a batch is asked for alone: only a 404 there means deleted. The statuses are read with
+  a token of the towns' own accounts on that server (:meth:`CountReader.mastodon`'s ``tokens``): some servers
+  answer anonymous API reads 401 (``DISALLOW_UNAUTHENTICATED_API_ACCESS``). A token refused (401, or 403
+  for a token without ``read`` scope) gives way to the next one, and the last resort is to read anonymously.
 
 Reading is low priority and paced (one request at a time, a pause between them); any failure is raised as a
 transient publish error, and the caller only delays its report.
@@ -52,40 +55,50 @@ class CountReader:
             await asyncio.sleep(self.pause)
         return {uri: found.get(uri, Counts(deleted=True)) for uri in uris}
 
-    async def mastodon(self, server: str, ids: Sequence[str]) -> dict[str, Counts]:
-        """Counts by status id on one server; a status the server no longer has is counted as deleted."""
+    async def mastodon(self, server: str, ids: Sequence[str], tokens: Sequence[str] = ()) -> dict[str, Counts]:
+        """Counts by status id on one server; a status the server no longer has is counted as deleted.
+
+        ``tokens``: access tokens of accounts on that server, tried in turn; anonymous reads come last.
+        """
         found: dict[str, Counts] = {}
+        reader = _Readers(self, [*dict.fromkeys(tokens), None])
         if server not in self._no_batches:
             for start in range(0, len(ids), MASTODON_BATCH):
-                batch = await self._mastodon_batch(server, ids[start : start + MASTODON_BATCH])
+                batch = await self._mastodon_batch(reader, server, ids[start : start + MASTODON_BATCH])
                 if batch is None:
                     self._no_batches.add(server)
                     break
                 found.update(batch)
         for status_id in [i for i in ids if i not in found]:
-            found[status_id] = await self._mastodon_one(server, status_id)
+            found[status_id] = await self._mastodon_one(reader, server, status_id)
         return found
 
-    async def _mastodon_batch(self, server: str, ids: Sequence[str]) -> dict[str, Counts] | None:
+    async def _mastodon_batch(self, reader: _Readers, server: str, ids: Sequence[str]) -> dict[str, Counts] | None:
         """None when the server does not know the batch endpoint (it reads ``statuses`` as a status id)."""
         url = f"{server.rstrip('/')}/api/v1/statuses"
-        body = await self._get(url, [("id[]", i) for i in ids], missing_ok=True)
+        body = await reader.get(url, [("id[]", i) for i in ids])
         await asyncio.sleep(self.pause)
         if not isinstance(body, list):
             return None
         return {str(s.get("id")): _mastodon_counts(s) for s in body if isinstance(s, dict)}
 
-    async def _mastodon_one(self, server: str, status_id: str) -> Counts:
-        body = await self._get(f"{server.rstrip('/')}/api/v1/statuses/{status_id}", [], missing_ok=True)
+    async def _mastodon_one(self, reader: _Readers, server: str, status_id: str) -> Counts:
+        body = await reader.get(f"{server.rstrip('/')}/api/v1/statuses/{status_id}", [])
         await asyncio.sleep(self.pause)
         return _mastodon_counts(body) if isinstance(body, dict) else Counts(deleted=True)
 
-    async def _get(self, url: str, params: list[tuple[str, str]], *, missing_ok: bool = False) -> Any:
-        """The JSON answer; None for a 404 or 400 when ``missing_ok``; a transient error for anything else."""
+    async def _get(
+        self, url: str, params: list[tuple[str, str]], *, missing_ok: bool = False, token: str | None = None
+    ) -> Any:
+        """The JSON answer; None for a 404 or 400 when ``missing_ok``; :class:`_Refused` for a 401 or 403 with
+        a token; a transient error for anything else."""
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         try:
-            async with self._http.session().get(url, params=params) as response:
+            async with self._http.session().get(url, params=params, headers=headers) as response:
                 if missing_ok and response.status in (400, 404, 422):
                     return None
+                if token and response.status in (401, 403):
+                    raise _Refused
                 if response.status != 200:
                     raise TransientPublishError("publish.counts", status=str(response.status), url=url)
                 return await response.json(content_type=None)
@@ -94,6 +107,25 @@ class CountReader:
 
     async def close(self) -> None:
         await self._http.close()
+
+
+class _Refused(Exception):
+    """A token the server refused to read with (revoked, or without ``read`` scope)."""
+
+
+class _Readers:
+    """Who reads one server's statuses: its first token the server takes, else anonymous (the last resort)."""
+
+    def __init__(self, reader: CountReader, tokens: list[str | None]) -> None:
+        self.reader = reader
+        self.tokens = tokens
+
+    async def get(self, url: str, params: list[tuple[str, str]]) -> Any:
+        while True:
+            try:
+                return await self.reader._get(url, params, missing_ok=True, token=self.tokens[0])
+            except _Refused:
+                self.tokens.pop(0)  # never the last: anonymous reads are not refused as a token is
 
 
 def _number(value: object) -> int:

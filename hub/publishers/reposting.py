@@ -36,7 +36,7 @@ class BlueskyReposts:
     async def repost(self, account: Account, rkey: str, target_uri: str) -> str:
         """The repost's at-uri; made at ``rkey`` unless it already is there."""
         async with xrpc_boundary():
-            session = await self.publisher._session(account)
+            session = await self.publisher.session_of(account)
             uri = f"at://{session.did}/{REPOST}/{rkey}"
             if await self._exists(account, rkey):
                 return uri
@@ -46,26 +46,26 @@ class BlueskyReposts:
 
             async def create(s: PdsSession) -> Any:
                 body = {"repo": s.did, "collection": REPOST, "rkey": rkey, "record": record}
-                return await self.writer._send(s, "POST", "com.atproto.repo.createRecord", body)
+                return await self.writer.send(s, "POST", "com.atproto.repo.createRecord", body)
 
-            await self.publisher._authed(account, create)
+            await self.publisher.with_session(account, create)
             return uri
 
     async def undo(self, account: Account, rkey: str) -> None:
         async def remove(s: PdsSession) -> Any:
             body = {"repo": s.did, "collection": REPOST, "rkey": rkey}
-            return await self.writer._send(s, "POST", "com.atproto.repo.deleteRecord", body)
+            return await self.writer.send(s, "POST", "com.atproto.repo.deleteRecord", body)
 
         async with xrpc_boundary():
-            await self.publisher._authed(account, remove)
+            await self.publisher.with_session(account, remove)
 
     async def _exists(self, account: Account, rkey: str) -> bool:
         async def get(s: PdsSession) -> Any:
             params = {"repo": s.did, "collection": REPOST, "rkey": rkey}
-            return await self.writer._send(s, "GET", "com.atproto.repo.getRecord", params)
+            return await self.writer.send(s, "GET", "com.atproto.repo.getRecord", params)
 
         try:
-            await self.publisher._authed(account, get)
+            await self.publisher.with_session(account, get)
         except XrpcFailure as missing:
             if missing.status == 400 and missing.error in ("RecordNotFound", "InvalidRequest"):
                 return False
@@ -74,10 +74,10 @@ class BlueskyReposts:
 
     async def _strong_ref(self, uri: str) -> dict[str, str]:
         did, collection, rkey = uri.removeprefix("at://").split("/")
-        pds = await self.publisher._pds_from_plc(did)
+        pds = await self.publisher.pds_of(did)
         url = f"{pds.rstrip('/')}/xrpc/com.atproto.repo.getRecord"
         params = {"repo": did, "collection": collection, "rkey": rkey}
-        async with self.publisher._http.get(url, params=params) as answer:
+        async with self.publisher.http.get(url, params=params) as answer:
             if answer.status != 200:
                 raise PermanentPublishError("publish.repost.gone", uri=uri)
             found = await answer.json(content_type=None)

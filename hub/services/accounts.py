@@ -12,7 +12,7 @@ from hub.domain import permissions
 from hub.domain.identifiers import check_web_url, normalize_bluesky_handle, normalize_mastodon_handle
 from hub.domain.model import Account, Credential, Platform, Town
 from hub.errors import InvalidInput, NotFound, UnissonError
-from hub.publishers.base import PermanentPublishError
+from hub.publishers.base import PermanentPublishError, Publisher
 from hub.publishers.bluesky_identity import BlueskyIdentity, find_account
 from hub.services import revocation
 from hub.services.coalitions import get_town
@@ -93,9 +93,7 @@ class AccountService:
 
         With ``oauth_app_id`` the secret is a token issued to that app of ours; a token it replaces is revoked.
         """
-        identifier, server = normalize_account(platform, identifier, server)
-        if not secret.strip():
-            raise InvalidInput("error.account.secret_required")
+        identifier, server, secret = linking_input(platform, identifier, secret, server)
         async with self.context.store.unit() as uow:
             town = await get_town(uow, town_id)
             actor = await self.context.actor(uow, actor_id)
@@ -106,7 +104,7 @@ class AccountService:
                 platform,
                 identifier,
                 server,
-                self.context.box.encrypt(secret.strip()),
+                self.context.box.encrypt(secret),
                 _credential(platform, oauth_app_id),
                 oauth_app_id,
             )
@@ -121,7 +119,7 @@ class AccountService:
                 details={"platform": platform.value, "identifier": identifier, "server": server},
             )
         # A server that hands out the same token again must not see it revoked right after it was linked.
-        box, kept = self.context.box, secret.strip()
+        box, kept = self.context.box, secret
         await revocation.revoke(
             self.context, [r for r in replaced if r.account.platform is platform and box.decrypt(r.token) != kept]
         )
@@ -179,11 +177,7 @@ class AccountService:
 
     async def ask(self, account: Account) -> Checked:
         """Asks the network whether ``account`` can publish, without recording the answer (see :meth:`record`)."""
-        try:
-            check = await self.context.publisher(account.platform).verify(account)
-        except UnissonError as error:  # publish errors and our own refusals alike are reported, not raised
-            return Checked(account, error, None)
-        return Checked(account, None, check.limits)
+        return await check_account(self.context.publisher(account.platform), account)
 
     async def record(self, checks: Sequence[Checked]) -> None:
         """Records many accounts' checks in one transaction (the pre-flight checks thousands)."""
@@ -287,6 +281,26 @@ def _credential(platform: Platform, oauth_app_id: int | None) -> Credential:
     if oauth_app_id is not None:
         return Credential.OAUTH
     return Credential.APP_PASSWORD if platform is Platform.BLUESKY else Credential.ACCESS_TOKEN
+
+
+async def check_account(publisher: Publisher, account: Account) -> Checked:
+    """Asks the network whether ``account`` can publish; a refusal is returned in :class:`Checked`, not raised.
+
+    Shared by the towns' accounts and the coalitions' own (:mod:`hub.services.coalition_accounts`)."""
+    try:
+        check = await publisher.verify(account)
+    except UnissonError as error:  # publish errors and our own refusals alike are reported, not raised
+        return Checked(account, error, None)
+    return Checked(account, None, check.limits)
+
+
+def linking_input(platform: Platform, identifier: str, secret: str, server: str | None) -> tuple[str, str, str]:
+    """What an account is linked with, checked: its identifier and server normalized, its secret trimmed (and
+    present). Shared by the towns' accounts and the coalitions' own."""
+    identifier, server = normalize_account(platform, identifier, server)
+    if not secret.strip():
+        raise InvalidInput("error.account.secret_required")
+    return identifier, server, secret.strip()
 
 
 def normalize_account(platform: Platform, identifier: str, server: str | None) -> tuple[str, str]:

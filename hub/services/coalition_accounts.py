@@ -11,13 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.domain import permissions
 from hub.domain.model import Coalition, Platform
 from hub.domain.reach import CoalitionAccount
-from hub.errors import InvalidInput, NotFound, UnissonError
+from hub.errors import NotFound, UnissonError
 from hub.publishers import registry
 from hub.publishers.base import Publisher
-from hub.services.accounts import normalize_account
+from hub.services.accounts import check_account, linking_input
+from hub.services.coalitions import coordinated
 from hub.services.context import ServiceContext
 from hub.store.repositories import EncryptedSecrets
 
@@ -90,15 +90,10 @@ class CoalitionAccountService:
         self, actor_id: str, coalition_id: int, platform: Platform, identifier: str, secret: str, server: str | None
     ) -> CoalitionHealth:
         """Links (or re-links) the coalition's account, then checks it at once."""
-        identifier, server = normalize_account(platform, identifier, server)
-        if not secret.strip():
-            raise InvalidInput("error.account.secret_required")
+        identifier, server, secret = linking_input(platform, identifier, secret, server)
         async with self.context.store.unit() as uow:
-            coalition = await uow.coalitions.get(coalition_id)
-            if coalition is None:
-                raise NotFound("error.coalition.unknown", id=str(coalition_id))
-            permissions.require_coordinator(await self.context.actor(uow, actor_id), coalition.id, coalition.name)
-            secret_box = self.context.box.encrypt(secret.strip())
+            coalition = await coordinated(self.context, uow, actor_id, coalition_id)
+            secret_box = self.context.box.encrypt(secret)
             account = await uow.coalition_accounts.upsert(
                 coalition.id, platform, identifier, server, secret_box, actor_id
             )
@@ -113,17 +108,12 @@ class CoalitionAccountService:
             coalition = await uow.coalitions.get(account.coalition_id) if account else None
         if account is None or coalition is None:
             raise NotFound("error.account.unknown", id=str(account_id))
-        problem: UnissonError | None = None
-        limits = None
-        try:
-            limits = (await self.publisher(account.platform).verify(account.as_account())).limits
-        except UnissonError as error:
-            problem = error
+        checked = await check_account(self.publisher(account.platform), account.as_account())
         async with self.context.store.unit() as uow:
-            error_text = problem.message("fr") if problem else None
-            await uow.coalition_accounts.record_health(account.id, error=error_text, limits=limits)
+            error_text = checked.problem.message("fr") if checked.problem else None
+            await uow.coalition_accounts.record_health(account.id, error=error_text, limits=checked.limits)
             account = await uow.coalition_accounts.get(account.id) or account
-        return CoalitionHealth(coalition, account, problem)
+        return CoalitionHealth(coalition, account, checked.problem)
 
     async def of_coalition(self, coalition_id: int) -> list[CoalitionAccount]:
         async with self.context.store.unit() as uow:
@@ -131,10 +121,7 @@ class CoalitionAccountService:
 
     async def unlink(self, actor_id: str, coalition_id: int, platform: Platform) -> bool:
         async with self.context.store.unit() as uow:
-            coalition = await uow.coalitions.get(coalition_id)
-            if coalition is None:
-                raise NotFound("error.coalition.unknown", id=str(coalition_id))
-            permissions.require_coordinator(await self.context.actor(uow, actor_id), coalition.id, coalition.name)
+            coalition = await coordinated(self.context, uow, actor_id, coalition_id)
             removed = await uow.coalition_accounts.unlink(coalition.id, platform)
             details = {"platform": platform.value}
             await uow.audit.append(actor_id, "coalition_account.unlink", coalition_id=coalition.id, details=details)

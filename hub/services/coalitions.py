@@ -139,6 +139,13 @@ async def get_coalition(uow: UnitOfWork, coalition_id: int) -> Coalition:
     return coalition
 
 
+async def coordinated(context: ServiceContext, uow: UnitOfWork, actor_id: str, coalition_id: int) -> Coalition:
+    """The coalition, once ``actor_id`` is known to coordinate it (or to be an admin)."""
+    coalition = await get_coalition(uow, coalition_id)
+    permissions.require_coordinator(await context.actor(uow, actor_id), coalition.id, coalition.name)
+    return coalition
+
+
 async def get_town(uow: UnitOfWork, town_id: int) -> Town:
     town = await uow.towns.get(town_id)
     if town is None:

@@ -23,6 +23,8 @@ from hub.services.context import ServiceContext
 #: After a failed reading, the next try waits this long times the failures so far (capped).
 RETRY_AFTER = timedelta(minutes=10)
 RETRY_CAP = timedelta(hours=6)
+#: Towns' tokens tried per Mastodon server before reading anonymously (one usually suffices).
+TOKENS_PER_SERVER = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +102,18 @@ class ReachService:
             if post.platform is Platform.MASTODON:
                 servers[post.server].append(post)
         for server, group in servers.items():
-            by_id = await self.reader.mastodon(server, [p.remote_id for p in group])
+            tokens = await self._tokens(group)
+            by_id = await self.reader.mastodon(server, [p.remote_id for p in group], tokens)
             counts.update({p.delivery_id: by_id[p.remote_id] for p in group})
         return [Snapshot(p.delivery_id, p.town_id, p.platform, counts[p.delivery_id]) for p in posts]
+
+    async def _tokens(self, posts: Sequence[PostToRead]) -> list[str]:
+        """Tokens of a few of the towns' accounts on one server, to read its statuses as a signed-in user (an
+        account unlinked since is skipped; with none, the counts are read anonymously)."""
+        account_ids = list(dict.fromkeys(p.account_id for p in posts))[:TOKENS_PER_SERVER]
+        async with self.context.store.unit() as uow:
+            stored = [await uow.accounts.secrets(account_id) for account_id in account_ids]
+        return [self.context.box.decrypt(s.secret) for s in stored if s is not None]
 
     async def report(self, announcement_id: int, number: int | None = None) -> ReachReport:
         """The report of one reading (the latest read by default)."""

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from hub import reference
-from hub.domain import permissions
 from hub.domain.model import Account, Platform, Town
+from hub.domain.reach import LONG_REPOSTS, repost_news_due, repost_stage
 from hub.errors import InvalidInput, NotFound
 from hub.publishers.base import PermanentPublishError, TransientPublishError
 from hub.publishers.bluesky import BlueskyPublisher, new_tid
 from hub.publishers.reposting import BlueskyReposts, MastodonReposts
 from hub.services.coalition_accounts import CoalitionAccountService
+from hub.services.coalitions import coordinated
 from hub.services.context import ServiceContext
 from hub.store.repositories import Repost
 from hub.store.repositories.reposts import DONE, FAILED, UNDOING, UNDONE
@@ -45,6 +46,27 @@ class RepostPlan:
     counts: dict[Platform, int]
     ends_at: datetime | None
     progress: dict[str, int]
+    #: When the first repost is due (None before the instant).
+    starts_at: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.progress.values())
+
+    @property
+    def finished(self) -> int:
+        """Reposts made or refused for good."""
+        return self.progress.get(DONE, 0) + self.progress.get(FAILED, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class RepostNews:
+    """Something to tell the room of a request: the ``stage`` it reached (see :func:`repost_stage`)."""
+
+    announcement_id: int
+    coalition_id: int
+    stage: str
+    plan: RepostPlan
 
 
 class RepostService:
@@ -59,10 +81,7 @@ class RepostService:
             announcement = await uow.announcements.get(announcement_id)
             if announcement is None:
                 raise NotFound("error.announcement.unknown", id=str(announcement_id))
-            coalition = await uow.coalitions.get(announcement.coalition_id)
-            if coalition is None:
-                raise NotFound("error.coalition.unknown", id=str(announcement.coalition_id))
-            permissions.require_coordinator(await self.context.actor(uow, actor_id), coalition.id, coalition.name)
+            coalition = await coordinated(self.context, uow, actor_id, announcement.coalition_id)
             if not await uow.coalition_accounts.of_coalition(coalition.id):
                 raise InvalidInput("error.repost.no_account", coalition=coalition.name)
             towns = await uow.towns.list(coalition.id)
@@ -80,10 +99,31 @@ class RepostService:
             accounts = await uow.coalition_accounts.of_coalition(announcement.coalition_id)
             posts = await uow.reposts.posts(announcement_id)
             progress = await uow.reposts.progress(announcement_id)
-            ends = await uow.reposts.last_due(announcement_id)
+            starts, ends = await uow.reposts.span(announcement_id)
         networks = {a.platform for a in accounts}
         counts = {p: sum(1 for _, _, q in posts if q is p) for p in networks}
-        return RepostPlan(counts, ends, progress)
+        return RepostPlan(counts, ends, progress, starts)
+
+    async def news(self) -> list[RepostNews]:
+        """The requests that reached a stage the room was not told yet (at most five messages per request).
+
+        Asked every second by the bot: a request under way costs two small queries, the full plan is read only
+        when there is something to tell."""
+        async with self.context.store.unit() as uow:
+            telling = await uow.reposts.telling()
+        found = []
+        for announcement_id, coalition_id, told in telling:
+            async with self.context.store.unit() as uow:
+                starts, ends = await uow.reposts.span(announcement_id)
+                progress = await uow.reposts.progress(announcement_id)
+            stage = _stage(RepostPlan({}, ends, progress, starts))
+            if repost_news_due(told, stage):
+                found.append(RepostNews(announcement_id, coalition_id, stage, await self.plan(announcement_id)))
+        return found
+
+    async def news_told(self, announcement_id: int, stage: str) -> None:
+        async with self.context.store.unit() as uow:
+            await uow.reposts.told(announcement_id, stage)
 
     async def run(self) -> int:
         """Undoes what a retraction withdrew, plans new requests, sends the reposts due; returns how many sent."""
@@ -160,6 +200,15 @@ class RepostService:
 
     async def close(self) -> None:
         await self._mastodon.close()
+
+
+def _stage(plan: RepostPlan) -> str:
+    """How far a planned request is, as the room is told (see :func:`repost_stage`)."""
+    start, end = plan.starts_at, plan.ends_at
+    long = start is not None and end is not None and end - start >= LONG_REPOSTS
+    stopped = bool(plan.progress.get(UNDOING) or plan.progress.get(UNDONE))
+    finished = plan.finished == plan.total
+    return repost_stage(plan.finished, plan.total, finished=finished, stopped=stopped, long=long)
 
 
 def _times(start: datetime, platform: Platform, count: int) -> list[datetime]:

@@ -1,9 +1,8 @@
 """A coalition's Bluesky starter pack: one reference list of every member town's Bluesky account, and the
 starter pack that points to it, on the coalition's own Bluesky account.
 
-The Bluesky app shows at most :data:`PACK_SIZE` accounts per pack, so a larger coalition gets several packs,
-its towns split in alphabetical runs (« Abbeville – Dax », « Dijon – Lyon »…) of even size, which a reader
-understands at once.
+The Bluesky app shows at most 150 accounts per pack, so a larger coalition gets several packs, one per région
+(see :mod:`hub.services.pack_groups`), which a reader understands at once.
 
 Writing is safe to repeat: the list's and the pack's record keys are chosen and stored before the first write,
 and ``putRecord`` replaces a record at its key; the list's items are read back from the account's repo first,
@@ -14,30 +13,32 @@ towns join or leave the coalition or link an account.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hub.domain import permissions
-from hub.domain.model import Account, Platform
-from hub.errors import InvalidInput, NotFound
+from hub.domain.model import Account, Platform, Town
+from hub.errors import InvalidInput
 from hub.locks import KeyedLocks
 from hub.publishers.bluesky import BlueskyPublisher, new_tid
 from hub.publishers.bluesky_graph import Listed, Repo, RepoWriter, create, delete
+from hub.reference.places import place_of
 from hub.services.coalition_accounts import CoalitionAccountService
+from hub.services.coalitions import coordinated, get_coalition
 from hub.services.context import ServiceContext
+from hub.services.pack_groups import PACK_SIZE, Member, PackGroup, pack_groups
 from hub.store.repositories import StarterPack
 
 LIST = "app.bsky.graph.list"
 ITEM = "app.bsky.graph.listitem"
 PACK = "app.bsky.graph.starterpack"
 REFERENCE = "app.bsky.graph.defs#referencelist"
-#: The Bluesky app's cap on the accounts one starter pack shows.
-PACK_SIZE = 150
-#: A member town on Bluesky: its name and its account's handle.
-Member = tuple[str, str]
+#: The lexicon's caps on a list's and a pack's name (graphemes; the names here are short and plain).
+LIST_NAME, PACK_NAME = 64, 50
+#: The lexicon's cap on a list's and a pack's description (graphemes).
+DESCRIPTION = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +56,13 @@ class StarterPacks:
         self.accounts = accounts
         self._locks: KeyedLocks[int] = KeyedLocks()
         self._dids: dict[str, str] = {}
+        #: The most accounts per pack: the Bluesky app's cap (a test lowers it to see the split on a real PDS).
+        self.pack_size = PACK_SIZE
 
     async def create(self, actor_id: str, coalition_id: int) -> list[PackLink]:
         """``!pack``: creates (or brings up to date) the coalition's packs; a coordinator's or an admin's act."""
         async with self.context.store.unit() as uow:
-            coalition = await uow.coalitions.get(coalition_id)
-            if coalition is None:
-                raise NotFound("error.coalition.unknown", id=str(coalition_id))
-            permissions.require_coordinator(await self.context.actor(uow, actor_id), coalition.id, coalition.name)
+            coalition = await coordinated(self.context, uow, actor_id, coalition_id)
             await uow.audit.append(actor_id, "starter_pack.sync", coalition_id=coalition.id)
         return await self.sync(coalition_id)
 
@@ -78,7 +78,7 @@ class StarterPacks:
             coalition_ids = await uow.starter_packs.coalitions()
         synced = 0
         for coalition_id in coalition_ids:
-            wanted = [_hash(chunk) for chunk in _chunks(await self._members(coalition_id))]
+            wanted = [_hash(group) for group in await self._groups(coalition_id)]
             async with self.context.store.unit() as uow:
                 packs = await uow.starter_packs.of_coalition(coalition_id)
             if wanted != [p.members_hash for p in packs]:
@@ -92,20 +92,23 @@ class StarterPacks:
             account, name = await self._account(coalition_id)
             writer = RepoWriter(self._publisher())
             repo = await writer.repo(account)
-            chunks = _chunks(await self._members(coalition_id))
+            groups = await self._groups(coalition_id)
             items = await writer.records(account, ITEM)
             links = []
-            for number, chunk in enumerate(chunks, start=1):
+            for number, group in enumerate(groups, start=1):
                 pack = await self._keys(coalition_id, number)
-                label = f"{chunk[0][0]} – {chunk[-1][0]}" if len(chunks) > 1 else ""
-                await self._write(writer, account, repo, pack, chunk, items, name, label, len(chunks))
+                await self._write(writer, account, repo, pack, group, items, name)
                 async with self.context.store.unit() as uow:
-                    digest = _hash(chunk)
                     await uow.starter_packs.synced(
-                        coalition_id, number, did=repo.did, handle=repo.handle, members_hash=digest, label=label
+                        coalition_id,
+                        number,
+                        did=repo.did,
+                        handle=repo.handle,
+                        members_hash=_hash(group),
+                        label=group.label,
                     )
-                links.append(PackLink(number, label, self._url(repo.handle, pack.pack_rkey)))
-            await self._drop_beyond(writer, account, repo, coalition_id, len(chunks), items)
+                links.append(PackLink(number, group.label, self._url(repo.handle, pack.pack_rkey)))
+            await self._drop_beyond(writer, account, repo, coalition_id, len(groups), items)
             return links
 
     # --- writing ---------------------------------------------------------------------------------------------
@@ -116,22 +119,18 @@ class StarterPacks:
         account: Account,
         repo: Repo,
         pack: StarterPack,
-        chunk: Sequence[Member],
+        group: PackGroup,
         items: list[Listed],
         coalition: str,
-        label: str,
-        total: int,
     ) -> None:
         now = self.context.clock().isoformat().replace("+00:00", "Z")
-        suffix = f" {pack.number}/{total}" if total > 1 else ""
-        described = f"{coalition} ({label})" if label else coalition
-        description = f"Les villes de la coalition {described} sur Bluesky."
-        listed = {"name": (coalition[:60] + suffix)[:64], "purpose": REFERENCE, "description": description}
+        description = _description(coalition, group)
+        listed = {"name": _name(coalition, group.label, LIST_NAME), "purpose": REFERENCE, "description": description}
         await writer.put(account, LIST, pack.list_rkey, listed | {"createdAt": now})
         list_uri = f"at://{repo.did}/{LIST}/{pack.list_rkey}"
-        wanted = [did for _, handle in chunk if (did := await self._did(writer, account, handle))]
+        wanted = [did for m in group.members if (did := await self._did(writer, account, m.handle))]
         await writer.apply(account, _item_writes(items, list_uri, wanted, now))
-        starter = {"name": (coalition[:44] + suffix)[:50], "description": description, "list": list_uri}
+        starter = {"name": _name(coalition, group.label, PACK_NAME), "description": description, "list": list_uri}
         await writer.put(account, PACK, pack.pack_rkey, starter | {"createdAt": now})
 
     async def _drop_beyond(
@@ -164,24 +163,22 @@ class StarterPacks:
 
     async def _account(self, coalition_id: int) -> tuple[Account, str]:
         async with self.context.store.unit() as uow:
-            coalition = await uow.coalitions.get(coalition_id)
+            coalition = await get_coalition(uow, coalition_id)
             accounts = await uow.coalition_accounts.of_coalition(coalition_id)
-        if coalition is None:
-            raise NotFound("error.coalition.unknown", id=str(coalition_id))
         bluesky = [a for a in accounts if a.platform is Platform.BLUESKY]
         if not bluesky:
             raise InvalidInput("error.pack.no_account", coalition=coalition.name)
         return bluesky[0].as_account(), coalition.name
 
-    async def _members(self, coalition_id: int) -> list[Member]:
-        """The member towns with a Bluesky account, by name."""
+    async def _groups(self, coalition_id: int) -> list[PackGroup]:
+        """The member towns with a Bluesky account, shared out between packs (by région beyond one pack)."""
         async with self.context.store.unit() as uow:
             towns = await uow.towns.list(coalition_id)
             accounts = await uow.accounts.of_towns(t.id for t in towns)
         handles = {t: a.identifier for t, found in accounts.items() for a in found if a.platform is Platform.BLUESKY}
-        return sorted(
-            ((t.name, handles[t.id]) for t in towns if t.id in handles), key=lambda m: (m[0].casefold(), m[1])
-        )
+        linked = [(t, handles[t.id]) for t in towns if t.id in handles]
+        # The reference list is read from disk on first use: not on the event loop.
+        return await asyncio.to_thread(lambda: pack_groups([_member(t, h) for t, h in linked], self.pack_size))
 
     def _publisher(self) -> BlueskyPublisher:
         publisher = self.accounts.publisher(Platform.BLUESKY)
@@ -196,17 +193,30 @@ class StarterPacks:
         return f"{self.context.settings.bluesky_app_url.rstrip('/')}/starter-pack/{handle}/{rkey}"
 
 
-def _chunks(members: Sequence[Member]) -> list[list[Member]]:
-    """Runs of at most :data:`PACK_SIZE` members, of even size (no last pack of three towns)."""
-    if not members:
-        return []
-    count = math.ceil(len(members) / PACK_SIZE)
-    size = math.ceil(len(members) / count)
-    return [list(members[start : start + size]) for start in range(0, len(members), size)]
+def _member(town: Town, handle: str) -> Member:
+    place = place_of(town.kind, town.code)
+    if place is None:
+        return Member(town.name, handle)
+    return Member(town.name, handle, place.region, place.departement_code, place.departement)
 
 
-def _hash(chunk: Sequence[Member]) -> str:
-    return hashlib.sha256("\n".join(handle for _, handle in chunk).encode()).hexdigest()
+def _name(coalition: str, label: str, most: int) -> str:
+    """« Coalition · Occitanie (1/2) », the coalition's name shortened first so that the label stays whole."""
+    if not label:
+        return coalition[:most]
+    room = max(most - len(label) - 3, 8)
+    return f"{coalition[:room].rstrip()} · {label}"[:most]
+
+
+def _description(coalition: str, group: PackGroup) -> str:
+    where = f" – {group.label}" if group.label else ""
+    details = f" ({group.details})" if group.details else ""
+    return f"Les villes de la coalition {coalition}{where}{details} sur Bluesky."[:DESCRIPTION]
+
+
+def _hash(group: PackGroup) -> str:
+    """What a pack was written from: its towns' handles and its name (a town moving pack changes both)."""
+    return hashlib.sha256("\n".join([group.label, *(m.handle for m in group.members)]).encode()).hexdigest()
 
 
 def _item_writes(items: list[Listed], list_uri: str, wanted: Sequence[str], now: str) -> list[dict[str, Any]]:

@@ -18,12 +18,13 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
-from bot.reach_reports import packs_reply
+from bot.card import card_now
+from bot.reach_reports import packs_reply, repost_news_text
 from hub.cli import main
 from hub.core import Hub, utc_now
 from hub.dispatch.worker import Dispatcher
 from hub.domain.model import AnnouncementState, Platform
-from hub.domain.reach import Counts
+from hub.domain.reach import Counts, Round
 from hub.errors import PermissionDenied
 from hub.publishers.bluesky import BlueskyPublisher
 from hub.publishers.mastodon import MastodonPublisher
@@ -107,6 +108,38 @@ async def test_the_report_totals_equal_the_sums_the_servers_hold(
         assert len(report_csv(report).splitlines()) == 7
 
 
+async def test_a_server_that_hides_statuses_from_strangers_is_read_with_the_towns_tokens(
+    hub: Hub, tmp_path: Path
+) -> None:
+    async with published(hub, tmp_path) as fleet:
+        assert fleet.mastodon is not None
+        expected = _set_counts(fleet)
+        fleet.mastodon.anonymous_api = False  # DISALLOW_UNAUTHENTICATED_API_ACCESS: anonymous reads get 401
+        # Two towns' tokens were revoked since they posted: the third town's reads for all.
+        for town in fleet.towns[:2]:
+            fleet.mastodon.revoke_token(fleet.tokens[town.id])
+        hub.settings.reach_after_hours = [0.0, 1.0]
+        assert await hub.reach.run() == 1
+        assert (await hub.reach.report(fleet.announcement.id)).total == expected
+
+        # No token left that the server takes, and no anonymous reads: the second reading only waits.
+        fleet.mastodon.revoke_token(fleet.tokens[fleet.towns[2].id])
+        hub.clock = lambda: utc_now() + timedelta(hours=2)
+        assert await hub.reach.run() == 0
+        [_, second] = await _rounds(hub, fleet.announcement.id)
+        assert second.read_at is None and second.attempts == 1
+        # The server opens its API again: the reading is made anonymously, the last resort.
+        fleet.mastodon.anonymous_api = True
+        hub.clock = lambda: utc_now() + timedelta(hours=3)
+        assert await hub.reach.run() == 1
+        assert (await hub.reach.report(fleet.announcement.id, 2)).total == expected
+
+
+async def _rounds(hub: Hub, announcement_id: int) -> list[Round]:
+    async with hub.store.unit() as uow:
+        return await uow.reach.rounds(announcement_id)
+
+
 async def test_the_public_page_shows_the_totals_once_read(hub: Hub, tmp_path: Path) -> None:
     async with published(hub, tmp_path) as fleet:
         _set_counts(fleet)
@@ -120,17 +153,27 @@ async def test_the_public_page_shows_the_totals_once_read(hub: Hub, tmp_path: Pa
             after = await (await client.get(path)).text()
         assert "66 j&#39;aime, 24 partages, 6 réponses, 9 citations sur 6 publications" in after, after[-3000:]
 
-        # Once the coalition has a starter pack, the page links it (as does the recap in the room).
+        # Once the coalition has starter packs, the page links every one by its région, as do the recap and the
+        # card in the room.
         async with hub.store.unit() as uow:
-            await uow.starter_packs.keep(fleet.coalition_id, 1, "3lista", "3packb")
-            await uow.starter_packs.synced(
-                fleet.coalition_id, 1, did="did:plc:c", handle="coalition.test", members_hash="h", label=""
-            )
+            for number, label in enumerate(("Bretagne", "Île-de-France (1/2)", "Île-de-France (2/2)"), 1):
+                await uow.starter_packs.keep(fleet.coalition_id, number, f"3list{number}", f"3pack{number}")
+                await uow.starter_packs.synced(
+                    fleet.coalition_id, number, did="did:plc:c", handle="coalition.test", members_hash="h", label=label
+                )
         async with TestClient(TestServer(app)) as client:
             page = await (await client.get(path)).text()
-        assert 'href="https://bsky.app/starter-pack/coalition.test/3packb"' in page
-        reply = await packs_reply(hub, fleet.coalition_id, "fr")
-        assert reply is not None and "https://bsky.app/starter-pack/coalition.test/3packb" in reply.plain
+        for number, label in enumerate(("Bretagne", "Île-de-France (1/2)", "Île-de-France (2/2)"), 1):
+            assert (
+                f'href="https://bsky.app/starter-pack/coalition.test/3pack{number}" rel="noopener">{label}</a>' in page
+            )
+        coalition = await hub.coalitions.get(fleet.coalition_id)
+        reply = await packs_reply(hub, coalition, "fr")
+        assert reply is not None
+        assert reply.plain.startswith("Suivre toutes les villes sur Bluesky : Bretagne https://bsky.app/starter-pack/")
+        assert "Île-de-France (2/2) https://bsky.app/starter-pack/coalition.test/3pack3" in reply.plain
+        _, card = await card_now(hub, fleet.announcement.id, "!")
+        assert '<a href="https://bsky.app/starter-pack/coalition.test/3pack2">Île-de-France (1/2)</a>' in card.html
 
 
 async def test_a_deleted_post_is_counted_as_deleted(hub: Hub, tmp_path: Path) -> None:
@@ -320,6 +363,31 @@ async def test_the_coalition_reposts_every_post_once_even_after_a_lost_answer_an
         assert (await hub.reposts.plan(fleet.announcement.id)).progress == {"undone": 6}
 
 
+async def test_reposts_that_take_long_are_told_at_each_quarter_and_at_their_end(hub: Hub, tmp_path: Path) -> None:
+    async with published(hub, tmp_path) as fleet:
+        await _coalition_accounts(hub, fleet)
+        await hub.reposts.ask(COORDINATOR, fleet.announcement.id)
+        start = utc_now()
+        async with hub.store.unit() as uow:  # six reposts over an hour, as 1,600 boosts are spread over hours
+            rows = (await uow.session.scalars(sa.select(RepostRow).order_by(RepostRow.due_at, RepostRow.id))).all()
+            for n, row in enumerate(rows):
+                row.due_at = start + timedelta(minutes=12 * n)
+        told, texts = [], []
+        for minutes in (0, 12, 24, 36, 48, 60, 70):
+            hub.clock = lambda minutes=minutes: start + timedelta(minutes=minutes, seconds=1)
+            await hub.reposts.run()
+            for news in await hub.reposts.news():
+                told.append((news.stage, news.plan.finished))
+                texts.append(repost_news_text(news, "Europe/Paris", "fr", "!"))
+                await hub.reposts.news_told(news.announcement_id, news.stage)
+        assert told == [("planned", 1), ("25", 2), ("50", 3), ("75", 5), ("done", 6)]
+        number = fleet.announcement.id
+        assert texts[0].startswith(f"📢 Relais de l'annonce n°{number} commencé par les comptes de la coalition : ")
+        assert texts[0].endswith(", dans 1 h 00 environ.")
+        assert texts[1].startswith(f"Relais de l'annonce n°{number} : 2 sur 6 faits (25 %). Fin prévue ")
+        assert texts[-1] == f"✅ Relais de l'annonce n°{number} terminé : 6 faits sur 6."
+
+
 def test_boosts_beyond_the_budget_are_spread_over_the_windows() -> None:
     start = utc_now()
     few = _times(start, Platform.MASTODON, 10)
@@ -339,6 +407,10 @@ async def test_fifty_towns_are_reposted_exactly_once_across_a_crash_and_the_repo
         did, username = await _coalition_accounts(hub, fleet)
         expected = _set_counts(fleet)
         await hub.reposts.ask(COORDINATOR, fleet.announcement.id)
+        [news] = await hub.reposts.news()
+        assert news.stage == "planned" and news.plan.total == 100 and news.plan.ends_at is not None
+        await hub.reposts.news_told(fleet.announcement.id, news.stage)
+        assert await hub.reposts.news() == []
         hub.clock = lambda: utc_now() + timedelta(hours=1)  # every repost due
         fleet.bluesky.inject("latency", count=None, seconds=0.02)
 
@@ -359,6 +431,8 @@ async def test_fifty_towns_are_reposted_exactly_once_across_a_crash_and_the_repo
         assert len(targets) == 50 and len(set(targets)) == 50
         assert len(fleet.mastodon.reblogged(username)) == 50
         assert (await hub.reposts.plan(fleet.announcement.id)).progress == {"done": 100}
+        [news] = await hub.reposts.news()  # a plan of minutes: no quarter told, the end only
+        assert news.stage == "done" and news.plan.finished == 100
 
         hub.settings.reach_after_hours = [0.0]
         await hub.reach.run()

@@ -5,6 +5,7 @@ and its reposts (made once, undone)."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hub.domain.model import Platform
 from hub.errors import InvalidInput
 from hub.publishers.bluesky import BlueskyPublisher, new_tid
 from hub.publishers.reposting import REPOST, BlueskyReposts
+from hub.reference import communes
 from hub.services.onboarding import OnboardingService
 from hub.services.starter_packs import ITEM, LIST, PACK, REFERENCE
 from hub.settings import Settings
@@ -55,12 +57,19 @@ async def _link_town(hub: Hub, pds: RunningPds, town_id: int, code: str) -> str:
     return did
 
 
-async def _records(pds: RunningPds, did: str, collection: str) -> list[dict[str, Any]]:
-    params = {"repo": did, "collection": collection, "limit": "100"}
-    async with pds.http.get(pds.xrpc_url("com.atproto.repo.listRecords"), params=params) as answer:
-        assert answer.status == 200
-        records: list[dict[str, Any]] = (await answer.json())["records"]
-        return records
+async def _records(pds: RunningPds, did: str, collection: str, *, every: bool = False) -> list[dict[str, Any]]:
+    """The collection's records (the first 100, or ``every`` one, page after page)."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"repo": did, "collection": collection, "limit": "100"} | ({"cursor": cursor} if cursor else {})
+        async with pds.http.get(pds.xrpc_url("com.atproto.repo.listRecords"), params=params) as answer:
+            assert answer.status == 200
+            page = await answer.json()
+        found += page["records"]
+        cursor = page.get("cursor")
+        if not every or not cursor or not page["records"]:
+            return found
 
 
 async def _record(pds: RunningPds, uri: str) -> dict[str, Any]:
@@ -158,3 +167,67 @@ async def test_a_repost_on_the_real_pds_is_made_once_and_undone(
 
     await reposts.undo(account.as_account(), rkey)
     assert await _records(pds, did, REPOST) == []
+
+
+#: Fifty real communes of three régions: 14 of Seine-Saint-Denis and 13 of Val-de-Marne (Île-de-France), 15 of
+#: Ille-et-Vilaine (Bretagne) and 8 of Hérault (Occitanie).
+FIFTY = [
+    e.code
+    for departement, count in (("93", 14), ("94", 13), ("35", 15), ("34", 8))
+    for e in [c for c in communes() if c.departement == departement and c.code not in (PANTIN, KREMLIN, RENNES)][:count]
+]
+MONTPELLIER = "34172"
+
+
+async def test_fifty_towns_on_a_real_pds_are_all_in_the_packs_split_by_region_and_kept_current(
+    hub: Hub, pds: RunningPds, tmp_path: Path
+) -> None:
+    setup = await build_coalition(hub, tmp_path, tuple(FIFTY), name="Cinquante villes")
+    started = time.monotonic()
+    towns = {code: await _link_town(hub, pds, setup.town(code).id, code) for code in FIFTY}
+    print(f"\n50 PDS accounts created and linked in {time.monotonic() - started:.1f} s")
+    handle, did, password = await _account(pds, "cinquante")
+    health = await hub.coalition_accounts.connect(
+        setup.coordinator, setup.coalition.id, Platform.BLUESKY, handle, password, pds.url
+    )
+    assert health.problem is None
+    hub.starter_packs.pack_size = 20  # the split the app's 150 asks of 1,600 towns, seen here on 50
+
+    links = await hub.starter_packs.create(setup.coordinator, setup.coalition.id)
+    labels = ["Bretagne", "Île-de-France (1/2)", "Île-de-France (2/2)", "Occitanie"]
+    assert [link.label for link in links] == labels
+    wanted = {
+        "Bretagne": [c for c in FIFTY if c.startswith("35")],
+        "Île-de-France (1/2)": [c for c in FIFTY if c.startswith("93")],
+        "Île-de-France (2/2)": [c for c in FIFTY if c.startswith("94")],
+        "Occitanie": [c for c in FIFTY if c.startswith("34")],
+    }
+    assert await _packs(pds, did) == {label: sorted(towns[c] for c in codes) for label, codes in wanted.items()}
+    assert len(await _records(pds, did, ITEM)) == 50  # every linked town exactly once
+
+    # A town of Bretagne leaves, Montpellier joins and links its account: the packs follow.
+    leaving = wanted["Bretagne"][0]
+    await hub.coalitions.remove_town(setup.coordinator, setup.coalition.id, setup.town(leaving).id)
+    added = await OnboardingService(hub).add_town(setup.coordinator, setup.coalition.id, MONTPELLIER)
+    await hub.towns.appoint_officer(ADMIN, added.town.id, officer_of(MONTPELLIER))
+    montpellier = await _link_town(hub, pds, added.town.id, MONTPELLIER)
+    assert await hub.starter_packs.refresh_changed() == 1
+    packs = await _packs(pds, did)
+    assert packs["Bretagne"] == sorted(towns[c] for c in wanted["Bretagne"][1:])
+    assert packs["Occitanie"] == sorted([*(towns[c] for c in wanted["Occitanie"]), montpellier])
+    assert len(await _records(pds, did, ITEM)) == 50
+    assert len(await _records(pds, did, LIST)) == 4 and len(await _records(pds, did, PACK)) == 4
+
+
+async def _packs(pds: RunningPds, did: str) -> dict[str, list[str]]:
+    """Each starter pack on the account, by the label its name ends with: the DIDs its list holds (every
+    pack read back with getRecord, its list too, and the items with listRecords)."""
+    items = await _records(pds, did, ITEM, every=True)
+    found = {}
+    for pack in await _records(pds, did, PACK):
+        value = await _record(pds, pack["uri"])
+        listed = await _record(pds, value["list"])
+        assert listed["purpose"] == REFERENCE and listed["name"].endswith(value["name"].rsplit(" · ", 1)[1])
+        label = value["name"].rsplit(" · ", 1)[1]
+        found[label] = sorted(i["value"]["subject"] for i in items if i["value"]["list"] == value["list"])
+    return found

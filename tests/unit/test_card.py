@@ -39,6 +39,7 @@ from hub.domain.model import (
     Wording,
 )
 from hub.services.announcements import Board, BoardSummary
+from hub.services.starter_packs import PackLink
 
 #: Matrix refuses events over this many bytes, as the server stores them.
 EVENT_LIMIT = 65_536
@@ -239,3 +240,22 @@ def test_batches_keep_every_item_in_order_within_the_room_and_the_count() -> Non
     heavy = [Rich().text("a"), Rich().text("b" * 500), Rich().text("c")]
     assert [len(group) for group in batches(heavy, 100)] == [1, 1, 1]
     assert fitting(heavy, 100) == heavy[:1]
+
+
+def test_the_card_links_every_starter_pack_of_the_coalition_by_region_and_stays_under_the_limit() -> None:
+    signons = [SignOn(_town(1, "Pantin"), SignOnState.SIGNED, 1, "@a:x", START)]
+    single = render_card(_board(signons), "fr", "!", packs=[PackLink(1, "", "https://bsky.app/starter-pack/c/3a")])
+    assert single.plain.endswith(
+        "Suivre toutes les villes sur Bluesky : Coalition des villes https://bsky.app/starter-pack/c/3a"
+    )
+    assert '<a href="https://bsky.app/starter-pack/c/3a">Coalition des villes</a>' in single.html
+    assert "Bluesky" not in render_card(_board(signons), "fr", "!").plain
+
+    regions = [f"Région n°{n} (1/2)" for n in range(1, 25)]
+    packs = [PackLink(n, label, f"https://bsky.app/starter-pack/c/3p{n:02}") for n, label in enumerate(regions, 1)]
+    name = "Saint-Rémy-lès-Chevreuse-sur-Yvette-et-Bièvre-" + "é" * 60
+    reply = render_card(_board(_signons(1_600, name, "Non. " * 50)), "en", "!", packs=packs)
+    assert all(f'<a href="{p.url}">{p.label}</a>' in reply.html for p in packs)
+    assert "Follow every town on Bluesky: Région n°1 (1/2) https://bsky.app/starter-pack/c/3p01, " in reply.plain
+    sizes = _sizes(reply)
+    assert sizes["edit"] <= MAX_CONTENT_BYTES and sizes["encrypted edit"] < EVENT_LIMIT, sizes

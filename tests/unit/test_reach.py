@@ -2,25 +2,56 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from hub.domain.model import Platform
-from hub.domain.reach import Counts, Round, Snapshot
+from bot.reach_reports import duration_text
+from hub.domain.model import Platform, TownKind
+from hub.domain.reach import Counts, Round, Snapshot, repost_news_due, repost_stage
 from hub.publishers.bluesky_graph import Listed
+from hub.reference.places import Place, place_of
+from hub.services.pack_groups import OTHERS, PACK_SIZE, Member, pack_groups
 from hub.services.reach import summarise
 from hub.services.reach_report import page_totals, report_csv, report_lines
-from hub.services.starter_packs import ITEM, _chunks, _item_writes
+from hub.services.starter_packs import ITEM, _item_writes
 
 LIST_URI = "at://did:plc:c/app.bsky.graph.list/3abc"
 
 
-def test_a_large_coalition_is_split_into_even_alphabetical_packs() -> None:
-    members = [(f"Ville {n:03}", f"v{n}.test") for n in range(320)]
-    chunks = _chunks(members)
-    assert [len(c) for c in chunks] == [107, 107, 106]
-    assert chunks[0][0][0] == "Ville 000" and chunks[1][0][0] == "Ville 107"
-    assert _chunks([]) == []
-    assert len(_chunks(members[:150])) == 1
+def _town(n: int, region: str | None, code: str | None = None, departement: str | None = None) -> Member:
+    return Member(f"Ville {n:04}", f"v{n}.test", region, code, departement)
+
+
+def test_a_coalition_that_fits_one_pack_gets_one_pack_in_name_order() -> None:
+    members = [_town(n, "Bretagne" if n % 2 else None) for n in reversed(range(PACK_SIZE))]
+    [group] = pack_groups(members)
+    assert group.label == "" and [m.name for m in group.members] == sorted(m.name for m in members)
+    assert pack_groups([]) == []
+
+
+def test_a_large_coalition_gets_one_pack_per_region_in_name_order_and_the_others_last() -> None:
+    members = [_town(n, "Île-de-France", "94", "Val-de-Marne") for n in range(100)]
+    members += [_town(n, "Bretagne", "35", "Ille-et-Vilaine") for n in range(100, 160)]
+    members += [_town(n, None) for n in range(160, 170)]
+    groups = pack_groups(members)
+    assert [(g.label, len(g.members)) for g in groups] == [("Bretagne", 60), ("Île-de-France", 100), (OTHERS, 10)]
+    assert sorted(m.handle for g in groups for m in g.members) == sorted(m.handle for m in members)
+
+
+def test_a_region_too_large_is_cut_by_departements_and_a_departement_too_large_alphabetically() -> None:
+    members = [_town(n, "Occitanie", "09", "Ariège") for n in range(90)]
+    members += [_town(n, "Occitanie", "11", "Aude") for n in range(90, 140)]  # fits with the Ariège: 140
+    members += [_town(n, "Occitanie", "12", "Aveyron") for n in range(140, 240)]
+    members += [_town(n, "Hauts-de-France", "62", "Pas-de-Calais") for n in range(1_000, 1_320)]
+    groups = pack_groups(members)
+    labels = [(g.label, len(g.members), g.details) for g in groups]
+    assert labels[:3] == [
+        ("Hauts-de-France (1/3)", 107, "Pas-de-Calais : Ville 1000 – Ville 1106"),
+        ("Hauts-de-France (2/3)", 107, "Pas-de-Calais : Ville 1107 – Ville 1213"),
+        ("Hauts-de-France (3/3)", 106, "Pas-de-Calais : Ville 1214 – Ville 1319"),
+    ]
+    assert labels[3:] == [("Occitanie (1/2)", 140, "Ariège, Aude"), ("Occitanie (2/2)", 100, "Aveyron")]
+    assert all(len(g.members) <= PACK_SIZE for g in groups)
+    assert sum(len(g.members) for g in groups) == len(members)
 
 
 def test_only_the_difference_is_written_to_the_list() -> None:
@@ -58,3 +89,39 @@ def test_a_report_sums_per_network_ranks_towns_and_counts_deletions() -> None:
 
 def _listed(rkey: str, subject: str, list_uri: str = LIST_URI) -> Listed:
     return Listed(rkey, {"subject": subject, "list": list_uri})
+
+
+def test_a_towns_region_and_departement_come_from_its_official_code() -> None:
+    kremlin = place_of(TownKind.COMMUNE, "94043")
+    assert kremlin == Place("11", "Île-de-France", "94", "Val-de-Marne")
+    assert place_of(TownKind.COMMUNE, "2A004") == Place("94", "Corse", "2A", "Corse-du-Sud")
+    assert place_of(TownKind.COMMUNE, "20004") == Place("94", "Corse")  # before 1976: the island, not a side
+    assert place_of(TownKind.COMMUNE, "97411") == Place("04", "La Réunion", "974", "La Réunion")
+    assert place_of(TownKind.DEPARTEMENT, "34") == Place("76", "Occitanie", "34", "Hérault")
+    assert place_of(TownKind.REGION, "53") == Place("53", "Bretagne")
+    assert place_of(TownKind.EPCI, "200054781") is None and place_of(TownKind.OTHER, None) is None
+    assert place_of(TownKind.COMMUNE, "97501") is None  # Saint-Pierre-et-Miquelon: in no région
+
+
+def test_a_long_repost_request_is_told_at_most_five_times_whatever_its_size() -> None:
+    for total in (3, 100, 3_200):
+        told: str | None = None
+        said = []
+        for done in range(total + 1):
+            reached = repost_stage(done, total, finished=done == total, stopped=False, long=True)
+            if repost_news_due(told, reached):
+                said.append(reached)
+                told = reached
+        assert said[0] == "planned" and said[-1] == "done" and len(said) <= 5, said
+        assert said == (["planned", "25", "50", "75", "done"] if total >= 4 else said)
+    # A short one: its start and its end only; a retraction ends the telling.
+    assert repost_stage(60, 100, finished=False, stopped=False, long=False) == "planned"
+    assert repost_stage(60, 100, finished=False, stopped=True, long=True) == "stopped"
+    assert not repost_news_due("done", "stopped") and not repost_news_due("50", "25")
+    assert repost_news_due(None, "75")  # a bot that was away tells where it is now, not every stage missed
+
+
+def test_a_durations_reads_in_minutes_then_hours() -> None:
+    assert duration_text(timedelta(seconds=4), "fr") == "1 min"
+    assert duration_text(timedelta(minutes=42), "fr") == "42 min"
+    assert duration_text(timedelta(hours=6, minutes=5), "fr") == "6 h 05"

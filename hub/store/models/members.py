@@ -56,11 +56,12 @@ class RoleGrantRow(Base):
     granted_at: Mapped[datetime]
 
 
-class AccountRow(Base):
-    __tablename__ = "accounts"
-    __table_args__ = (sa.UniqueConstraint("town_id", "platform"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
+class LinkedAccountColumns:
+    """The columns of a network account the hub publishes with, a town's (:class:`AccountRow`) or a coalition's
+    own (:class:`~hub.store.models.reach.CoalitionAccountRow`): who it is, where, its encrypted secret and
+    session, and what its last check found. Each table adds its owner (listed after the id: ``sort_order``)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
     platform: Mapped[str] = mapped_column(sa.String(16))
     identifier: Mapped[str] = mapped_column(sa.String(255))
     server: Mapped[str] = mapped_column(sa.String(255))
@@ -71,13 +72,19 @@ class AccountRow(Base):
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+    def __repr__(self) -> str:  # never show the encrypted columns either
+        return f"{type(self).__name__}(id={self.id}, platform={self.platform})"
+
+
+class AccountRow(LinkedAccountColumns, Base):
+    __tablename__ = "accounts"
+    __table_args__ = (sa.UniqueConstraint("town_id", "platform"),)
+    town_id: Mapped[int] = mapped_column(sa.ForeignKey("towns.id", ondelete="CASCADE"))
     #: What ``secret`` holds: ``app_password``, ``access_token`` (pasted) or ``oauth`` (issued to our app).
     credential: Mapped[str] = mapped_column(sa.String(16), default="app_password", server_default="app_password")
     #: The app that issued an OAuth token (to revoke it with that app's credentials).
     oauth_app_id: Mapped[int | None] = mapped_column(sa.ForeignKey("oauth_apps.id", ondelete="SET NULL"))
-
-    def __repr__(self) -> str:  # never show the encrypted columns either
-        return f"AccountRow(id={self.id}, town_id={self.town_id}, platform={self.platform})"
 
 
 class AccountAlertRow(Base):

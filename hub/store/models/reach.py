@@ -9,30 +9,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.store.models.base import Base
+from hub.store.models.members import LinkedAccountColumns
 
 
-class CoalitionAccountRow(Base):
+class CoalitionAccountRow(LinkedAccountColumns, Base):
     """A coalition's own account on one network (its association's, its coordinators'), which amplifies the
     towns' posts and holds the starter pack; linked and kept encrypted like a town's."""
 
     __tablename__ = "coalition_accounts"
     __table_args__ = (sa.UniqueConstraint("coalition_id", "platform"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
     coalition_id: Mapped[int] = mapped_column(sa.ForeignKey("coalitions.id", ondelete="CASCADE"))
-    platform: Mapped[str] = mapped_column(sa.String(16))
-    identifier: Mapped[str] = mapped_column(sa.String(255))
-    server: Mapped[str] = mapped_column(sa.String(255))
-    secret: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    session: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
-    limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    last_verified_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(sa.Text)
     linked_by: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-    def __repr__(self) -> str:  # never show the encrypted columns either
-        return f"CoalitionAccountRow(id={self.id}, coalition_id={self.coalition_id}, platform={self.platform})"
 
 
 class ReachRoundRow(Base):
@@ -122,4 +109,6 @@ class RepostRequestRow(Base):
     #: Town ids in the order asked for (largest population first unless the coordinator gave a list).
     order: Mapped[list[Any]] = mapped_column(default=list)
     planned_at: Mapped[datetime | None]
+    #: The last stage of the reposts told to the room (see :data:`hub.domain.reach.REPOST_STAGES`).
+    told: Mapped[str | None] = mapped_column(sa.String(16))
     created_at: Mapped[datetime]

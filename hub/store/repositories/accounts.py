@@ -5,12 +5,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import sqlalchemy as sa
 
 from hub.domain.model import Account, Credential, Platform
 from hub.store.models import AccountRow
+from hub.store.models.members import LinkedAccountColumns
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_account
 
@@ -43,7 +44,44 @@ class EncryptedSecrets:
     session: bytes | None
 
 
-class AccountRepository(Repository):
+class LinkedAccounts(Repository):
+    """What the towns' accounts and the coalitions' own answer alike, from the columns their tables share
+    (:class:`~hub.store.models.members.LinkedAccountColumns`): encrypted secrets and sessions, health."""
+
+    rows: ClassVar[type[LinkedAccountColumns]]
+
+    async def secrets(self, account_id: int) -> EncryptedSecrets | None:
+        row = await self.session.get(self.rows, account_id)
+        return EncryptedSecrets(row.id, row.secret, row.session) if row else None
+
+    async def all_secrets(self) -> builtins.list[EncryptedSecrets]:
+        rows = await self.session.scalars(sa.select(self.rows).order_by(self.rows.id))
+        return [EncryptedSecrets(row.id, row.secret, row.session) for row in rows]
+
+    async def store_secrets(self, secrets: EncryptedSecrets) -> None:
+        await self.session.execute(
+            sa.update(self.rows)
+            .where(self.rows.id == secrets.account_id)
+            .values(secret=secrets.secret, session=secrets.session)
+        )
+
+    async def store_session(self, account_id: int, session: bytes | None) -> None:
+        """Replaces the encrypted network session alone (the secret is left as it is)."""
+        await self.session.execute(sa.update(self.rows).where(self.rows.id == account_id).values(session=session))
+
+    async def record_health(self, account_id: int, *, error: str | None, limits: dict[str, Any] | None = None) -> None:
+        now = self.clock()
+        values: dict[str, Any] = {"last_error": error, "updated_at": now}
+        if error is None:
+            values["last_verified_at"] = now
+        if limits is not None:
+            values["limits"] = limits
+        await self.session.execute(sa.update(self.rows).where(self.rows.id == account_id).values(**values))
+
+
+class AccountRepository(LinkedAccounts):
+    rows = AccountRow
+
     async def upsert(
         self,
         town_id: int,
@@ -96,39 +134,11 @@ class AccountRepository(Repository):
         query = sa.select(AccountRow).order_by(AccountRow.town_id, AccountRow.platform)
         return [to_account(row) for row in await self.session.scalars(query)]
 
-    async def secrets(self, account_id: int) -> EncryptedSecrets | None:
-        row = await self.session.get(AccountRow, account_id)
-        return EncryptedSecrets(row.id, row.secret, row.session) if row else None
-
     async def secrets_of(self, account_ids: Iterable[int]) -> builtins.list[EncryptedSecrets]:
         query = sa.select(AccountRow.id, AccountRow.secret, AccountRow.session).where(
             AccountRow.id.in_(list(account_ids))
         )
         return [EncryptedSecrets(i, secret, session) for i, secret, session in (await self.session.execute(query))]
-
-    async def all_secrets(self) -> builtins.list[EncryptedSecrets]:
-        rows = await self.session.scalars(sa.select(AccountRow).order_by(AccountRow.id))
-        return [EncryptedSecrets(row.id, row.secret, row.session) for row in rows]
-
-    async def store_secrets(self, secrets: EncryptedSecrets) -> None:
-        await self.session.execute(
-            sa.update(AccountRow)
-            .where(AccountRow.id == secrets.account_id)
-            .values(secret=secrets.secret, session=secrets.session)
-        )
-
-    async def store_session(self, account_id: int, session: bytes | None) -> None:
-        """Replaces the encrypted network session alone (the secret is left as it is)."""
-        await self.session.execute(sa.update(AccountRow).where(AccountRow.id == account_id).values(session=session))
-
-    async def record_health(self, account_id: int, *, error: str | None, limits: dict[str, Any] | None = None) -> None:
-        now = self.clock()
-        values: dict[str, Any] = {"last_error": error, "updated_at": now}
-        if error is None:
-            values["last_verified_at"] = now
-        if limits is not None:
-            values["limits"] = limits
-        await self.session.execute(sa.update(AccountRow).where(AccountRow.id == account_id).values(**values))
 
     async def oauth_app_of(self, account_id: int) -> int | None:
         """The app that issued the account's OAuth token (None for a password or a pasted token)."""

@@ -9,24 +9,17 @@ import sqlalchemy as sa
 from hub.domain.model import Platform
 from hub.domain.reach import CoalitionAccount
 from hub.store.models import CoalitionAccountRow
-from hub.store.repositories.accounts import EncryptedSecrets
-from hub.store.repositories.base import Repository
+from hub.store.repositories.accounts import LinkedAccounts
+from hub.store.repositories.mapping import linked_fields
 
 
 def _to_account(row: CoalitionAccountRow) -> CoalitionAccount:
-    return CoalitionAccount(
-        id=row.id,
-        coalition_id=row.coalition_id,
-        platform=Platform(row.platform),
-        identifier=row.identifier,
-        server=row.server,
-        limits=dict(row.limits or {}),
-        last_verified_at=row.last_verified_at,
-        last_error=row.last_error,
-    )
+    return CoalitionAccount(coalition_id=row.coalition_id, **linked_fields(row))
 
 
-class CoalitionAccountRepository(Repository):
+class CoalitionAccountRepository(LinkedAccounts):
+    rows = CoalitionAccountRow
+
     async def upsert(
         self, coalition_id: int, platform: Platform, identifier: str, server: str, secret: bytes, by: str
     ) -> CoalitionAccount:
@@ -55,37 +48,6 @@ class CoalitionAccountRepository(Repository):
             .order_by(CoalitionAccountRow.platform)
         )
         return [_to_account(row) for row in await self.session.scalars(query)]
-
-    async def secrets(self, account_id: int) -> EncryptedSecrets | None:
-        row = await self.session.get(CoalitionAccountRow, account_id)
-        return EncryptedSecrets(row.id, row.secret, row.session) if row else None
-
-    async def store_session(self, account_id: int, session: bytes | None) -> None:
-        await self.session.execute(
-            sa.update(CoalitionAccountRow).where(CoalitionAccountRow.id == account_id).values(session=session)
-        )
-
-    async def all_secrets(self) -> builtins.list[EncryptedSecrets]:
-        rows = await self.session.scalars(sa.select(CoalitionAccountRow).order_by(CoalitionAccountRow.id))
-        return [EncryptedSecrets(row.id, row.secret, row.session) for row in rows]
-
-    async def store_secrets(self, secrets: EncryptedSecrets) -> None:
-        await self.session.execute(
-            sa.update(CoalitionAccountRow)
-            .where(CoalitionAccountRow.id == secrets.account_id)
-            .values(secret=secrets.secret, session=secrets.session)
-        )
-
-    async def record_health(self, account_id: int, *, error: str | None, limits: dict[str, object] | None) -> None:
-        now = self.clock()
-        values: dict[str, object] = {"last_error": error, "updated_at": now}
-        if error is None:
-            values["last_verified_at"] = now
-        if limits is not None:
-            values["limits"] = limits
-        await self.session.execute(
-            sa.update(CoalitionAccountRow).where(CoalitionAccountRow.id == account_id).values(**values)
-        )
 
     async def unlink(self, coalition_id: int, platform: Platform) -> bool:
         result = await self.session.execute(

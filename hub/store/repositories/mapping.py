@@ -36,6 +36,7 @@ from hub.store.models import (
     TownRow,
     VersionRow,
 )
+from hub.store.models.members import LinkedAccountColumns
 
 
 def to_coalition(row: CoalitionRow) -> Coalition:
@@ -53,18 +54,21 @@ def to_town(row: TownRow) -> Town:
     )
 
 
+def linked_fields(row: LinkedAccountColumns) -> dict[str, Any]:
+    """What a town's account and a coalition's own carry alike, from the columns their tables share."""
+    return {
+        "id": row.id,
+        "platform": Platform(row.platform),
+        "identifier": row.identifier,
+        "server": row.server,
+        "limits": dict(row.limits or {}),
+        "last_verified_at": row.last_verified_at,
+        "last_error": row.last_error,
+    }
+
+
 def to_account(row: AccountRow) -> Account:
-    return Account(
-        id=row.id,
-        town_id=row.town_id,
-        platform=Platform(row.platform),
-        identifier=row.identifier,
-        server=row.server,
-        limits=dict(row.limits or {}),
-        last_verified_at=row.last_verified_at,
-        last_error=row.last_error,
-        credential=Credential(row.credential),
-    )
+    return Account(town_id=row.town_id, credential=Credential(row.credential), **linked_fields(row))
 
 
 def _wording(row: VersionRow) -> Wording:

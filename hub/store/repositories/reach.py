@@ -71,7 +71,12 @@ class ReachRepository(Repository):
         """The announcement's posts that went online (retracted ones are gone: not read)."""
         query = (
             sa.select(
-                DeliveryRow.id, DeliveryRow.town_id, DeliveryRow.platform, DeliveryRow.remote_id, AccountRow.server
+                DeliveryRow.id,
+                DeliveryRow.town_id,
+                DeliveryRow.platform,
+                DeliveryRow.remote_id,
+                AccountRow.server,
+                AccountRow.id,
             )
             .join(AccountRow, AccountRow.id == DeliveryRow.account_id)
             .where(DeliveryRow.announcement_id == announcement_id, DeliveryRow.state == DeliveryState.PUBLISHED.value)
@@ -80,7 +85,8 @@ class ReachRepository(Repository):
         )
         rows = await self.session.execute(query)
         return [
-            PostToRead(i, town, Platform(platform), str(remote), server) for i, town, platform, remote, server in rows
+            PostToRead(i, town, Platform(platform), str(remote), server, account)
+            for i, town, platform, remote, server, account in rows
         ]
 
     async def record(self, round_: Round, snapshots: Iterable[Snapshot]) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from hub.domain.model import AnnouncementState, Platform
+from hub.domain.reach import REPOST_STAGES
 from hub.store.models import (
     AccountRow,
     AnnouncementRow,
@@ -23,6 +24,8 @@ from hub.store.repositories.base import Repository
 
 PENDING, DONE, FAILED, UNDOING, UNDONE = "pending", "done", "failed", "undoing", "undone"
 _ONLINE = (AnnouncementState.PUBLISHED.value, AnnouncementState.PARTIALLY_FAILED.value)
+#: The stages after which nothing more is told: done, stopped.
+_TOLD = REPOST_STAGES[-2:]
 _WITHDRAWN = (AnnouncementState.RETRACTING.value, AnnouncementState.RETRACTED.value)
 
 
@@ -164,7 +167,24 @@ class RepostRepository(Repository):
         query = sa.select(RepostRow.state).where(RepostRow.announcement_id == announcement_id)
         return dict(Counter(await self.session.scalars(query)))
 
-    async def last_due(self, announcement_id: int) -> datetime | None:
-        query = sa.select(sa.func.max(RepostRow.due_at)).where(RepostRow.announcement_id == announcement_id)
-        found: datetime | None = await self.session.scalar(query)
-        return found
+    async def telling(self) -> builtins.list[tuple[int, int, str | None]]:
+        """Planned requests whose end the room was not told yet: (announcement, coalition, last stage told)."""
+        query = (
+            sa.select(RepostRequestRow.announcement_id, AnnouncementRow.coalition_id, RepostRequestRow.told)
+            .join(AnnouncementRow, AnnouncementRow.id == RepostRequestRow.announcement_id)
+            .where(RepostRequestRow.planned_at.is_not(None), sa.func.coalesce(RepostRequestRow.told, "").not_in(_TOLD))
+        )
+        return [(a, c, told) for a, c, told in await self.session.execute(query)]
+
+    async def told(self, announcement_id: int, stage: str) -> None:
+        await self.session.execute(
+            sa.update(RepostRequestRow).where(RepostRequestRow.announcement_id == announcement_id).values(told=stage)
+        )
+
+    async def span(self, announcement_id: int) -> tuple[datetime | None, datetime | None]:
+        """When the first and the last repost are due (None, None before the plan)."""
+        query = sa.select(sa.func.min(RepostRow.due_at), sa.func.max(RepostRow.due_at)).where(
+            RepostRow.announcement_id == announcement_id
+        )
+        first, last = (await self.session.execute(query)).one()
+        return first, last
