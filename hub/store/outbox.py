@@ -28,6 +28,7 @@ from hub.domain.model import (
 from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import failure_json, failure_of, to_delivery
+from hub.store.repositories.unstagings import unstage
 from hub.store.threads import MAIN, READY_TO_DELETE, READY_TO_POST, cancel_followups, part_of, reply_targets
 
 _D, _A = DeliveryState, AnnouncementState
@@ -59,6 +60,11 @@ _PREPARED = (
     .where(_DELIVERIES.c.id == sa.bindparam("b_id"), _DELIVERIES.c.state == _D.PENDING.value)
     .values(preflight_error=None, prepared=sa.bindparam("b_prepared"))
 )
+_STAGED = (
+    sa.update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == sa.bindparam("b_id"), _DELIVERIES.c.state == _D.PENDING.value)
+    .values(schedule=sa.bindparam("b_schedule"))
+)
 _NOT_PREPARED = (
     sa.update(_DELIVERIES)
     .where(_DELIVERIES.c.id == sa.bindparam("b_id"), _DELIVERIES.c.state == _D.PENDING.value)
@@ -82,6 +88,8 @@ class Claimed:
     first_attempt: bool = False
     #: The remote id of a follow-up's or a pin's parent post (the post it answers, or the post it pins).
     parent_remote_id: str | None = None
+    #: Where its pre-staged scheduled status stands (see :mod:`hub.domain.prestage`), if it was pre-staged.
+    schedule: dict[str, Any] | None = None
 
     @property
     def deleting(self) -> bool:
@@ -109,6 +117,8 @@ class Preflighted:
     delivery_id: int
     prepared: dict[str, Any] | None
     failure: Failure | None = None
+    #: What became of its pre-staging, if it was tried (see :mod:`hub.domain.prestage`).
+    schedule: dict[str, Any] | None = None
 
 
 class OutboxRepository(Repository):
@@ -146,6 +156,7 @@ class OutboxRepository(Repository):
                 r.prepared,
                 r.claims == 1,
                 parents.get(r.parent_id) if r.parent_id is not None else None,
+                r.schedule,
             )
             for r in rows
         ]
@@ -283,7 +294,7 @@ class OutboxRepository(Repository):
             MAIN,
         )
         rows = [r for r in await self.session.scalars(query) if _worth_preparing(r.preflight_error, retry_transient)]
-        return [Claimed(to_delivery(r), r.version_number, r.remote_key, r.prepared) for r in rows]
+        return [Claimed(to_delivery(r), r.version_number, r.remote_key, r.prepared, schedule=r.schedule) for r in rows]
 
     async def prepared(
         self, delivery_id: int, prepared: dict[str, Any] | None, failure: Failure | None, now: datetime
@@ -305,6 +316,9 @@ class OutboxRepository(Repository):
             await self.session.execute(_PREPARED.values(updated_at=now, prepared_at=now), done)
         if failed:
             await self.session.execute(_NOT_PREPARED.values(updated_at=now), failed)
+        staged = [{"b_id": o.delivery_id, "b_schedule": o.schedule} for o in outcomes if o.schedule is not None]
+        if staged:
+            await self.session.execute(_STAGED.values(updated_at=now), staged)
 
     async def prepare_again(self, account_id: int) -> builtins.list[int]:
         """Forgets the pre-flight of an account's pending deliveries (re-linked); returns their announcements."""
@@ -312,11 +326,13 @@ class OutboxRepository(Repository):
             DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN
         )
         announcements = sorted(set(await self.session.scalars(query)))
+        # A scheduled status made with the former link is taken back: the new one stages its own.
+        await unstage(self.session, DeliveryRow.account_id == account_id, self.clock())
         await self.session.execute(
             sa.update(DeliveryRow)
             # Only posts: a pin keeps what it stored of the previous pin.
             .where(DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN)
-            .values(prepared=None, prepared_at=None, preflight_error=None, updated_at=self.clock())
+            .values(prepared=None, prepared_at=None, preflight_error=None, schedule=None, updated_at=self.clock())
         )
         return announcements
 
