@@ -85,3 +85,9 @@ def instant_of(schedule: dict[str, Any] | None) -> datetime | None:
 def on_server(schedule: dict[str, Any] | None) -> bool:
     """Whether something may wait on the server for this delivery (to take back if it is dropped)."""
     return state_of(schedule) in (SENDING, STAGED)
+
+
+def published_early(schedule: dict[str, Any] | None) -> bool:
+    """Whether the server published the post at once when asked to schedule it (deleted since, unless
+    ``deleted`` says no)."""
+    return state_of(schedule) == DECLINED and (schedule or {}).get("reason") == PUBLISHED_EARLY

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -179,6 +179,12 @@ class MastodonPublisher(Publisher):
                     return confirmed
                 # Looked for just now; the uploads went with the scheduled status: new ones.
                 return await self._create_status(job, token, await self._upload_all(job, token))
+            if prestage.published_early(job.schedule):
+                kept = await self.staging.kept_early(job, token)
+                if kept is not None:
+                    return kept
+                # Its uploads went with the early post, deleted since: new ones.
+                job = replace(job, prepared=None)
             first_attempt, fresh = await self._first_attempt(job)
             if not fresh and await self._must_look(job.account, first_attempt):
                 found = await self._find_published(job, token, first_attempt)

@@ -42,6 +42,8 @@ CONFIRM_EVERY = timedelta(seconds=5)
 #: A scheduled status gone but its status not yet listed: the server may be publishing it (Mastodon deletes the
 #: scheduled status, then creates the status). Looked for again during this long before the hub posts it.
 SETTLE = timedelta(seconds=20)
+#: How far before the instant a post published early is looked for (the pre-flight begins 15 minutes before).
+EARLY_LOOK = timedelta(hours=2)
 #: The scheduled statuses read at most (Mastodon keeps at most 300 per account), 40 a page.
 PAGE_SIZE, PAGES = 40, 8
 
@@ -133,9 +135,9 @@ class Staging:
         if "scheduled_at" in body and "params" in body:
             self._proven.add(account.server)
             return prestage.staged(at, str(body["id"]), len(job.images))
-        return await self._published_early(job, token, body)
+        return await self._published_early(job, token, at, body)
 
-    async def _published_early(self, job: PostJob, token: str, status: dict[str, Any]) -> dict[str, Any]:
+    async def _published_early(self, job: PostJob, token: str, at: datetime, status: dict[str, Any]) -> dict[str, Any]:
         """The server ignored ``scheduled_at`` and published the post: it is deleted at once, and the server is
         not asked to schedule again; the post is made at the instant."""
         account = job.account
@@ -155,7 +157,14 @@ class Staging:
                 "delivery %s: the early post %s could not be deleted (%s)", job.delivery_id, url, error.message_key
             )
             deleted = "no"
-        return prestage.declined(prestage.PUBLISHED_EARLY, url=url, deleted=deleted)
+        return prestage.declined(prestage.PUBLISHED_EARLY, url=url, deleted=deleted, at=at.isoformat())
+
+    async def kept_early(self, job: PostJob, token: str) -> Published | None:
+        """The post a server published early, if it is still there (it could not be deleted): it is out, so it
+        stands for the delivery (the coordinators were told) rather than be made a second time."""
+        schedule = job.schedule or {}
+        at = prestage.instant_of(schedule) or self.server.clock()
+        return await self.server.find_published(job.account, token, at - EARLY_LOOK, job.text, len(job.images))
 
     # --- at the instant ----------------------------------------------------------------------------------
 
