@@ -128,7 +128,8 @@ class Staging:
         )
         if answer.status == 422:
             said = str(answer.body.get("error", "")) if isinstance(answer.body, dict) else ""
-            reason = prestage.OVER_LIMIT if "limit" in said.lower() else prestage.REFUSED
+            # Mastodon: "You have exceeded the limit of 25 scheduled posts for today" (or of 300 in all).
+            reason = prestage.OVER_LIMIT if "scheduled" in said.lower() else prestage.REFUSED
             log.info("delivery %s: not staged (%s: %s)", job.delivery_id, reason, said[:200])
             return prestage.declined(reason)
         body = answer_object(answer, account, "id")

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import signal
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -24,13 +26,18 @@ import pytest
 import sqlalchemy as sa
 
 from hub.core import Hub, utc_now
+from hub.crypto import SecretBox, generate_key
 from hub.dispatch.gateway import StoreGateway
 from hub.domain import prestage
 from hub.domain.model import AnnouncementState, Platform, ReportKind
 from hub.publishers.mastodon import MastodonPublisher
+from hub.settings import Settings
+from hub.store import Store
 from hub.store.models import DeliveryRow
 from sandbox.fleet import COORDINATOR, Fleet, build_fleet, token_of, username_of
 from sandbox.mastodon import CREATE_STATUS, MASTODON, TAKAHE, MastodonDouble, Personality
+from tests.conftest import ADMIN
+from tests.integration.dispatcher_kills import dispatcher_env, dispatcher_process
 from tests.integration.test_dispatcher import running, settled
 
 CODES = [
@@ -100,11 +107,11 @@ async def _forget_preflight(hub: Hub, announcement_id: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def scene(hub: Hub, tmp_path: Path, personality: Personality, **double: int) -> AsyncIterator[Scene]:
-    """Five towns on one Mastodon double, their announcement locked for :data:`INSTANT` from now, pre-staged."""
-    mastodon = MastodonDouble(
-        seed=3, personality=personality, minimum_schedule_offset=1.0, scheduler_interval=0.1, **double
-    )  # type: ignore[arg-type]
+async def scene(
+    hub: Hub, tmp_path: Path, personality: Personality, instant: timedelta = INSTANT
+) -> AsyncIterator[Scene]:
+    """Five towns on one Mastodon double, their announcement locked for ``instant`` from now, pre-staged."""
+    mastodon = MastodonDouble(seed=3, personality=personality, minimum_schedule_offset=1.0, scheduler_interval=0.1)
     hub.clock = utc_now
     settings = hub.settings
     settings.mastodon_prestage, settings.mastodon_prestage_lead_seconds = True, 2.0
@@ -112,10 +119,9 @@ async def scene(hub: Hub, tmp_path: Path, personality: Personality, **double: in
     settings.retry_initial_seconds, settings.retry_max_seconds = 0.1, 0.5
     settings.worker_timeout_seconds, settings.worker_heartbeat_seconds = 2.0, 0.2
     async with mastodon.serve() as base:
-        hub.publishers = {
-            Platform.MASTODON: MastodonPublisher(StoreGateway(hub), timeout=5, staging_grace=timedelta(seconds=3))
-        }
-        fleet = await build_fleet(hub, tmp_path, CODES, INSTANT, mastodon=(mastodon, base))
+        publisher = MastodonPublisher(StoreGateway(hub), timeout=5, staging_grace=timedelta(seconds=3))
+        hub.publishers = {Platform.MASTODON: publisher}
+        fleet = await build_fleet(hub, tmp_path, CODES, instant, mastodon=(mastodon, base))
         yield Scene(hub, fleet, mastodon, base)
 
 
@@ -249,3 +255,46 @@ async def _schedule_others(base: str, token: str, at: str, count: int) -> None:
             headers = {"Authorization": f"Bearer {token}"}
             async with http.post(f"{base}/api/v1/statuses", data=form, headers=headers) as response:
                 assert response.status == 200, await response.text()
+
+
+async def test_kill_9_during_pre_staging_leaves_one_scheduled_status_per_post(
+    migrated_database_url: str, tmp_path: Path
+) -> None:
+    """Dispatcher processes killed again and again while they pre-stage (each staging request slow, some answers
+    lost): never two scheduled statuses for one post, and each post goes out once."""
+    key = generate_key()
+    settings = Settings(data_dir=tmp_path, database_url=migrated_database_url, admins=[ADMIN], _env_file=None)  # type: ignore[call-arg]
+    hub = Hub(Store.from_url(migrated_database_url), SecretBox([key]), settings, clock=utc_now)
+    try:
+        async with scene(hub, tmp_path, MASTODON, instant=timedelta(seconds=25)) as s:
+            s.double.inject("latency", count=None, on=CREATE_STATUS, seconds=0.5)
+            s.double.inject("commit_then_reset", count=None, on=CREATE_STATUS, fraction=0.3)
+            env = dispatcher_env(tmp_path, migrated_database_url, key, s.base) | PRESTAGE_ENV
+            log, chance, partial = tmp_path / "dispatcher.log", random.Random(8), 0
+            for _ in range(KILLS):
+                async with dispatcher_process(env, log) as process:
+                    await asyncio.sleep(chance.uniform(0.3, 1.2))
+                    process.send_signal(signal.SIGKILL)
+                assert max(s.scheduled().values()) <= 1, s.scheduled()
+                staged = [x for x in await s.schedules if x is not None and x.get("state") == prestage.STAGED]
+                partial += 0 < len(staged) < len(CODES) or 0 < sum(s.scheduled().values()) < len(CODES)
+            assert partial > 0, "no kill landed during the pre-staging"
+            async with dispatcher_process(env, log):
+                assert await settled(hub, s.fleet.announcement.id, within=60) is AnnouncementState.PUBLISHED, (
+                    log.read_text(encoding="utf-8")[-3000:]
+                )
+            assert s.posts() == {t.id: 1 for t in s.fleet.towns}
+            assert s.scheduled() == {t.id: 0 for t in s.fleet.towns}
+    finally:
+        await hub.close()
+
+
+#: What the dispatcher processes of the kill test are given beyond :func:`dispatcher_env`.
+PRESTAGE_ENV = {
+    "UNISSON_MASTODON_PRESTAGE": "true",
+    "UNISSON_MASTODON_PRESTAGE_LEAD_SECONDS": "2",
+    "UNISSON_MASTODON_PRESTAGE_GRACE_SECONDS": "3",
+    "UNISSON_PREFLIGHT_MINUTES": "1",
+}
+#: Dispatchers killed during the pre-staging.
+KILLS = 4
