@@ -43,7 +43,8 @@ Points reproduced
    :meth:`MastodonDouble.advance`. The published status's ``created_at`` is the moment it is published; the
    scheduled status is gone from then on (its ``GET`` and ``DELETE`` answer 404, as upstream's worker destroys
    it). Test knobs: ``minimum_schedule_offset`` (300 s, Mastodon's 5 minutes, by default) lets a test schedule
-   a few seconds ahead; ``scheduled_daily_limit`` and ``scheduled_total_limit`` (25 and 300) the limits.
+   a few seconds ahead; ``scheduled_daily_limit`` and ``scheduled_total_limit`` (25 and 300) the limits;
+   ``scheduler_stuck`` holds every due scheduled status back (a server whose job queue is stuck).
 5. Rate limits, fixed windows aligned on the epoch like Rack::Attack: 300 requests per 5 min per token,
    1,500 per 5 min per user, media uploads 30 per 30 min, status deletes 30 per 30 min, and status creation
    300 per 3 h per account (a refused creation is not counted). Every response to a valid token carries
@@ -940,6 +941,9 @@ class MastodonDouble(FaultInjection):
         self.scheduled_total_limit = scheduled_total_limit
         self.minimum_schedule_offset = minimum_schedule_offset
         self.scheduler_interval = scheduler_interval
+        #: A test knob: True, due scheduled statuses wait (a server whose job queue is stuck); False, they are
+        #: published at the next request or sweep.
+        self.scheduler_stuck = False
         super().__init__(seed)
         self._offset = 0.0
         self._last_id = 0
@@ -1459,7 +1463,10 @@ class MastodonDouble(FaultInjection):
             raise _invalid(*errors)
 
     def publish_due(self) -> int:
-        """Publish every scheduled status that is due; return how many were published."""
+        """Publish every scheduled status that is due; return how many were published (none while
+        :attr:`scheduler_stuck`)."""
+        if self.scheduler_stuck:
+            return 0
         published, now = 0, self.now()
         while self._due and self._due[0][0] <= now:
             _, scheduled_id = heapq.heappop(self._due)

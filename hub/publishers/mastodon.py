@@ -53,8 +53,10 @@ from hub.publishers.mastodon_answers import (
     answer_list,
     answer_object,
     created_at_of,
+    instance_limits,
     parse_json,
     published_of,
+    rate_limit_of,
 )
 from hub.publishers.mastodon_errors import (
     failure,
@@ -81,14 +83,6 @@ LOOKUP_PAGES = 10
 PAGE_SIZE = 40
 #: Polling of media still processing: first delay, growth and cap (seconds).
 POLL_FIRST, POLL_GROWTH, POLL_CAP = 0.25, 2.0, 5.0
-#: What a server that publishes no limits is assumed to allow (stock Mastodon's values).
-DEFAULT_LIMITS: dict[str, Any] = {
-    "max_characters": 500,
-    "max_media_attachments": 4,
-    "characters_reserved_per_url": 23,
-    "description_limit": 1500,
-    "image_size_limit": 16 * 1024 * 1024,
-}
 
 #: Mastodon counts separate rate-limit windows for these families of requests.
 RequestKind = Literal["statuses", "media", "deletes", "other"]
@@ -265,7 +259,7 @@ class MastodonPublisher(Publisher):
             raise transient("publish.mastodon.rate_limited", account, retry_at=retry_at)
 
     def _note_pace(self, account: Account, kind: RequestKind, headers: Mapping[str, str]) -> None:
-        state = _rate_limit(headers)
+        state = rate_limit_of(headers)
         if state is not None:
             self._limits[(account.id, kind)] = state
             self._host_limits[host_of(account.server)] = state
@@ -407,7 +401,7 @@ class MastodonPublisher(Publisher):
                 answer = await self._call(account, "GET", "/api/v1/instance", None)
             body = answer_object(answer, account)
             domain = str(body.get("domain") or body.get("uri") or host_of(server))
-            cached = _Instance(domain, _limits(body), body.get("version"), loop.time() + self.instance_ttl)
+            cached = _Instance(domain, instance_limits(body), body.get("version"), loop.time() + self.instance_ttl)
             self._instances[server] = cached
             return cached
 
@@ -493,38 +487,8 @@ class MastodonPublisher(Publisher):
             self._note_pace(account, kind, response_headers)
         body = parse_json(text)
         if status >= 400 and status not in accept:
-            raise failure(status, body, account, _rate_limit(response_headers))
+            raise failure(status, body, account, rate_limit_of(response_headers))
         return Answer(status, body)
-
-
-def _limits(instance: dict[str, Any]) -> dict[str, Any]:
-    """The limits the hub keeps, from ``/api/v2/instance`` (or v1), with stock defaults for what is missing."""
-    configuration = instance.get("configuration") or {}
-    statuses = configuration.get("statuses") or {}
-    media = configuration.get("media_attachments") or {}
-    limits = dict(DEFAULT_LIMITS)
-    limits.update({k: v for k, v in statuses.items() if k in DEFAULT_LIMITS and isinstance(v, int)})
-    wanted = ("description_limit", "image_size_limit", "image_matrix_limit", "video_size_limit")
-    limits.update({k: v for k, v in media.items() if k in wanted and isinstance(v, int)})
-    if isinstance(media.get("supported_mime_types"), list):
-        limits["supported_mime_types"] = [str(t) for t in media["supported_mime_types"]]
-    return limits
-
-
-def _rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
-    """The ``X-RateLimit-*`` headers; Reset is ISO 8601 on Mastodon, seconds since the epoch on some forks."""
-    try:
-        limit = int(headers["X-RateLimit-Limit"])
-        remaining = int(headers["X-RateLimit-Remaining"])
-        reset_text = headers["X-RateLimit-Reset"].strip()
-        if reset_text.isdigit():
-            reset = datetime.fromtimestamp(int(reset_text), UTC)
-        else:
-            reset = datetime.fromisoformat(reset_text)
-            reset = reset if reset.tzinfo is not None else reset.replace(tzinfo=UTC)
-    except (KeyError, ValueError):
-        return None
-    return RateLimit(limit, remaining, reset)
 
 
 def _remote_key(account: Account) -> tuple[int, str, str]:

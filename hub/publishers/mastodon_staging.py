@@ -81,8 +81,8 @@ class Staging:
     async def stage(self, job: PostJob, at: datetime, media_ids: list[str]) -> dict[str, Any]:
         """Hands the post over for ``at``; returns its new ``schedule`` (see :mod:`hub.domain.prestage`)."""
         account = job.account
-        if prestage.state_of(job.schedule) == prestage.STAGED:
-            return dict(job.schedule or {})
+        if prestage.state_of(job.schedule) == prestage.STAGED or prestage.published_early(job.schedule):
+            return dict(job.schedule or {})  # done before: an early post in particular stays on record
         if not await self.supports(account):
             return prestage.declined(prestage.UNSUPPORTED)
         # Until a server has shown it schedules, its accounts are staged one at a time: a server that ignores

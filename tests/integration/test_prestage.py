@@ -54,7 +54,7 @@ INSTANT = timedelta(seconds=6)
 UNNAMED = replace(TAKAHE, software="fediverse-server", version="4.0.0")
 
 
-@pytest.fixture(params=[MASTODON, UNNAMED], ids=["mastodon", "ignores-scheduled-at"])
+@pytest.fixture(params=[MASTODON, TAKAHE, UNNAMED], ids=["mastodon", "takahe", "ignores-scheduled-at"])
 def personality(request: pytest.FixtureRequest) -> Personality:
     return request.param  # type: ignore[no-any-return]
 
@@ -136,9 +136,12 @@ async def test_prestaged_posts_go_out_while_the_hub_is_down_and_are_confirmed_on
         if personality is MASTODON:
             assert [x and x["state"] for x in schedules] == [prestage.STAGED] * len(CODES)
             assert s.scheduled() == once and s.posts() == none
+        elif personality is TAKAHE:  # named by NodeInfo: not even asked
+            assert [x and x.get("reason") for x in schedules] == [prestage.UNSUPPORTED] * len(CODES)
+            assert [r for r in await hub.dispatch.reports() if r.kind is ReportKind.PREFLIGHT_FAILED] == []
         else:  # the first post told the hub: published at once, deleted at once, reported; the others not tried
             reasons = sorted(str(x and x.get("reason")) for x in schedules)
-            assert reasons == [prestage.PUBLISHED_EARLY] + [prestage.UNSUPPORTED] * (len(CODES) - 1)
+            assert reasons == [prestage.PUBLISHED_EARLY] + [prestage.UNSUPPORTED] * (len(CODES) - 1), schedules
             made = [
                 st for t in s.fleet.towns for st in s.double.statuses(username_of(t.code or ""), include_deleted=True)
             ]
@@ -204,6 +207,23 @@ async def test_a_scheduled_status_published_before_it_was_taken_back_is_deleted(
                     break
                 await asyncio.sleep(0.05)
         assert s.posts() == {t.id: 0 for t in s.fleet.towns}
+
+
+async def test_a_scheduled_status_still_waiting_after_the_grace_is_taken_back_and_posted_once(
+    hub: Hub, tmp_path: Path
+) -> None:
+    """The server's queue is stuck over the instant: the dispatcher waits the grace (3 s here), deletes each
+    scheduled status and posts it itself; when the queue moves again, nothing more goes out."""
+    async with scene(hub, tmp_path, MASTODON) as s:
+        async with running(hub):
+            await s.staged()
+            s.double.scheduler_stuck = True
+            assert await settled(hub, s.fleet.announcement.id, within=30) is AnnouncementState.PUBLISHED
+        once = {t.id: 1 for t in s.fleet.towns}
+        assert s.posts() == once and s.scheduled() == {t.id: 0 for t in s.fleet.towns}
+        s.double.scheduler_stuck = False
+        s.double.publish_due()
+        assert s.posts() == once
 
 
 async def test_an_account_at_its_daily_limit_is_posted_at_the_instant(hub: Hub, tmp_path: Path) -> None:
