@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.card import render_card
+from bot.commands.announcements.drafting import _options
 from hub.domain import prestage
 from hub.domain.model import (
     Announcement,
@@ -93,3 +94,17 @@ def test_the_card_shows_an_announcements_own_choice(choice: bool | None, line: s
         assert "Mastodon" not in plain
     else:
         assert line in plain
+
+
+@pytest.mark.parametrize(
+    ("line", "option"),
+    [
+        ("--preparer Départ de X", "prestage"),
+        ("--Préparer --brouillon Départ de X", "prestage"),
+        ("--sans-preparation Départ de X", "no-prestage"),
+        ("--no-prestage Départ de X", "no-prestage"),
+    ],
+)
+def test_pre_staging_is_chosen_when_proposing(line: str, option: str) -> None:
+    options, title = _options(line)
+    assert option in options and title == "Départ de X"
