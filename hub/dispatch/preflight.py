@@ -173,8 +173,8 @@ def _published_early(ready: _Ready) -> Failure | None:
     """A server that ignored ``scheduled_at`` published the post before its time: the coordinators are told
     (it was deleted at once, and is made again at the instant)."""
     schedule = ready.schedule or {}
-    if schedule.get("reason") != prestage.PUBLISHED_EARLY:
-        return None
+    if not prestage.published_early(schedule) or prestage.published_early(ready.attempt.claimed.schedule):
+        return None  # not early, or told already (a pre-flight done again keeps the record)
     account = ready.attempt.job.account
     params = {
         "identifier": account.identifier,
