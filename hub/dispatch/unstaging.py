@@ -1,5 +1,5 @@
-"""Taking back the scheduled statuses of posts no longer wanted (an announcement unlocked or cancelled, an account
-re-linked): a side task of the leading dispatcher works through :mod:`hub.store.repositories.unstagings`.
+"""Taking back the scheduled statuses of posts no longer wanted (an announcement unlocked or cancelled): a side
+task of the leading dispatcher works through :mod:`hub.store.repositories.unstagings`.
 
 Each stays queued until its server confirms (the scheduled status deleted, or already gone); a server out of
 reach is asked again later, more and more rarely. Whatever a crash interrupts is done again: deleting something

@@ -11,7 +11,7 @@ at the minute even if the hub is down then (the rules are :mod:`hub.domain.prest
   answering 404 means the server published it; the status is then found among the account's own and recorded
   as if the dispatcher had made it. Still pending ``grace`` after the instant (the server's queue is stuck), it
   is taken back and posted by the hub; gone with no status to show for it, it is posted by the hub too.
-- :meth:`Staging.unstage` (an unlock, a cancel, a re-link): the scheduled status is deleted; if the server
+- :meth:`Staging.unstage` (an unlock, a cancel): the scheduled status is deleted; if the server
   published it meanwhile, the status itself is.
 """
 

@@ -25,10 +25,10 @@ from hub.domain.model import (
     Progress,
     ReportKind,
 )
+from hub.domain.prestage import on_server
 from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import failure_json, failure_of, to_delivery
-from hub.store.repositories.unstagings import unstage
 from hub.store.threads import MAIN, READY_TO_DELETE, READY_TO_POST, cancel_followups, part_of, reply_targets
 
 _D, _A = DeliveryState, AnnouncementState
@@ -320,21 +320,35 @@ class OutboxRepository(Repository):
         if staged:
             await self.session.execute(_STAGED.values(updated_at=now), staged)
 
-    async def prepare_again(self, account_id: int) -> builtins.list[int]:
-        """Forgets the pre-flight of an account's pending deliveries (re-linked); returns their announcements."""
+    async def prepare_again(self, account_id: int, same_account: bool = True) -> builtins.list[int]:
+        """Forgets the pre-flight of an account's pending deliveries (re-linked); returns their announcements.
+
+        Their pre-staged scheduled statuses belong to the remote account, not to the link: with ``same_account``
+        (a new token for it) they stay and are found again; linked to another account, they are forgotten, as the
+        hub can no longer reach the former one (the caller tells the operator)."""
         query = sa.select(DeliveryRow.announcement_id).where(
             DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN
         )
         announcements = sorted(set(await self.session.scalars(query)))
-        # A scheduled status made with the former link is taken back: the new one stages its own.
-        await unstage(self.session, DeliveryRow.account_id == account_id, self.clock())
+        values: dict[str, Any] = {"prepared": None, "prepared_at": None, "preflight_error": None}
+        if not same_account:
+            values["schedule"] = None
         await self.session.execute(
             sa.update(DeliveryRow)
             # Only posts: a pin keeps what it stored of the previous pin.
             .where(DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN)
-            .values(prepared=None, prepared_at=None, preflight_error=None, schedule=None, updated_at=self.clock())
+            .values(**values, updated_at=self.clock())
         )
         return announcements
+
+    async def staged_of(self, account_id: int) -> int:
+        """How many of an account's pending posts may have a scheduled status on its server."""
+        query = sa.select(DeliveryRow.schedule).where(
+            DeliveryRow.account_id == account_id,
+            DeliveryRow.state == DeliveryState.PENDING.value,
+            DeliveryRow.schedule.is_not(None),
+        )
+        return sum(1 for schedule in await self.session.scalars(query) if on_server(schedule))
 
     # --- an announcement's deliveries --------------------------------------------------------------------
 

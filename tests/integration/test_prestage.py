@@ -34,7 +34,7 @@ from hub.publishers.mastodon import MastodonPublisher
 from hub.settings import Settings
 from hub.store import Store
 from hub.store.models import DeliveryRow
-from sandbox.fleet import COORDINATOR, Fleet, build_fleet, token_of, username_of
+from sandbox.fleet import COORDINATOR, Fleet, build_fleet, officer_of, token_of, username_of
 from sandbox.mastodon import CREATE_STATUS, MASTODON, TAKAHE, MastodonDouble, Personality
 from tests.conftest import ADMIN
 from tests.integration.dispatcher_kills import dispatcher_env, dispatcher_process
@@ -188,6 +188,31 @@ async def test_unlock_and_cancel_take_the_scheduled_statuses_back(hub: Hub, tmp_
         assert s.scheduled() == {t.id: 0 for t in s.fleet.towns}
         await s.past_instant()
         assert s.posts() == {t.id: 0 for t in s.fleet.towns}
+
+
+async def test_a_town_that_links_its_account_again_keeps_its_scheduled_status(hub: Hub, tmp_path: Path) -> None:
+    """A new token for the same account forgets the post's pre-flight, not its scheduled status (it belongs to
+    the account): the next pre-flight finds it again rather than make another; one post at the instant."""
+    async with scene(hub, tmp_path, MASTODON, instant=timedelta(seconds=8)) as s:
+        town = s.fleet.towns[0]
+        code = town.code or ""
+        async with running(hub):
+            first = await s.staged()
+            identifier = f"@{username_of(code)}@mastodon.test"
+            await hub.accounts.link(officer_of(code), town.id, Platform.MASTODON, identifier, token_of(code), s.base)
+            for _ in range(100):  # prepared again by the next pre-flight
+                async with hub.store.unit() as uow:
+                    prepared = await uow.outbox.to_prepare(s.fleet.announcement.id, retry_transient=True)
+                if not prepared:
+                    break
+                await asyncio.sleep(0.05)
+            assert not prepared
+            again = await s.schedules
+        assert again == first and s.scheduled() == {t.id: 1 for t in s.fleet.towns}
+        await s.past_instant()
+        async with running(hub):
+            assert await settled(hub, s.fleet.announcement.id, within=30) is AnnouncementState.PUBLISHED
+        assert s.posts() == {t.id: 1 for t in s.fleet.towns}
 
 
 async def test_a_scheduled_status_published_before_it_was_taken_back_is_deleted(hub: Hub, tmp_path: Path) -> None:

@@ -52,8 +52,8 @@ class DeliveryRow(Base):
 
 
 class UnstagingRow(Base):
-    """A scheduled status to take back from its server (its announcement unlocked or cancelled, its account
-    re-linked); kept until the server confirms, so a crash cannot leave it to be published."""
+    """A scheduled status to take back from its server (its announcement unlocked or cancelled); kept until the
+    server confirms, so a crash cannot leave it to be published."""
 
     __tablename__ = "unstagings"
     id: Mapped[int] = mapped_column(primary_key=True)

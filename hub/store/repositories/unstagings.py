@@ -1,5 +1,5 @@
 """Scheduled statuses to take back from their servers: those of deliveries dropped (an announcement unlocked or
-cancelled) or re-prepared (an account re-linked) after their pre-staging. The dispatcher works through them
+cancelled) after their pre-staging. The dispatcher works through them
 (:mod:`hub.dispatch.unstaging`); each stays until its server has confirmed."""
 
 from __future__ import annotations

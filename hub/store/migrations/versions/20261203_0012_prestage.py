@@ -1,5 +1,5 @@
 """Mastodon pre-staging: an announcement's choice, each delivery's scheduled status, and the scheduled statuses
-to take back (unlock, cancel, a re-linked account)
+to take back (unlock, cancel)
 
 Revision ID: 0012
 Revises: 0011
