@@ -112,6 +112,8 @@ def _card(
             head.line().text(translate(f"bot.announce.card.{key}", lang, when=when))
     wording = Rich().text(_shorten(version.wording.text if version else "", None if cut is None else 10 * cut)).build()
     tail = _rules(_details(version, lang, cut), rules or ThreadRules(), lang, cut)
+    if announcement.prestage is not None:  # None: as the deployment says, not worth a line
+        tail.text(translate("bot.prestage.card." + ("on" if announcement.prestage else "off"), lang)).line()
     tail.strong(_counts(summary.signons, lang))
     signons = summary.signons
     add_quorum(tail, announcement, tally_of(announcement, signons.count(SignOnState.SIGNED), signons.total), lang)

@@ -108,6 +108,8 @@ _HEADINGS = {
     Stage.PUBLISH: "bot.publication.failed.heading",
     Stage.DELETE: "bot.publication.retraction.failed.heading",
 }
+#: A server published a pre-staged post at once (see :mod:`hub.publishers.mastodon_staging`).
+EARLY = "publish.mastodon.published_early"
 _ADVICE = {
     (Stage.PREFLIGHT, True): "bot.publication.advice.preflight.reconnect",
     (Stage.PREFLIGHT, False): "bot.publication.advice.preflight",
@@ -151,6 +153,9 @@ def problem_item(problem: Problem, stage: Stage, announcement: Announcement, lan
 def _advice(problem: Problem, stage: Stage, reconnect: bool) -> str:
     """What to do: a follow-up's or a pin's failure (the post itself went out) has its own advice."""
     part = problem.failure.params.get("part") if problem.failure is not None else None
+    if problem.failure is not None and problem.failure.key.startswith(EARLY):
+        # Told, not to be fixed: the post is made at the instant (or the early one, kept, stands for it).
+        return "bot.publication.advice.early" + problem.failure.key.removeprefix(EARLY)
     if stage is Stage.PUBLISH and part in ("followup", "pin"):
         return f"bot.publication.advice.{part}" + (".reconnect" if reconnect else "")
     return _ADVICE[(stage, reconnect)]

@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     #: Mastodon visibility of the towns' posts: public, unlisted, private.
     mastodon_visibility: str = "public"
 
+    #: Hand each Mastodon post to its server at the pre-flight, as a scheduled status, so that it goes out at the
+    #: instant even if the hub is down then (each announcement may choose otherwise).
+    mastodon_prestage: bool = False
+    #: Seconds before the instant under which a post is no longer pre-staged: Mastodon's 5 minutes, and a
+    #: margin for clocks that disagree and for a long pre-flight.
+    mastodon_prestage_lead_seconds: float = Field(default=420.0, ge=0)
+    #: Seconds after the instant a pre-staged post still scheduled is left to its server, before the hub takes
+    #: it back and posts it itself (Mastodon's own catch-up runs every 5 minutes).
+    mastodon_prestage_grace_seconds: float = Field(default=300.0, gt=0)
+
     #: Minutes before the instant when accounts are checked and images uploaded.
     preflight_minutes: float = Field(default=15.0, ge=0)
     #: Minutes after the instant beyond which a publication that could not start waits for the coordinator.

@@ -8,8 +8,9 @@ running server; error wordings not quoted in the platform facts are also unverif
 
 It has two personalities (:class:`Personality`): ``MASTODON`` (the default, points 1-14) and ``TAKAHE``, a
 server that implements the same client API without Mastodon's guarantees (points T1-T2, measured against
-Takahē 0.11 as listed in the platform facts, "Mastodon-API servers that are not Mastodon"). Everything not
-named in points T1-T2 is the same in both.
+Takahē 0.11 as listed in the platform facts, "Mastodon-API servers that are not Mastodon"; point T3, a server
+that ignores ``scheduled_at``, as the hub's pre-staging must expect). Everything not named in points T1-T3 is
+the same in both.
 
 Points reproduced
 -----------------
@@ -39,7 +40,11 @@ Points reproduced
    ``DELETE /api/v1/scheduled_statuses/:id``.
    Due scheduled posts are published **both** on access (every request first publishes what is due) and by
    a background task of the running double (every ``scheduler_interval`` seconds), and by
-   :meth:`MastodonDouble.advance`.
+   :meth:`MastodonDouble.advance`. The published status's ``created_at`` is the moment it is published; the
+   scheduled status is gone from then on (its ``GET`` and ``DELETE`` answer 404, as upstream's worker destroys
+   it). Test knobs: ``minimum_schedule_offset`` (300 s, Mastodon's 5 minutes, by default) lets a test schedule
+   a few seconds ahead; ``scheduled_daily_limit`` and ``scheduled_total_limit`` (25 and 300) the limits;
+   ``scheduler_stuck`` holds every due scheduled status back (a server whose job queue is stuck).
 5. Rate limits, fixed windows aligned on the epoch like Rack::Attack: 300 requests per 5 min per token,
    1,500 per 5 min per user, media uploads 30 per 30 min, status deletes 30 per 30 min, and status creation
    300 per 3 h per account (a refused creation is not counted). Every response to a valid token carries
@@ -122,6 +127,10 @@ T2. Errors: an unknown or revoked token 400 text/html ``Invalid Bearer token``; 
     — unverified) or account the same page; no token at all, even on an account's statuses, 401
     ``{"error": "identity_token_required"}`` (unverified beyond the statuses list). Other errors (app-only
     token, disabled account, media still processing...) keep Mastodon's answers (unverified for Takahē).
+T3. ``scheduled_at`` is ignored: the post is published at once and the answer is a Status (``url``,
+    ``created_at``), not a ScheduledStatus; ``/api/v1/scheduled_statuses[/:id]`` answer 404 with Django's HTML
+    "Not Found" page (unverified: some Mastodon-API servers are reported to behave so, the platform facts do not
+    name one).
 
 For tests (see :class:`MastodonDouble`): accounts and tokens, revocation, disabled accounts, server-side
 truth of what was posted, a movable clock, and fault injection switchable at run time (latency, 5xx by
@@ -449,7 +458,7 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class Personality:
-    """Where Mastodon-API servers differ, how this double behaves (points T1 and T2 of the module docstring)."""
+    """Where Mastodon-API servers differ, how this double behaves (points T1-T3 of the module docstring)."""
 
     #: NodeInfo ``software.name`` and ``software.version``.
     software: str
@@ -471,6 +480,8 @@ class Personality:
     lists_description_limit: bool = True
     #: ``GET /api/v1/statuses?id[]=`` (Mastodon 4.3+) answers several statuses at once.
     batch_statuses: bool = True
+    #: ``scheduled_at`` makes a scheduled status (point 4); False: it is ignored, the post published at once (T3).
+    honours_scheduled_at: bool = True
 
 
 MASTODON = Personality("mastodon", "4.3.0", "4.3.0", "https://github.com/mastodon/mastodon")
@@ -489,6 +500,7 @@ TAKAHE = Personality(
     video_size_limit=0,
     lists_description_limit=False,
     batch_statuses=False,
+    honours_scheduled_at=False,
 )
 #: The ids ``GET /api/v1/statuses`` takes at once (upstream's cap is not documented: assumed 20).
 BATCH_STATUSES = 20
@@ -933,6 +945,9 @@ class MastodonDouble(FaultInjection):
         self.scheduled_total_limit = scheduled_total_limit
         self.minimum_schedule_offset = minimum_schedule_offset
         self.scheduler_interval = scheduler_interval
+        #: A test knob: True, due scheduled statuses wait (a server whose job queue is stuck); False, they are
+        #: published at the next request or sweep.
+        self.scheduler_stuck = False
         super().__init__(seed)
         self._offset = 0.0
         self._last_id = 0
@@ -1340,7 +1355,7 @@ class MastodonDouble(FaultInjection):
         return found
 
     def _scheduled_at(self, params: _StatusParams) -> datetime | None:
-        if not params.scheduled_at:
+        if not params.scheduled_at or not self.personality.honours_scheduled_at:
             return None
         moment = _parse_instant(params.scheduled_at)
         return None if moment <= self.now() else moment
@@ -1454,7 +1469,10 @@ class MastodonDouble(FaultInjection):
             raise _invalid(*errors)
 
     def publish_due(self) -> int:
-        """Publish every scheduled status that is due; return how many were published."""
+        """Publish every scheduled status that is due; return how many were published (none while
+        :attr:`scheduler_stuck`)."""
+        if self.scheduler_stuck:
+            return 0
         published, now = 0, self.now()
         while self._due and self._due[0][0] <= now:
             _, scheduled_id = heapq.heappop(self._due)
@@ -1722,7 +1740,12 @@ class MastodonDouble(FaultInjection):
 
     # --- endpoints: scheduled statuses ---------------------------------------------------------------
 
+    def _check_scheduling(self) -> None:
+        if not self.personality.honours_scheduled_at:
+            raise self._not_found()
+
     def _own_scheduled(self, account: Account, scheduled_id: str) -> ScheduledStatus:
+        self._check_scheduling()
         scheduled = self._scheduled.get(scheduled_id)
         if scheduled is None or not scheduled.pending or scheduled.account.id != account.id:
             raise ApiError(404, NOT_FOUND)
@@ -1730,6 +1753,7 @@ class MastodonDouble(FaultInjection):
 
     async def _list_scheduled(self, request: web.Request) -> web.Response:
         account = self._authenticate(request, "read:statuses")
+        self._check_scheduling()
         pending = sorted(self.scheduled_statuses(account.username), key=lambda s: s.id, reverse=True)
         return web.json_response([_scheduled_json(s, self._epoch()) for s in pending])
 

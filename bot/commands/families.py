@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands import accounts, admin, basic, links, publication, reach, towns
-from bot.commands.announcements import drafting, quorum, scheduling, signing, status, thread
+from bot.commands.announcements import drafting, prestaging, quorum, scheduling, signing, status, thread
 from bot.registry import Registry
 
 
@@ -13,6 +13,7 @@ def default_registry() -> Registry:
         basic,
         drafting,
         thread,
+        prestaging,
         scheduling,
         quorum,
         status,

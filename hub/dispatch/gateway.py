@@ -63,6 +63,10 @@ class StoreGateway:
         async with self.hub.store.unit() as uow:
             return await uow.deliveries.keep_first_prepared(delivery_id, previous)
 
+    async def remember_schedule(self, delivery_id: int, schedule: dict[str, Any]) -> None:
+        async with self.hub.store.unit() as uow:
+            await uow.deliveries.set_schedules({delivery_id: schedule})
+
 
 class GroupCommit(Generic[K, V, R]):
     """Values asked to be stored within :data:`GATHER_SECONDS` of each other are written by one ``write`` (one
@@ -126,6 +130,7 @@ class BatchingGateway(StoreGateway):
         self._sessions: dict[int, str | None] = {}
         self._keys = GroupCommit(self._write_keys, keep_first=True, name="remote-keys")
         self._saved_sessions = GroupCommit(self._write_sessions, keep_first=False, name="sessions")
+        self._schedules = GroupCommit(self._write_schedules, keep_first=False, name="schedules")
 
     def prime(self, account_id: int, secret: str, session: str | None) -> None:
         """Remembers an account's secret and session for the posts about to be made (a relink is seen at the
@@ -151,6 +156,14 @@ class BatchingGateway(StoreGateway):
     async def remember_remote_key(self, delivery_id: int, key: str) -> str:
         return await self._keys.store(delivery_id, key)
 
+    async def remember_schedule(self, delivery_id: int, schedule: dict[str, Any]) -> None:
+        """By group commit: at the pre-flight, thousands of posts are staged within seconds."""
+        await self._schedules.store(delivery_id, schedule)
+
+    async def _write_schedules(self, schedules: dict[int, dict[str, Any]]) -> dict[int, None]:
+        async with self.hub.store.unit() as uow:
+            return await uow.deliveries.set_schedules(schedules)
+
     async def _write_keys(self, keys: dict[int, str]) -> dict[int, str]:
         async with self.hub.store.unit() as uow:
             return await uow.deliveries.keep_first_remote_keys(keys)
@@ -162,3 +175,4 @@ class BatchingGateway(StoreGateway):
     async def close(self) -> None:
         await self._keys.close()
         await self._saved_sessions.close()
+        await self._schedules.close()

@@ -26,6 +26,8 @@ class Frozen:
     language: str
     publish_at: datetime | None
     images: tuple[PostImage, ...]
+    #: Its own choice about pre-staging Mastodon posts (None: the deployment's).
+    prestage: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,13 @@ class JobFactory:
             data = await uow.media.data(ref.sha256)
             if data is not None:
                 images.append(PostImage(data, ref.mime, ref.alt, ref.width, ref.height))
-        return Frozen(announcement.coalition_id, announcement.language, announcement.publish_at, tuple(images))
+        return Frozen(
+            announcement.coalition_id,
+            announcement.language,
+            announcement.publish_at,
+            tuple(images),
+            announcement.prestage,
+        )
 
 
 def _job(claimed: Claimed, account: Account, frozen: Frozen) -> PostJob:
@@ -96,4 +104,5 @@ def _job(claimed: Claimed, account: Account, frozen: Frozen) -> PostJob:
         first_attempt=claimed.first_attempt,
         reply_to=claimed.parent_remote_id if delivery.kind is DeliveryKind.FOLLOWUP else None,
         pin_of=claimed.parent_remote_id if delivery.kind is DeliveryKind.PIN else None,
+        schedule=claimed.schedule,
     )

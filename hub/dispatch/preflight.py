@@ -15,17 +15,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from hub.core import Hub
 from hub.dispatch.gate import Gates
 from hub.dispatch.gateway import BatchingGateway
 from hub.dispatch.jobs import Attempt, JobFactory
 from hub.dispatch.retry import as_failure
+from hub.domain import prestage
 from hub.domain.model import Account, AnnouncementState, Failure, ReportKind
 from hub.errors import UnissonError
+from hub.publishers.base import Publisher
 from hub.services.accounts import Checked
 from hub.store import UnitOfWork
 from hub.store.outbox import Preflighted
@@ -47,6 +50,8 @@ class _Ready:
     attempt: Attempt
     prepared: dict[str, Any] | None
     failure: Failure | None
+    #: What became of its pre-staging (see :mod:`hub.domain.prestage`), if it was tried.
+    schedule: dict[str, Any] | None = None
 
 
 class Preflight:
@@ -103,17 +108,33 @@ class Preflight:
     async def _prepare(self, attempt: Attempt, verified: asyncio.Task[Failure | None]) -> None:
         failure = await verified
         account = attempt.job.account
-        prepared = None
+        prepared = schedule = None
         if failure is None:
             publisher = self.hub.publisher(account.platform)
             try:
                 async with self._slots, self.gates.of(account.server).slot(lambda: publisher.host_pace(account.server)):
                     prepared = await publisher.prepare(attempt.job)
+                    schedule = await self._stage(publisher, attempt, prepared)
             except UnissonError as error:
                 failure = as_failure(error)
-        self._ready.append(_Ready(attempt, prepared, failure))
+        self._ready.append(_Ready(attempt, prepared, failure, schedule))
         if failure is not None:
             log.info("pre-flight of delivery %s: %s", attempt.claimed.delivery.id, failure.key)
+
+    async def _stage(self, publisher: Publisher, attempt: Attempt, prepared: dict[str, Any]) -> dict[str, Any] | None:
+        """Hands the post to its server ahead of the instant, if its announcement asks for it and there is still
+        time (see :mod:`hub.domain.prestage`). A failure here fails nothing: the post is then made at the instant."""
+        settings, instant = self.hub.settings, attempt.announcement.publish_at
+        lead = timedelta(seconds=settings.mastodon_prestage_lead_seconds)
+        if instant is None or not prestage.wanted(attempt.announcement.prestage, settings.mastodon_prestage):
+            return None
+        if not prestage.in_time(instant, self.hub.clock(), lead):
+            return None
+        try:
+            return await publisher.stage(replace(attempt.job, prepared=prepared), instant)
+        except UnissonError as error:
+            log.info("delivery %s not pre-staged: %s", attempt.claimed.delivery.id, error.message_key)
+            return None
 
     # --- writing what was found, in batches ----------------------------------------------------------
 
@@ -131,11 +152,15 @@ class Preflight:
             await self.hub.accounts.record(checks)
         if ready:
             async with self.hub.store.unit() as uow:
-                outcomes = [Preflighted(r.attempt.claimed.delivery.id, r.prepared, r.failure) for r in ready]
+                outcomes = [
+                    Preflighted(r.attempt.claimed.delivery.id, r.prepared, r.failure, r.schedule) for r in ready
+                ]
                 await uow.outbox.prepared_many(outcomes, self.hub.clock())
                 for r in ready:
                     if _worth_reporting(r):
-                        await _report(uow, r)
+                        await _report(uow, r, r.failure)
+                    if (early := _published_early(r)) is not None:
+                        await _report(uow, r, early)
 
 
 def _worth_reporting(ready: _Ready) -> bool:
@@ -144,7 +169,23 @@ def _worth_reporting(ready: _Ready) -> bool:
     return failure is not None and failure.permanent and ready.attempt.claimed.delivery.preflight_error != failure
 
 
-async def _report(uow: UnitOfWork, ready: _Ready) -> None:
+def _published_early(ready: _Ready) -> Failure | None:
+    """A server that ignored ``scheduled_at`` published the post before its time: the coordinators are told
+    (it was deleted at once, and is made again at the instant)."""
+    schedule = ready.schedule or {}
+    if not prestage.published_early(schedule) or prestage.published_early(ready.attempt.claimed.schedule):
+        return None  # not early, or told already (a pre-flight done again keeps the record)
+    account = ready.attempt.job.account
+    params = {
+        "identifier": account.identifier,
+        "host": urlsplit(account.server).netloc or account.server,
+        "url": str(schedule.get("url") or ""),
+    }
+    key = "publish.mastodon.published_early" + ("" if schedule.get("deleted") == "yes" else ".kept")
+    return Failure(key, params, permanent=False)
+
+
+async def _report(uow: UnitOfWork, ready: _Ready, problem: Failure | None) -> None:
     delivery = ready.attempt.claimed.delivery
     await uow.reports.add(
         ReportKind.PREFLIGHT_FAILED,
@@ -152,5 +193,5 @@ async def _report(uow: UnitOfWork, ready: _Ready) -> None:
         delivery.announcement_id,
         town_id=delivery.town_id,
         platform=ready.attempt.job.account.platform,
-        problem=ready.failure,
+        problem=problem,
     )

@@ -41,6 +41,7 @@ from hub.dispatch.pins import pin_step
 from hub.dispatch.preflight import Preflight
 from hub.dispatch.retry import RetryStrategy, as_failure
 from hub.dispatch.side_tasks import SideTasks
+from hub.dispatch.unstaging import unstage_due
 from hub.dispatch.writer import OutcomeWriter
 from hub.domain.model import DeliveryKind, DeliveryState, Failure
 from hub.errors import UnissonError
@@ -59,6 +60,10 @@ RECONNECT_SECONDS = 1.0
 #: The coalitions' reposts (:mod:`hub.services.reposts`), reading the posts' counts (:mod:`hub.services.reach`),
 #: keeping the starter packs current (:mod:`hub.services.starter_packs`): low priority, at its own pace.
 REACH = "dispatcher-reach"
+#: Taking back the scheduled statuses of posts no longer wanted (:mod:`hub.dispatch.unstaging`).
+UNSTAGE = "dispatcher-unstage"
+#: Seconds between two rounds of it.
+UNSTAGE_SECONDS = 1.0
 
 
 class AnotherDispatcher(UnissonError):
@@ -322,6 +327,7 @@ class Dispatcher:
         self.side.every(RECOVERY, lambda: settings.worker_heartbeat_seconds, self._recover)
         self.side.every(PREFLIGHT, lambda: self.upkeep_seconds, self._preflight)
         self.side.every(REACH, lambda: settings.reach_check_seconds, self._read_reach)
+        self.side.every(UNSTAGE, lambda: UNSTAGE_SECONDS, self._unstage)
 
     async def _beat(self) -> None:
         # A beat that hangs (a lost connection) is abandoned and tried again, rather than waited for forever.
@@ -341,6 +347,10 @@ class Dispatcher:
         now = self.clock()
         if await self._leading(now):
             await self.preflight.run(now)
+
+    async def _unstage(self) -> None:
+        if await self._leading(self.clock()):
+            await unstage_due(self.hub)
 
     async def _read_reach(self) -> None:
         if await self._leading(self.clock()):
@@ -368,7 +378,7 @@ class Dispatcher:
         return now - timedelta(seconds=self.hub.settings.worker_timeout_seconds)
 
     async def _leave(self, writer: asyncio.Task[None]) -> None:
-        await self.side.stop(PREFLIGHT, RECOVERY, REACH)
+        await self.side.stop(PREFLIGHT, RECOVERY, REACH, UNSTAGE)
         # The heartbeat goes on while the posts under way finish: were it silent, another worker would take
         # them back and send them again.
         try:

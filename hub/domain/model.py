@@ -170,6 +170,9 @@ class Announcement:
     quorum: Quorum | None = None
     #: When the coordinators were told the quorum was missed at the deadline (cleared by a new date).
     quorum_missed_at: datetime | None = None
+    #: Whether its Mastodon posts are handed to their servers ahead of the instant (None: the deployment's
+    #: default, the ``mastodon_prestage`` setting).
+    prestage: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,8 @@ class PostJob:
     reply_to: str | None = None
     #: A pin pins this post (its remote id) on the account's profile.
     pin_of: str | None = None
+    #: Where its pre-staged scheduled status stands, if it was pre-staged (see :mod:`hub.domain.prestage`).
+    schedule: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,10 @@ class Gateway(Protocol):
         returns what is stored."""
         ...
 
+    async def remember_schedule(self, delivery_id: int, schedule: dict[str, Any]) -> None:
+        """Stores (and commits) where a delivery's pre-staging stands, before the request it announces."""
+        ...
+
 
 class Publisher(abc.ABC):
     platform: ClassVar[Platform]
@@ -149,6 +155,16 @@ class Publisher(abc.ABC):
         """Undoes :meth:`pin` of post ``remote_id``: restores ``previous`` (what :meth:`pin` stored), unless the
         profile has changed its pin since."""
         raise PermanentPublishError("publish.pin.unsupported")
+
+    async def stage(self, job: PostJob, at: datetime) -> dict[str, Any] | None:
+        """Hands the post to its server to be published at ``at`` (after :meth:`prepare`, whose uploads are in
+        ``job.prepared``); returns the delivery's new ``schedule`` (see :mod:`hub.domain.prestage`), or None
+        where the network has no such thing."""
+        return None
+
+    async def unstage(self, account: Account, schedule: dict[str, Any], text: str) -> None:  # noqa: B027
+        """Takes back what :meth:`stage` handed over (its ``schedule``); if the server already published it,
+        deletes the post. Done once the server no longer holds either."""
 
     def host_pace(self, server: str) -> RateLimit | None:
         """The last rate-limit state ``server`` (an account's server URL) announced, if the publisher knows it;

@@ -26,16 +26,16 @@ one place, :mod:`hub.publishers.mastodon_errors`; statuses are recognised by :mo
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
 
+from hub.domain import prestage
 from hub.domain.model import Account, Platform
 from hub.locks import KeyedLocks
 from hub.publishers.base import (
@@ -48,8 +48,17 @@ from hub.publishers.base import (
     PublishError,
     RateLimit,
 )
+from hub.publishers.mastodon_answers import (
+    Answer,
+    answer_list,
+    answer_object,
+    created_at_of,
+    instance_limits,
+    parse_json,
+    published_of,
+    rate_limit_of,
+)
 from hub.publishers.mastodon_errors import (
-    bad_answer,
     failure,
     host_of,
     is_json_error,
@@ -59,6 +68,7 @@ from hub.publishers.mastodon_errors import (
     transient,
 )
 from hub.publishers.mastodon_server import UNKNOWN, Software, from_nodeinfo, from_version, nodeinfo_link
+from hub.publishers.mastodon_staging import Staging
 from hub.publishers.mastodon_text import comparable_text, same_post
 
 log = logging.getLogger(__name__)
@@ -73,14 +83,6 @@ LOOKUP_PAGES = 10
 PAGE_SIZE = 40
 #: Polling of media still processing: first delay, growth and cap (seconds).
 POLL_FIRST, POLL_GROWTH, POLL_CAP = 0.25, 2.0, 5.0
-#: What a server that publishes no limits is assumed to allow (stock Mastodon's values).
-DEFAULT_LIMITS: dict[str, Any] = {
-    "max_characters": 500,
-    "max_media_attachments": 4,
-    "characters_reserved_per_url": 23,
-    "description_limit": 1500,
-    "image_size_limit": 16 * 1024 * 1024,
-}
 
 #: Mastodon counts separate rate-limit windows for these families of requests.
 RequestKind = Literal["statuses", "media", "deletes", "other"]
@@ -89,12 +91,6 @@ RequestKind = Literal["statuses", "media", "deletes", "other"]
 def utc_now() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    body: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +116,10 @@ class MastodonPublisher(Publisher):
         http: aiohttp.ClientSession | None = None,
         instance_ttl: float = 3600.0,
         clock: Callable[[], datetime] = utc_now,
+        staging_grace: timedelta = timedelta(minutes=5),
     ) -> None:
-        """``http`` is used as given (and not closed) if passed; ``clock`` dates our record of attempts."""
+        """``http`` is used as given (and not closed) if passed; ``clock`` dates our record of attempts;
+        ``staging_grace`` is how long after the instant a pre-staged post is left to its server."""
         if visibility not in VISIBILITIES:
             raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
         self.gateway = gateway
@@ -141,6 +139,7 @@ class MastodonPublisher(Publisher):
         self._remote_ids: dict[tuple[int, str, str], str] = {}
         self._limits: dict[tuple[int, RequestKind], RateLimit] = {}
         self._host_limits: dict[str, RateLimit] = {}
+        self.staging = Staging(self, staging_grace)
 
     # --- the Publisher interface ---------------------------------------------------------------------
 
@@ -160,10 +159,26 @@ class MastodonPublisher(Publisher):
         return {"media_ids": await self._upload_all(job, token)}
 
     async def publish(self, job: PostJob) -> Published:
-        """Publishes once: Idempotency-Key where the server honours it, else a look-up before any re-post."""
+        """Publishes once: Idempotency-Key where the server honours it, else a look-up before any re-post.
+
+        A post pre-staged (:mod:`hub.publishers.mastodon_staging`) is not posted but confirmed: the server
+        published it at the instant; it is posted here only if the server did not and no longer will.
+        """
         # Attempts at one delivery wait for each other, so that a second one's look-up sees the first's post.
         async with self._deliveries.hold(job.delivery_id):
             token = await self.gateway.secret(job.account.id)
+            if prestage.on_server(job.schedule):
+                confirmed = await self.staging.confirm(job, token)
+                if confirmed is not None:
+                    return confirmed
+                # Looked for just now; the uploads went with the scheduled status: new ones.
+                return await self._create_status(job, token, await self._upload_all(job, token))
+            if prestage.published_early(job.schedule):
+                kept = await self.staging.kept_early(job, token)
+                if kept is not None:
+                    return kept
+                # Its uploads went with the early post, deleted since: new ones.
+                job = replace(job, prepared=None)
             first_attempt, fresh = await self._first_attempt(job)
             if not fresh and await self._must_look(job.account, first_attempt):
                 found = await self._find_published(job, token, first_attempt)
@@ -172,6 +187,14 @@ class MastodonPublisher(Publisher):
                     return found
             media_ids = await self._media_ids(job, token)
             return await self._create_status(job, token, media_ids)
+
+    async def stage(self, job: PostJob, at: datetime) -> dict[str, Any] | None:
+        """Hands the post to its server as a scheduled status for ``at`` (see :class:`Staging`)."""
+        media_ids = [str(i) for i in (job.prepared or {}).get("media_ids") or ()]
+        return await self.staging.stage(job, at, media_ids)
+
+    async def unstage(self, account: Account, schedule: dict[str, Any], text: str) -> None:
+        await self.staging.unstage(account, schedule, text)
 
     async def delete(self, account: Account, remote_id: str) -> None:
         """Deletes a status; one already gone (404) is fine."""
@@ -185,7 +208,7 @@ class MastodonPublisher(Publisher):
         answer = await self._call(account, "GET", f"/api/v1/statuses/{job.pin_of}", token, accept=(404,))
         if answer.status == 404:
             raise permanent("publish.pin.parent_gone", account, uri=job.pin_of)
-        status = _object(answer, account, "id")
+        status = answer_object(answer, account, "id")
         if status.get("pinned") is not True:
             before = await self._pinned_ids(account, token)
             await self.gateway.remember_previous_pin(job.delivery_id, {"pinned": before})
@@ -194,7 +217,7 @@ class MastodonPublisher(Publisher):
             refused = pin_failure(answer.status, answer.body, account) if answer.status >= 400 else None
             if refused is not None:
                 raise refused
-        return _published(status, account)
+        return published_of(status, account)
 
     async def unpin(self, account: Account, remote_id: str, previous: dict[str, Any] | None) -> None:
         """Unpins the status (the pins made before ours were left in place: Mastodon keeps several)."""
@@ -204,7 +227,7 @@ class MastodonPublisher(Publisher):
     async def _pinned_ids(self, account: Account, token: str) -> list[str]:
         path = f"/api/v1/accounts/{await self._remote_id(account, token)}/statuses"
         pinned = await self._call(account, "GET", path, token, params={"pinned": "true"})
-        return [str(s["id"]) for s in _list(pinned, account)]
+        return [str(s["id"]) for s in answer_list(pinned, account)]
 
     async def close(self) -> None:
         """Closes the HTTP session if this publisher opened it."""
@@ -236,7 +259,7 @@ class MastodonPublisher(Publisher):
             raise transient("publish.mastodon.rate_limited", account, retry_at=retry_at)
 
     def _note_pace(self, account: Account, kind: RequestKind, headers: Mapping[str, str]) -> None:
-        state = _rate_limit(headers)
+        state = rate_limit_of(headers)
         if state is not None:
             self._limits[(account.id, kind)] = state
             self._host_limits[host_of(account.server)] = state
@@ -268,18 +291,24 @@ class MastodonPublisher(Publisher):
 
     async def _find_published(self, job: PostJob, token: str, since: datetime) -> Published | None:
         """The status this delivery already made, among the account's statuses since its first attempt."""
-        account = job.account
+        return await self.find_published(job.account, token, since, job.text, len(job.images), job.reply_to)
+
+    async def find_published(
+        self, account: Account, token: str, since: datetime, text: str, images: int, reply_to: str | None = None
+    ) -> Published | None:
+        """The status with this text, ``images`` images, answering ``reply_to``, among the account's statuses
+        made since ``since`` (give or take :data:`CLOCK_SKEW`)."""
         path = f"/api/v1/accounts/{await self._remote_id(account, token)}/statuses"
-        wanted, cutoff = comparable_text(job.text), since - CLOCK_SKEW
+        wanted, cutoff = comparable_text(text), since - CLOCK_SKEW
         params = {"limit": str(PAGE_SIZE), "exclude_reblogs": "true"}
         for _ in range(LOOKUP_PAGES):
             page = await self._call(account, "GET", path, token, params=params)
-            statuses = _list(page, account)
+            statuses = answer_list(page, account)
             for status in statuses:
-                if _created_at(status) < cutoff:
+                if created_at_of(status) < cutoff:
                     return None
-                if same_post(status, wanted, len(job.images), job.reply_to):
-                    return _published(status, account)
+                if same_post(status, wanted, images, reply_to):
+                    return published_of(status, account)
             if len(statuses) < PAGE_SIZE:
                 return None
             params["max_id"] = str(statuses[-1]["id"])
@@ -292,7 +321,7 @@ class MastodonPublisher(Publisher):
 
     async def _me(self, account: Account, token: str) -> dict[str, Any]:
         answer = await self._call(account, "GET", "/api/v1/accounts/verify_credentials", token)
-        me = _object(answer, account, "id", "username")
+        me = answer_object(answer, account, "id", "username")
         self._remote_ids[_remote_key(account)] = str(me["id"])
         return me
 
@@ -308,9 +337,9 @@ class MastodonPublisher(Publisher):
         )
         if answer.status == 404:
             raise self._post_not_found(account, answer)
-        return _published(_object(answer, account, "id"), account)
+        return published_of(answer_object(answer, account, "id"), account)
 
-    def _post_not_found(self, account: Account, answer: _Answer) -> PublishError:
+    def _post_not_found(self, account: Account, answer: Answer) -> PublishError:
         """A 404 to a post: on a server that honours the key, its replay found the status deleted (published,
         then removed by someone); elsewhere something the post refers to is unknown (Takahē: a media id)."""
         software = self._software.get(account.server, UNKNOWN)
@@ -338,7 +367,7 @@ class MastodonPublisher(Publisher):
         answer = await self._call(
             account, "POST", "/api/v2/media", token, kind="media", data=form, time_limit=self.media_timeout
         )
-        media = _object(answer, account, "id")
+        media = answer_object(answer, account, "id")
         if answer.status == 202 or media.get("url") is None:
             await self._wait_processed(account, token, str(media["id"]))
         return str(media["id"])
@@ -350,7 +379,7 @@ class MastodonPublisher(Publisher):
         while loop.time() + delay <= deadline:
             await asyncio.sleep(delay)
             answer = await self._call(account, "GET", f"/api/v1/media/{media_id}", token)
-            if answer.status == 200 and _object(answer, account).get("url") is not None:
+            if answer.status == 200 and answer_object(answer, account).get("url") is not None:
                 return
             delay = min(delay * POLL_GROWTH, POLL_CAP)
         seconds = round(self.media_timeout)
@@ -370,9 +399,9 @@ class MastodonPublisher(Publisher):
             answer = await self._call(account, "GET", "/api/v2/instance", None, accept=(404,))
             if answer.status == 404:  # Mastodon before 4.0 only has the first version
                 answer = await self._call(account, "GET", "/api/v1/instance", None)
-            body = _object(answer, account)
+            body = answer_object(answer, account)
             domain = str(body.get("domain") or body.get("uri") or host_of(server))
-            cached = _Instance(domain, _limits(body), body.get("version"), loop.time() + self.instance_ttl)
+            cached = _Instance(domain, instance_limits(body), body.get("version"), loop.time() + self.instance_ttl)
             self._instances[server] = cached
             return cached
 
@@ -422,6 +451,10 @@ class MastodonPublisher(Publisher):
             )
         return self._http
 
+    async def request(self, account: Account, method: str, path: str, token: str | None, **options: Any) -> Answer:
+        """One request to the account's server (see :meth:`_call`)."""
+        return await self._call(account, method, path, token, **options)
+
     async def _call(
         self,
         account: Account,
@@ -434,7 +467,7 @@ class MastodonPublisher(Publisher):
         time_limit: float | None = None,
         headers: Mapping[str, str] | None = None,
         **options: Any,
-    ) -> _Answer:
+    ) -> Answer:
         """One request; a failing answer (other than those in ``accept``) raises a publish error."""
         if token is not None:
             self._check_pace(account, kind)
@@ -452,78 +485,10 @@ class MastodonPublisher(Publisher):
             raise transient("publish.mastodon.unreachable", account, detail=detail) from error
         if token is not None:
             self._note_pace(account, kind, response_headers)
-        body = _json(text)
+        body = parse_json(text)
         if status >= 400 and status not in accept:
-            raise failure(status, body, account, _rate_limit(response_headers))
-        return _Answer(status, body)
-
-
-# --- reading answers -----------------------------------------------------------------------------------------
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _object(answer: _Answer, account: Account, *required: str) -> dict[str, Any]:
-    """The answer's JSON object, which must hold the ``required`` fields."""
-    if not isinstance(answer.body, dict) or any(name not in answer.body for name in required):
-        raise bad_answer(account, f"HTTP {answer.status}")
-    return answer.body
-
-
-def _list(answer: _Answer, account: Account) -> list[dict[str, Any]]:
-    if not isinstance(answer.body, list) or not all(isinstance(s, dict) and "id" in s for s in answer.body):
-        raise bad_answer(account, f"HTTP {answer.status}")
-    return answer.body
-
-
-def _published(status: dict[str, Any], account: Account) -> Published:
-    url = status.get("url") or status.get("uri")
-    if not isinstance(url, str):
-        raise bad_answer(account, "status without url")
-    return Published(remote_id=str(status["id"]), url=url)
-
-
-def _created_at(status: dict[str, Any]) -> datetime:
-    try:
-        moment = datetime.fromisoformat(str(status.get("created_at")))
-    except ValueError:
-        return datetime.max.replace(tzinfo=UTC)  # undated: never a reason to stop looking
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _limits(instance: dict[str, Any]) -> dict[str, Any]:
-    """The limits the hub keeps, from ``/api/v2/instance`` (or v1), with stock defaults for what is missing."""
-    configuration = instance.get("configuration") or {}
-    statuses = configuration.get("statuses") or {}
-    media = configuration.get("media_attachments") or {}
-    limits = dict(DEFAULT_LIMITS)
-    limits.update({k: v for k, v in statuses.items() if k in DEFAULT_LIMITS and isinstance(v, int)})
-    wanted = ("description_limit", "image_size_limit", "image_matrix_limit", "video_size_limit")
-    limits.update({k: v for k, v in media.items() if k in wanted and isinstance(v, int)})
-    if isinstance(media.get("supported_mime_types"), list):
-        limits["supported_mime_types"] = [str(t) for t in media["supported_mime_types"]]
-    return limits
-
-
-def _rate_limit(headers: Mapping[str, str]) -> RateLimit | None:
-    """The ``X-RateLimit-*`` headers; Reset is ISO 8601 on Mastodon, seconds since the epoch on some forks."""
-    try:
-        limit = int(headers["X-RateLimit-Limit"])
-        remaining = int(headers["X-RateLimit-Remaining"])
-        reset_text = headers["X-RateLimit-Reset"].strip()
-        if reset_text.isdigit():
-            reset = datetime.fromtimestamp(int(reset_text), UTC)
-        else:
-            reset = datetime.fromisoformat(reset_text)
-            reset = reset if reset.tzinfo is not None else reset.replace(tzinfo=UTC)
-    except (KeyError, ValueError):
-        return None
-    return RateLimit(limit, remaining, reset)
+            raise failure(status, body, account, rate_limit_of(response_headers))
+        return Answer(status, body)
 
 
 def _remote_key(account: Account) -> tuple[int, str, str]:

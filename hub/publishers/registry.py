@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from hub.domain.model import Platform
 from hub.publishers.base import Gateway, Publisher
 from hub.settings import Settings
@@ -19,6 +21,9 @@ def build_publishers(gateway: Gateway, settings: Settings) -> dict[Platform, Pub
             timeout=settings.publish_timeout,
         ),
         Platform.MASTODON: MastodonPublisher(
-            gateway, visibility=settings.mastodon_visibility, timeout=settings.publish_timeout
+            gateway,
+            visibility=settings.mastodon_visibility,
+            timeout=settings.publish_timeout,
+            staging_grace=timedelta(seconds=settings.mastodon_prestage_grace_seconds),
         ),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
@@ -19,6 +20,8 @@ from hub.services.coalitions import get_town
 from hub.services.context import ServiceContext
 from hub.store import UnitOfWork
 from hub.store.repositories import EncryptedSecrets, HealthRecord
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BLUESKY_SERVICE = "https://bsky.social"
 
@@ -98,7 +101,9 @@ class AccountService:
             town = await get_town(uow, town_id)
             actor = await self.context.actor(uow, actor_id)
             permissions.require_officer(actor, town.id, town.name)
-            replaced = await revocation.revocable(uow, await uow.accounts.of_town(town.id))
+            linked = await uow.accounts.of_town(town.id)
+            replaced = await revocation.revocable(uow, linked)
+            same = any(a.platform is platform and (a.identifier, a.server) == (identifier, server) for a in linked)
             account = await uow.accounts.upsert(
                 town.id,
                 platform,
@@ -111,7 +116,15 @@ class AccountService:
             if not town.profile.get(platform.value):
                 await uow.towns.update_profile(town.id, {**town.profile, platform.value: identifier})
             # Posts already frozen for this account are checked and prepared again with the new credentials.
-            await uow.outbox.prepare_again(account.id)
+            if not same and (left := await uow.outbox.staged_of(account.id)):
+                log.warning(
+                    "account %s linked to %s: %d post(s) scheduled on the former account stay there (delete them "
+                    "there by hand, or they will also be published)",
+                    account.id,
+                    identifier,
+                    left,
+                )
+            await uow.outbox.prepare_again(account.id, same_account=same)
             await uow.audit.append(
                 actor_id,
                 "account.link",

@@ -64,6 +64,10 @@ class CoalitionGateway:
         # A coalition's account reposts, it never pins: no delivery of a pin belongs to it.
         return previous
 
+    async def remember_schedule(self, delivery_id: int, schedule: dict[str, Any]) -> None:
+        # A coalition's account reposts, nothing of it is pre-staged.
+        return None
+
 
 class CoalitionAccountService:
     def __init__(self, context: ServiceContext, publishers: Mapping[Platform, Publisher] | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Campaign rules about each town's post: a follow-up posted in thread under it, and pinning it on the profile.
+"""Campaign rules about each town's post: a follow-up posted in thread under it, pinning it on the profile, and
+handing the Mastodon posts to their servers ahead of the instant (pre-staging, :mod:`hub.domain.prestage`).
 
 The follow-up is written like the main text (placeholders, a variant per platform), checked for every member
 town when it is set and again at the lock, and frozen with the posts (:func:`hub.services.dispatch.frozen_deliveries`).
@@ -87,6 +88,15 @@ class ThreadRuleService:
             await uow.threads.set_pin(announcement.id, pin, actor_id)
             await record_decision(uow, actor_id, "announcement.pin", announcement, details={"pin": pin})
             return announcement
+
+    async def set_prestage(self, actor_id: str, announcement_id: int, choice: bool | None) -> Announcement:
+        """Whether the Mastodon posts are handed to their servers at the pre-flight (None: as the deployment
+        says). Before the lock only: once locked, the posts may already be on their servers."""
+        async with self.context.store.unit() as uow:
+            announcement = await editable(self.context, uow, actor_id, announcement_id)
+            await uow.announcements.update(announcement.id, prestage=choice)
+            await record_decision(uow, actor_id, "announcement.prestage", announcement, details={"prestage": choice})
+            return await get_announcement(uow, announcement.id)
 
     async def rules(self, announcement_id: int) -> ThreadRules:
         async with self.context.store.unit() as uow:

@@ -35,6 +35,7 @@ from hub.store.repositories import (
     StarterPackRepository,
     ThreadRuleRepository,
     TownRepository,
+    UnstagingRepository,
     WorkerRepository,
 )
 
@@ -131,6 +132,7 @@ class UnitOfWork:
         self.starter_packs = StarterPackRepository(session, clock)
         self.reposts = RepostRepository(session, clock)
         self.threads = ThreadRuleRepository(session, clock)
+        self.unstagings = UnstagingRepository(session, clock)
 
 
 class Store:

@@ -25,6 +25,7 @@ from hub.domain.model import (
     Progress,
     ReportKind,
 )
+from hub.domain.prestage import on_server
 from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import failure_json, failure_of, to_delivery
@@ -59,6 +60,11 @@ _PREPARED = (
     .where(_DELIVERIES.c.id == sa.bindparam("b_id"), _DELIVERIES.c.state == _D.PENDING.value)
     .values(preflight_error=None, prepared=sa.bindparam("b_prepared"))
 )
+_STAGED = (
+    sa.update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == sa.bindparam("b_id"), _DELIVERIES.c.state == _D.PENDING.value)
+    .values(schedule=sa.bindparam("b_schedule"))
+)
 _NOT_PREPARED = (
     sa.update(_DELIVERIES)
     .where(_DELIVERIES.c.id == sa.bindparam("b_id"), _DELIVERIES.c.state == _D.PENDING.value)
@@ -82,6 +88,8 @@ class Claimed:
     first_attempt: bool = False
     #: The remote id of a follow-up's or a pin's parent post (the post it answers, or the post it pins).
     parent_remote_id: str | None = None
+    #: Where its pre-staged scheduled status stands (see :mod:`hub.domain.prestage`), if it was pre-staged.
+    schedule: dict[str, Any] | None = None
 
     @property
     def deleting(self) -> bool:
@@ -109,6 +117,8 @@ class Preflighted:
     delivery_id: int
     prepared: dict[str, Any] | None
     failure: Failure | None = None
+    #: What became of its pre-staging, if it was tried (see :mod:`hub.domain.prestage`).
+    schedule: dict[str, Any] | None = None
 
 
 class OutboxRepository(Repository):
@@ -146,6 +156,7 @@ class OutboxRepository(Repository):
                 r.prepared,
                 r.claims == 1,
                 parents.get(r.parent_id) if r.parent_id is not None else None,
+                r.schedule,
             )
             for r in rows
         ]
@@ -283,7 +294,7 @@ class OutboxRepository(Repository):
             MAIN,
         )
         rows = [r for r in await self.session.scalars(query) if _worth_preparing(r.preflight_error, retry_transient)]
-        return [Claimed(to_delivery(r), r.version_number, r.remote_key, r.prepared) for r in rows]
+        return [Claimed(to_delivery(r), r.version_number, r.remote_key, r.prepared, schedule=r.schedule) for r in rows]
 
     async def prepared(
         self, delivery_id: int, prepared: dict[str, Any] | None, failure: Failure | None, now: datetime
@@ -305,20 +316,39 @@ class OutboxRepository(Repository):
             await self.session.execute(_PREPARED.values(updated_at=now, prepared_at=now), done)
         if failed:
             await self.session.execute(_NOT_PREPARED.values(updated_at=now), failed)
+        staged = [{"b_id": o.delivery_id, "b_schedule": o.schedule} for o in outcomes if o.schedule is not None]
+        if staged:
+            await self.session.execute(_STAGED.values(updated_at=now), staged)
 
-    async def prepare_again(self, account_id: int) -> builtins.list[int]:
-        """Forgets the pre-flight of an account's pending deliveries (re-linked); returns their announcements."""
+    async def prepare_again(self, account_id: int, same_account: bool = True) -> builtins.list[int]:
+        """Forgets the pre-flight of an account's pending deliveries (re-linked); returns their announcements.
+
+        Their pre-staged scheduled statuses belong to the remote account, not to the link: with ``same_account``
+        (a new token for it) they stay and are found again; linked to another account, they are forgotten, as the
+        hub can no longer reach the former one (the caller tells the operator)."""
         query = sa.select(DeliveryRow.announcement_id).where(
             DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN
         )
         announcements = sorted(set(await self.session.scalars(query)))
+        values: dict[str, Any] = {"prepared": None, "prepared_at": None, "preflight_error": None}
+        if not same_account:
+            values["schedule"] = None
         await self.session.execute(
             sa.update(DeliveryRow)
             # Only posts: a pin keeps what it stored of the previous pin.
             .where(DeliveryRow.account_id == account_id, DeliveryRow.state == DeliveryState.PENDING.value, MAIN)
-            .values(prepared=None, prepared_at=None, preflight_error=None, updated_at=self.clock())
+            .values(**values, updated_at=self.clock())
         )
         return announcements
+
+    async def staged_of(self, account_id: int) -> int:
+        """How many of an account's pending posts may have a scheduled status on its server."""
+        query = sa.select(DeliveryRow.schedule).where(
+            DeliveryRow.account_id == account_id,
+            DeliveryRow.state == DeliveryState.PENDING.value,
+            DeliveryRow.schedule.is_not(None),
+        )
+        return sum(1 for schedule in await self.session.scalars(query) if on_server(schedule))
 
     # --- an announcement's deliveries --------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ announcement's card is edited in place (:mod:`bot.card`). Long texts go on the l
     {ville} quitte X ! Suivez-nous sur {site}
 
 One module per part of an announcement's life, in the order of the help: :mod:`.drafting` (propose, open,
-reword, images), :mod:`.scheduling` (date, lock, cancel, remind), :mod:`.status` (``!agenda`` and ``!etat``),
+reword, images), :mod:`.thread` (follow-up, pin), :mod:`.prestaging` (Mastodon posts handed over ahead),
+:mod:`.scheduling` (date, lock, cancel, remind), :mod:`.status` (``!agenda`` and ``!etat``),
 :mod:`.signing` (preview, sign, decline); :mod:`.shared` holds the steps they all take.
 
 This file imports nothing: a module that imports one of these would otherwise depend on all of them.

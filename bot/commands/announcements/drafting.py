@@ -36,6 +36,12 @@ _OPTIONS = {
     "--epingler": "pin",
     "--épingler": "pin",
     "--pin": "pin",
+    "--preparer": "prestage",
+    "--préparer": "prestage",
+    "--prestage": "prestage",
+    "--sans-preparation": "no-prestage",
+    "--sans-préparation": "no-prestage",
+    "--no-prestage": "no-prestage",
 }
 _LANGUAGE_OPTIONS = ("--langue=", "--language=")
 #: ``--quorum 800``, ``--quorum 50%`` or ``--quorum=50%``: the quorum follows.
@@ -76,6 +82,8 @@ async def announce(request: Request, args: Arguments) -> Reply:
         await request.hub.threads.set_followup(request.sender, announcement.id, followup)
     if "pin" in options:
         await request.hub.threads.set_pin(request.sender, announcement.id, True)
+    if "prestage" in options or "no-prestage" in options:
+        await request.hub.threads.set_prestage(request.sender, announcement.id, "prestage" in options)
     await post_card(request.hub, request.matrix(), request.room_id, announcement.id, request.prefix)
     key = "bot.announce.created.draft" if "draft" in options else "bot.announce.created"
     return say(request, key, announcement)

@@ -18,7 +18,7 @@ from hub.store.models.members import (
     RoleGrantRow,
     TownRow,
 )
-from hub.store.models.outbox import DeliveryRow, ReportRow, WorkerRow
+from hub.store.models.outbox import DeliveryRow, ReportRow, UnstagingRow, WorkerRow
 from hub.store.models.reach import (
     CoalitionAccountRow,
     PostCountRow,
@@ -65,6 +65,7 @@ __all__ = [
     "ThreadRuleRow",
     "TownRow",
     "UTCDateTime",
+    "UnstagingRow",
     "UserPreferenceRow",
     "VersionRow",
     "WorkerRow",

@@ -43,6 +43,9 @@ class AnnouncementRow(Base):
     quorum_percent: Mapped[int | None]
     #: When the room was told the quorum was missed at the deadline (once per deadline: a new date clears it).
     quorum_missed_at: Mapped[datetime | None]
+    #: Hand the Mastodon posts to their servers as scheduled statuses at the pre-flight (None: the deployment's
+    #: ``mastodon_prestage`` setting).
+    prestage: Mapped[bool | None]
 
 
 class VersionRow(Base):

@@ -43,9 +43,29 @@ class DeliveryRow(Base):
     prepared: Mapped[dict[str, Any] | None]
     prepared_at: Mapped[datetime | None]
     preflight_error: Mapped[dict[str, Any] | None]
+    #: Mastodon pre-staging: the scheduled status handed to the server ahead of the instant, as
+    #: ``{state, at, id}`` (see :mod:`hub.publishers.mastodon_staging`); None when the post waits for the instant.
+    schedule: Mapped[dict[str, Any] | None]
     published_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class UnstagingRow(Base):
+    """A scheduled status to take back from its server (its announcement unlocked or cancelled); kept until the
+    server confirms, so a crash cannot leave it to be published."""
+
+    __tablename__ = "unstagings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    #: The delivery's ``schedule`` when it was dropped.
+    schedule: Mapped[dict[str, Any]]
+    #: The post's text, to recognise it if the server published it meanwhile.
+    text: Mapped[str] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
 
 
 class WorkerRow(Base):

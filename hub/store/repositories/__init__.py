@@ -30,6 +30,7 @@ from hub.store.repositories.signons import SignOnRepository
 from hub.store.repositories.starter_packs import StarterPack, StarterPackRepository
 from hub.store.repositories.threads import ThreadRuleRepository
 from hub.store.repositories.towns import TownRepository, TownValues
+from hub.store.repositories.unstagings import Unstaging, UnstagingRepository
 from hub.store.repositories.workers import WorkerRepository
 
 __all__ = [
@@ -68,6 +69,8 @@ __all__ = [
     "ThreadRuleRepository",
     "TownRepository",
     "TownValues",
+    "Unstaging",
+    "UnstagingRepository",
     "WorkerRepository",
     "failure_json",
     "failure_of",

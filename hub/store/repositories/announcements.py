@@ -144,6 +144,7 @@ class AnnouncementRepository(Repository):
             timezone=row.timezone,
             quorum=_quorum(row),
             quorum_missed_at=row.quorum_missed_at,
+            prestage=row.prestage,
         )
 
 

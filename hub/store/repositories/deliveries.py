@@ -13,6 +13,7 @@ from hub.domain.model import Delivery, DeliveryKind, DeliveryState, Platform
 from hub.store.models import DeliveryRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_delivery
+from hub.store.repositories.unstagings import unstage
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +115,24 @@ class DeliveryRepository(Repository):
         query = sa.select(DeliveryRow.id, DeliveryRow.remote_key).where(DeliveryRow.id.in_(list(keys)))
         return {i: k for i, k in (await self.session.execute(query)).tuples() if k is not None}
 
+    async def set_schedules(self, schedules: dict[int, dict[str, Any]]) -> dict[int, None]:
+        """Records where each delivery's pre-staging stands (committed before the request it announces)."""
+        table = cast(sa.Table, DeliveryRow.__table__)
+        await self.session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("delivery"), table.c.state == DeliveryState.PENDING.value)
+            .values(schedule=sa.bindparam("value"), updated_at=self.clock()),
+            [{"delivery": i, "value": v} for i, v in schedules.items()],
+        )
+        return dict.fromkeys(schedules)
+
     async def remote_key(self, delivery_id: int) -> str | None:
         return await self.session.scalar(sa.select(DeliveryRow.remote_key).where(DeliveryRow.id == delivery_id))
 
     async def delete_pending(self, announcement_id: int) -> int:
+        """Drops the announcement's deliveries not yet made; their pre-staged scheduled statuses are queued to be
+        taken back from their servers (in the same transaction, so none is forgotten)."""
+        await unstage(self.session, DeliveryRow.announcement_id == announcement_id, self.clock())
         result = await self.session.execute(
             sa.delete(DeliveryRow).where(
                 DeliveryRow.announcement_id == announcement_id,
