@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.domain.model import Account, Platform, Town
-from hub.errors import InvalidInput
+from hub.errors import InvalidInput, UnissonError
 from hub.locks import KeyedLocks
+from hub.publishers.base import PermanentPublishError, PublishError, TransientPublishError
 from hub.publishers.bluesky import BlueskyPublisher, new_tid
 from hub.publishers.bluesky_graph import Listed, Repo, RepoWriter, create, delete
 from hub.reference.places import place_of
@@ -64,7 +65,10 @@ class StarterPacks:
         async with self.context.store.unit() as uow:
             coalition = await coordinated(self.context, uow, actor_id, coalition_id)
             await uow.audit.append(actor_id, "starter_pack.sync", coalition_id=coalition.id)
-        return await self.sync(coalition_id)
+        try:
+            return await self.sync(coalition_id)
+        except PublishError as error:
+            raise pack_failure(error, coalition.name) from error
 
     async def links(self, coalition_id: int) -> list[PackLink]:
         """The packs already written (for the room, the public page); no network call."""
@@ -191,6 +195,15 @@ class StarterPacks:
 
     def _url(self, handle: str, rkey: str) -> str:
         return f"{self.context.settings.bluesky_app_url.rstrip('/')}/starter-pack/{handle}/{rkey}"
+
+
+def pack_failure(error: PublishError, coalition: str) -> UnissonError:
+    """A write of the pack refused or lost, told as the pack's trouble (not a town's post) with what to do."""
+    if isinstance(error, TransientPublishError):
+        return UnissonError("error.pack.transient", coalition=coalition)
+    if isinstance(error, PermanentPublishError) and error.reconnect:
+        return UnissonError("error.pack.reconnect", coalition=coalition)
+    return UnissonError("error.pack.refused", coalition=coalition, detail=str(error.params.get("detail", "")))
 
 
 def _member(town: Town, handle: str) -> Member:

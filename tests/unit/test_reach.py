@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.reach_reports import duration_text
 from hub.domain.model import Platform, TownKind
 from hub.domain.reach import Counts, Round, Snapshot, repost_news_due, repost_stage
+from hub.publishers.base import PermanentPublishError, PublishError, TransientPublishError
 from hub.publishers.bluesky_graph import Listed
 from hub.reference.places import Place, place_of
 from hub.services.pack_groups import OTHERS, PACK_SIZE, Member, pack_groups
 from hub.services.reach import summarise
 from hub.services.reach_report import page_totals, report_csv, report_lines
-from hub.services.starter_packs import ITEM, _item_writes
+from hub.services.starter_packs import ITEM, _item_writes, pack_failure
 
 LIST_URI = "at://did:plc:c/app.bsky.graph.list/3abc"
 
@@ -125,3 +128,30 @@ def test_a_durations_reads_in_minutes_then_hours() -> None:
     assert duration_text(timedelta(seconds=4), "fr") == "1 min"
     assert duration_text(timedelta(minutes=42), "fr") == "42 min"
     assert duration_text(timedelta(hours=6, minutes=5), "fr") == "6 h 05"
+
+
+@pytest.mark.parametrize(
+    ("error", "fr", "en"),
+    [
+        (TransientPublishError("publish.bluesky.network", detail="TimeoutError"), "relancez !pack", "run !pack again"),
+        (
+            PermanentPublishError("publish.bluesky.credentials", reconnect=True, detail="AuthFactorTokenRequired"),
+            "!compte-coalition bluesky",
+            "!coalition-account bluesky",
+        ),
+        (
+            PermanentPublishError("publish.bluesky.refused", detail="InvalidRecord"),
+            "« InvalidRecord »",
+            "InvalidRecord",
+        ),
+    ],
+)
+def test_a_failed_pack_write_is_told_as_the_packs_trouble_with_what_to_do(
+    error: PublishError, fr: str, en: str
+) -> None:
+    told = pack_failure(error, "Petites villes")
+    assert fr in told.message("fr") and "Petites villes" in told.message("fr")
+    assert en in told.message("en")
+    # Not the town-post wording of the same error ("correct the town's text or images").
+    assert "texte ou les images de la ville" not in told.message("fr")
+    assert "texte ou les images de la ville" in PermanentPublishError("publish.bluesky.refused", detail="x").message()
