@@ -26,6 +26,26 @@ slow = pytest.mark.skipif(
     os.environ.get("UNISSON_TEST_SKIP_SLOW") == "1", reason="slow (minutes): UNISSON_TEST_SKIP_SLOW=1"
 )
 _databases = itertools.count(1)
+#: ``./run tests`` runs the suite in a few pytest-xdist processes (``--dist loadgroup``); each starts its own
+#: Synapse, PDS and PostgreSQL when a test first asks for one. The modules below run their tests one after
+#: another in one process, the largest groups first: a module fixture started once (the rate-limited Synapse,
+#: the wheel), and the crash tests, whose timings (kills, claims taken back within a second) should not compete
+#: with each other for the two cores.
+XDIST_GROUPS = {
+    "test_bot_scale": "bot-scale",
+    "test_dispatcher_crash": "crash",
+    "test_thread_crash": "crash",
+    "test_packaging": "packaging",
+    "test_demo": "demo",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups from the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = XDIST_GROUPS.get(item.module.__name__.rsplit(".", 1)[-1]) if isinstance(item, pytest.Function) else None
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 class Clock:

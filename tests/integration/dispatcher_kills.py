@@ -1,41 +1,24 @@
 """Dispatcher processes started and killed (``kill -9``) at random moments, for the crash tests of follow-ups
-and pins (:mod:`tests.integration.test_thread_crash`)."""
+and pins (:mod:`tests.integration.test_thread_crash`).
+
+Each is ``unisson run --role dispatcher`` forked from a process that imported its code once
+(:mod:`sandbox.dispatchers`, as in :mod:`tests.integration.test_dispatcher_crash`): it starts in a fraction of a
+second instead of the second or two of a fresh interpreter, and its ``kill -9`` is a real one."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
-import signal
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from hub.core import Hub
 from hub.domain.model import AnnouncementState
+from sandbox.dispatchers import Dispatchers
 
 #: Kills of each run.
 KILLS = 6
-
-
-@contextlib.asynccontextmanager
-async def dispatcher_process(env: dict[str, str], log: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``unisson run --role dispatcher``, yielded once it says it has started."""
-    with log.open("ab") as out:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "--role", "dispatcher",
-            env=env, stdout=asyncio.subprocess.PIPE, stderr=out,
-        )  # fmt: skip
-        assert process.stdout is not None
-        first = await asyncio.wait_for(process.stdout.readline(), 30)
-        assert first, f"the dispatcher did not start; see {log}"
-        try:
-            yield process
-        finally:
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
 
 
 def dispatcher_env(workdir: Path, database_url: str, key: str, plc_url: str) -> dict[str, str]:
@@ -69,13 +52,14 @@ async def kill_then_finish(
     """Starts a dispatcher and kills it (``kill -9``) at a random moment, ``kills`` times (calling ``after_kill``
     after each), then lets one run until the announcement is published; returns its state then."""
     chance = random.Random(seed)
+    dispatchers = Dispatchers(env, log)
     for _ in range(kills):
-        async with dispatcher_process(env, log) as process:
+        async with dispatchers.running() as (process,):
             await asyncio.sleep(chance.uniform(0.2, 1.5))
-            process.send_signal(signal.SIGKILL)
+            process.kill()
         if after_kill is not None:
             await after_kill()
-    async with dispatcher_process(env, log):
+    async with dispatchers.running():
         state = AnnouncementState.LOCKED
         for _ in range(600):
             state = (await hub.announcements.get(announcement_id)).state
