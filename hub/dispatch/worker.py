@@ -114,6 +114,8 @@ class Dispatcher:
         self._outage = OutageLog("dispatcher", log)
         self._next_upkeep: datetime | None = None
         self._next_instant: datetime | None = None
+        #: When the last upkeep ran: an instant that came since calls for one more, one already past only claims.
+        self._last_upkeep: datetime | None = None
         #: Counters for the metrics and the benchmarks.
         self.attempts = 0
         self.retries = 0
@@ -172,24 +174,28 @@ class Dispatcher:
 
         Claims are looked for after each upkeep, when a known due time has come, or when the last claim
         filled all the room; not each time an attempt ends (which at the instant would be thousands of times).
+        The upkeep itself runs at its pace and once when an instant comes, not at each claim while the posts of
+        that instant are still being claimed.
         """
         now = self.clock()
         upkept = self._upkeep_due(now)
         if upkept:
             await self.upkeep(now)
-        if not (upkept or self._more):
+        if not (upkept or self._more or self._due(now)):
             return 0
         return await self._fill()
 
     async def upkeep(self, now: datetime) -> None:
         dispatch = self.hub.dispatch
         await self.hub.quorum.ask_when_missed(now)
-        await dispatch.start_due(now)
+        if await dispatch.start_due(now):
+            await self._fill()  # a publication just started: its first posts leave before the rest of the upkeep
         await dispatch.hold_stalled(now)
         await self.writer.flush()
         await dispatch.finish_done()
         self._next_instant = await dispatch.next_instant()
         self._next_upkeep = now + timedelta(seconds=self.upkeep_seconds)
+        self._last_upkeep = now
 
     # --- claiming and attempting ----------------------------------------------------------------------
 
@@ -275,6 +281,13 @@ class Dispatcher:
     def _upkeep_due(self, now: datetime) -> bool:
         if self._next_upkeep is None or now >= self._next_upkeep:
             return True
+        instant = self._next_instant
+        if instant is None or now < instant:
+            return False
+        return self._last_upkeep is None or self._last_upkeep < instant
+
+    def _due(self, now: datetime) -> bool:
+        """Whether the next known due time (an instant, a retry) has come."""
         return self._next_instant is not None and now >= self._next_instant
 
     async def _sleep(self, stopping: asyncio.Task[bool]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import aiohttp
+from yarl import URL
 
 # What the server says when the access token is no longer good: refresh, then try once more.
 STALE_TOKEN = frozenset({"ExpiredToken", "InvalidToken"})
@@ -44,6 +45,8 @@ class Xrpc:
     def __init__(self, http: aiohttp.ClientSession, timeout: float) -> None:
         self.http = http
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        #: Each method's address on each server, parsed once (thousands of posts go to the same few).
+        self._urls: dict[tuple[str, str], URL] = {}
 
     async def query(
         self, base: str, nsid: str, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
@@ -73,7 +76,9 @@ class Xrpc:
         params: dict[str, str] | None = None,
         data: bytes | None = None,
     ) -> dict[str, Any]:
-        url = f"{base.rstrip('/')}/xrpc/{nsid}"
+        url = self._urls.get((base, nsid))
+        if url is None:
+            url = self._urls[(base, nsid)] = URL(f"{base.rstrip('/')}/xrpc/{nsid}")
         async with self.http.request(
             verb, url, headers=headers, params=params, data=data, timeout=self._timeout
         ) as answer:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from hub.domain.model import (
     Account,
     AnnouncementMessage,
@@ -53,7 +55,8 @@ def to_town(row: TownRow) -> Town:
     )
 
 
-def to_account(row: AccountRow) -> Account:
+def to_account(row: AccountRow | sa.Row[Any]) -> Account:
+    """An account from its ORM object or a plain row of (at least) the columns it shows."""
     return Account(
         id=row.id,
         town_id=row.town_id,
@@ -103,7 +106,8 @@ def to_signon(town: Town, row: SignOnRow | None) -> SignOn:
     )
 
 
-def to_delivery(row: DeliveryRow) -> Delivery:
+def to_delivery(row: DeliveryRow | sa.Row[Any]) -> Delivery:
+    """A delivery from its ORM object or a plain row of its columns."""
     return Delivery(
         id=row.id,
         announcement_id=row.announcement_id,
