@@ -114,8 +114,6 @@ class Dispatcher:
         self._outage = OutageLog("dispatcher", log)
         self._next_upkeep: datetime | None = None
         self._next_instant: datetime | None = None
-        #: When the last upkeep ran: an instant that came since calls for one more, one already past only claims.
-        self._last_upkeep: datetime | None = None
         #: Counters for the metrics and the benchmarks.
         self.attempts = 0
         self.retries = 0
@@ -174,14 +172,12 @@ class Dispatcher:
 
         Claims are looked for after each upkeep, when a known due time has come, or when the last claim
         filled all the room; not each time an attempt ends (which at the instant would be thousands of times).
-        The upkeep itself runs at its pace and once when an instant comes, not at each claim while the posts of
-        that instant are still being claimed.
         """
         now = self.clock()
         upkept = self._upkeep_due(now)
         if upkept:
             await self.upkeep(now)
-        if not (upkept or self._more or self._due(now)):
+        if not (upkept or self._more):
             return 0
         return await self._fill()
 
@@ -195,7 +191,6 @@ class Dispatcher:
         await dispatch.finish_done()
         self._next_instant = await dispatch.next_instant()
         self._next_upkeep = now + timedelta(seconds=self.upkeep_seconds)
-        self._last_upkeep = now
 
     # --- claiming and attempting ----------------------------------------------------------------------
 
@@ -281,13 +276,6 @@ class Dispatcher:
     def _upkeep_due(self, now: datetime) -> bool:
         if self._next_upkeep is None or now >= self._next_upkeep:
             return True
-        instant = self._next_instant
-        if instant is None or now < instant:
-            return False
-        return self._last_upkeep is None or self._last_upkeep < instant
-
-    def _due(self, now: datetime) -> bool:
-        """Whether the next known due time (an instant, a retry) has come."""
         return self._next_instant is not None and now >= self._next_instant
 
     async def _sleep(self, stopping: asyncio.Task[bool]) -> None:
