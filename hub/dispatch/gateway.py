@@ -3,8 +3,9 @@
 :class:`StoreGateway` reads them when asked; the dispatcher's :class:`BatchingGateway` makes few transactions
 for many posts:
 
-- Secrets and network sessions are read and decrypted once per claimed batch (:meth:`prime`) instead of once
-  per post; a session the publisher saves replaces the cached one.
+- Secrets and network sessions are read once per claimed batch (:meth:`prime`) instead of once per post, and
+  decrypted when a publisher first asks for them (a Bluesky post with a session never needs the password); a
+  session the publisher saves replaces the cached one.
 - The keys a publisher must store before sending (Bluesky's rkey, Mastodon's first attempt) are stored by
   group commit (:class:`GroupCommit`): every key asked for within a few milliseconds is written in one
   transaction, and each caller goes on only once its key is committed, so "stored before sending" still holds.
@@ -126,26 +127,33 @@ class GroupCommit(Generic[K, V, R]):
 class BatchingGateway(StoreGateway):
     def __init__(self, hub: Source) -> None:
         super().__init__(hub)
-        self._secrets: dict[int, str] = {}
-        self._sessions: dict[int, str | None] = {}
+        self._secrets: dict[int, str | Callable[[], str]] = {}
+        self._sessions: dict[int, str | Callable[[], str | None] | None] = {}
         self._keys = GroupCommit(self._write_keys, keep_first=True, name="remote-keys")
         self._saved_sessions = GroupCommit(self._write_sessions, keep_first=False, name="sessions")
         self._schedules = GroupCommit(self._write_schedules, keep_first=False, name="schedules")
 
-    def prime(self, account_id: int, secret: str, session: str | None) -> None:
-        """Remembers an account's secret and session for the posts about to be made (a relink is seen at the
-        next batch)."""
+    def prime(self, account_id: int, secret: Callable[[], str], session: Callable[[], str | None]) -> None:
+        """Remembers how to decrypt an account's secret and session for the posts about to be made (a relink is
+        seen at the next batch)."""
         self._secrets[account_id] = secret
         self._sessions[account_id] = session
 
     async def secret(self, account_id: int) -> str:
         cached = self._secrets.get(account_id)
-        return cached if cached is not None else await super().secret(account_id)
+        if cached is None:
+            return await super().secret(account_id)
+        if callable(cached):
+            cached = self._secrets[account_id] = cached()
+        return cached
 
     async def session(self, account_id: int) -> str | None:
-        if account_id in self._sessions:
-            return self._sessions[account_id]
-        return await super().session(account_id)
+        if account_id not in self._sessions:
+            return await super().session(account_id)
+        cached = self._sessions[account_id]
+        if callable(cached):
+            cached = self._sessions[account_id] = cached()
+        return cached
 
     async def save_session(self, account_id: int, session: str | None) -> None:
         """Saved by group commit: at the pre-flight, thousands of accounts log in within seconds."""

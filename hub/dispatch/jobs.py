@@ -5,9 +5,10 @@ Accounts, announcements and images are read once per batch, not once per deliver
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from hub.crypto import SecretBox
 from hub.dispatch.gateway import BatchingGateway
@@ -16,6 +17,7 @@ from hub.errors import NotFound
 from hub.publishers.base import PostImage, PostJob
 from hub.store import Store, UnitOfWork
 from hub.store.outbox import Claimed
+from hub.store.repositories.accounts import EncryptedSecrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +55,7 @@ class JobFactory:
             accounts = await uow.accounts.many({c.delivery.account_id for c in claimed if c.delivery.account_id})
             if self.box is not None and self.gateway is not None:
                 for stored in await uow.accounts.secrets_of(accounts):
-                    session = self.box.decrypt(stored.session) if stored.session else None
-                    self.gateway.prime(stored.account_id, self.box.decrypt(stored.secret), session)
+                    self.gateway.prime(stored.account_id, *_openers(self.box, stored))
             for c in claimed:
                 key = (c.delivery.announcement_id, c.version_number)
                 if key not in self._announcements:
@@ -88,6 +89,16 @@ class JobFactory:
             tuple(images),
             announcement.prestage,
         )
+
+
+def _openers(box: SecretBox, stored: EncryptedSecrets) -> tuple[Callable[[], str], Callable[[], str | None]]:
+    """Decrypt the secret and the session when first asked for (most posts need only one of them)."""
+    sealed_session = stored.session
+    return partial(box.decrypt, stored.secret), (partial(box.decrypt, sealed_session) if sealed_session else _none)
+
+
+def _none() -> None:
+    return None
 
 
 def _job(claimed: Claimed, account: Account, frozen: Frozen) -> PostJob:

@@ -189,7 +189,8 @@ class Dispatcher:
     async def upkeep(self, now: datetime) -> None:
         dispatch = self.hub.dispatch
         await self.hub.quorum.ask_when_missed(now)
-        await dispatch.start_due(now)
+        if await dispatch.start_due(now):
+            await self._fill()  # a publication just started: its first posts leave before the rest of the upkeep
         await dispatch.hold_stalled(now)
         await self.writer.flush()
         await dispatch.finish_done()

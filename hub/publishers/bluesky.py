@@ -1,11 +1,10 @@
 """Publishing to Bluesky (AT Protocol) with an app password.
 
-XRPC calls go through the atproto SDK's generated client and models (``AsyncClientRaw``), driven with an
-explicit ``Authorization`` header on each call, never with ``Client.login()`` (which logs in per client and
-asks an AppView for the profile). The SDK's own transport uses httpx; :class:`_Transport` gives it our aiohttp
-session instead, so that every request shares one connection pool and one timeout, and so that every
-failure reaches :func:`_publish_error`, the single place where failures become our transient or permanent
-publish errors.
+XRPC calls are plain JSON over our aiohttp session (:class:`~hub.publishers.xrpc.Xrpc`), with an explicit
+``Authorization`` header on each call: every request shares one connection pool and one timeout, no SDK model
+is built (thousands of posts at one instant), and every failure reaches :func:`_publish_error`, the single
+place where failures become our transient or permanent publish errors. The atproto SDK is only used to find
+facets, when a post is prepared (:mod:`hub.publishers.bluesky_content`).
 
 Sessions: one ``createSession`` per account, then ``refreshSession`` when the access token expires, and a new
 ``createSession`` only when the refresh fails. A lock per account makes concurrent jobs refresh once. The
@@ -34,12 +33,6 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import aiohttp
-from atproto_client import models
-from atproto_client.client.async_raw import AsyncClientRaw
-from atproto_client.models.utils import get_model_as_dict
-from atproto_client.request import AsyncRequest, RequestBase, Response
-from atproto_core.did_doc import DidDocument
-from atproto_core.exceptions import AtProtocolError
 
 from hub.domain.model import Account, Platform
 from hub.publishers import bluesky_content as content
@@ -53,6 +46,9 @@ from hub.publishers.base import (
     PublishError,
     TransientPublishError,
 )
+from hub.publishers.xrpc import STALE_TOKEN, UnreadableAnswer, Xrpc, XrpcFailure, field, pds_of, text
+
+__all__ = ["BlueskyPublisher", "PdsSession", "XrpcFailure", "new_tid", "xrpc_boundary"]
 
 log = logging.getLogger(__name__)
 
@@ -66,29 +62,12 @@ LIMITS: dict[str, Any] = {"graphemes": 300, "bytes": 3000, "max_images": 4, "ima
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 # Refresh ahead of time when the access token has less than this left, so that publishing needs no refresh.
 _FRESH_SECONDS = 15 * 60
-# What the server says when the access token is no longer good: refresh, then try once more.
-_STALE_TOKEN = {"ExpiredToken", "InvalidToken"}
 # What a person must fix by linking the account again.
 _RECONNECT = {
     "AuthFactorTokenRequired": "publish.bluesky.auth_factor",
     "AccountTakedown": "publish.bluesky.takedown",
     "AccountDeactivated": "publish.bluesky.deactivated",
 }
-
-
-class XrpcFailure(Exception):
-    """A non-2xx XRPC answer: the status, the XRPC error name and message, and the headers."""
-
-    def __init__(self, status: int, error: str, message: str, headers: dict[str, str]) -> None:
-        super().__init__(f"{status} {error}: {message}")
-        self.status = status
-        self.error = error
-        self.message = message
-        self.headers = headers
-
-    @property
-    def stale_token(self) -> bool:
-        return self.status == 401 or self.error in _STALE_TOKEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,49 +97,6 @@ class PdsSession:
         return {"Authorization": f"Bearer {self.access_jwt}"}
 
 
-class _Transport(AsyncRequest):  # type: ignore[misc, unused-ignore]
-    """The SDK's request interface over an aiohttp session; non-2xx answers raise :class:`XrpcFailure`."""
-
-    def __init__(self, http: aiohttp.ClientSession, timeout: float) -> None:
-        # AsyncRequest's own constructor opens an httpx client, which we do not use.
-        RequestBase.__init__(self)
-        self._http = http
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-
-    async def get(self, *args: Any, **kwargs: Any) -> Response:
-        return await self._send("GET", **kwargs)
-
-    async def post(self, *args: Any, **kwargs: Any) -> Response:
-        return await self._send("POST", **kwargs)
-
-    async def post_json(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> Response:
-        """A procedure called with a body that is JSON already (no SDK model)."""
-        headers = {**headers, "Content-Type": "application/json"}
-        return await self._send("POST", url=url, data=json.dumps(body).encode(), headers=headers)
-
-    async def close(self) -> None:
-        """The aiohttp session belongs to the publisher, which closes it."""
-
-    async def _send(self, verb: str, **kwargs: Any) -> Response:
-        headers = self.get_headers(kwargs.get("headers"))
-        body = kwargs.get("content", kwargs.get("data"))
-        params = {k: str(v).lower() if isinstance(v, bool) else v for k, v in (kwargs.get("params") or {}).items()}
-        request = self._http.request(
-            verb, kwargs["url"], headers=headers, params=params, data=body, timeout=self._timeout
-        )
-        async with request as answer:
-            raw = await answer.read()
-            headers = {k.lower(): v for k, v in answer.headers.items()}
-        # Some answers are JSON without saying so (deleteRecord's "{}").
-        parsed = _json(raw) if raw[:1] == b"{" else None
-        if not 200 <= answer.status < 300:
-            detail = parsed if isinstance(parsed, dict) else {}
-            raise XrpcFailure(answer.status, str(detail.get("error", "")), str(detail.get("message", "")), headers)
-        return Response(
-            success=True, status_code=answer.status, content=raw if parsed is None else parsed, headers=headers
-        )
-
-
 class BlueskyPublisher(Publisher):
     """Publishes posts to the PDS of each town's account; see the module's documentation."""
 
@@ -186,8 +122,7 @@ class BlueskyPublisher(Publisher):
         self._http = http or aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout), connector=aiohttp.TCPConnector(limit=0)
         )
-        self._transport = _Transport(self._http, timeout)
-        self._clients: dict[str, Any] = {}
+        self._xrpc = Xrpc(self._http, timeout)
         self._sessions: dict[int, PdsSession] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         #: Per account, an image limit lower than the lexicon's that the server has stated.
@@ -200,9 +135,7 @@ class BlueskyPublisher(Publisher):
         check: a second request would only repeat what ``createSession`` just said (thousands at a pre-flight)."""
 
         async def check(s: PdsSession) -> str:
-            answer = await self._xrpc(s.pds).com.atproto.server.get_session(headers=s.auth())
-            handle: str = answer.handle
-            return handle
+            return text(await self._xrpc.query(s.pds, "com.atproto.server.getSession", headers=s.auth()), "handle")
 
         async with xrpc_boundary():
             if account.id not in self._sessions and PdsSession.load(await self.gateway.session(account.id)) is None:
@@ -233,10 +166,10 @@ class BlueskyPublisher(Publisher):
     async def delete(self, account: Account, remote_id: str) -> None:
         """``deleteRecord``; the PDS answers success for a record already gone."""
         repo, collection, rkey = _parse_at_uri(remote_id)
-        data = models.ComAtprotoRepoDeleteRecord.Data(repo=repo, collection=collection, rkey=rkey)
+        data = {"repo": repo, "collection": collection, "rkey": rkey}
         async with xrpc_boundary():
             await self._authed(
-                account, lambda s: self._xrpc(s.pds).com.atproto.repo.delete_record(data, headers=s.auth())
+                account, lambda s: self._xrpc.procedure(s.pds, "com.atproto.repo.deleteRecord", data, s.auth())
             )
 
     async def pin(self, job: PostJob) -> Published:
@@ -324,19 +257,18 @@ class BlueskyPublisher(Publisher):
             record["reply"] = {"root": parent, "parent": parent}  # the parent is a town's top-level post
 
         async def create(s: PdsSession) -> Published:
-            # The one request of the instant, thousands at once: sent as plain JSON (the record already is),
-            # without building and validating the SDK's models both ways.
+            # The one request of the instant, thousands at once.
             data = {"repo": s.did, "collection": POST, "rkey": rkey, "record": record}
-            await self._transport.post_json(f"{s.pds}/xrpc/com.atproto.repo.createRecord", data, s.auth())
+            await self._xrpc.procedure(s.pds, "com.atproto.repo.createRecord", data, s.auth())
             return _published(s, rkey, self.app_url)
 
         return await self._authed(job.account, create)
 
     async def _existing(self, account: Account, rkey: str) -> Published | None:
         async def get(s: PdsSession) -> Published | None:
-            params = models.ComAtprotoRepoGetRecord.Params(repo=s.did, collection=POST, rkey=rkey)
+            params = {"repo": s.did, "collection": POST, "rkey": rkey}
             try:
-                await self._xrpc(s.pds).com.atproto.repo.get_record(params, headers=s.auth())
+                await self._xrpc.query(s.pds, "com.atproto.repo.getRecord", params, s.auth())
             except XrpcFailure as failure:
                 if failure.error == "RecordNotFound":
                     return None
@@ -353,14 +285,14 @@ class BlueskyPublisher(Publisher):
         repo, collection, rkey = _parse_at_uri(uri)
 
         async def get(s: PdsSession) -> dict[str, str]:
-            params = models.ComAtprotoRepoGetRecord.Params(repo=repo, collection=collection, rkey=rkey)
+            params = {"repo": repo, "collection": collection, "rkey": rkey}
             try:
-                answer = await self._xrpc(s.pds).com.atproto.repo.get_record(params, headers=s.auth())
+                answer = await self._xrpc.query(s.pds, "com.atproto.repo.getRecord", params, s.auth())
             except XrpcFailure as failure:
                 if failure.error == "RecordNotFound":
                     raise PermanentPublishError(gone, uri=uri) from failure
                 raise
-            return {"uri": str(answer.uri), "cid": str(answer.cid)}
+            return {"uri": text(answer, "uri"), "cid": text(answer, "cid")}
 
         return await self._authed(account, get)
 
@@ -370,13 +302,11 @@ class BlueskyPublisher(Publisher):
         async def get(s: PdsSession) -> tuple[dict[str, Any], str | None]:
             params = {"repo": s.did, "collection": PROFILE, "rkey": "self"}
             try:
-                url = f"{s.pds}/xrpc/com.atproto.repo.getRecord"
-                answer = await self._transport.get(url=url, params=params, headers=s.auth())
+                found = await self._xrpc.query(s.pds, "com.atproto.repo.getRecord", params, s.auth())
             except XrpcFailure as failure:
                 if failure.error == "RecordNotFound":
                     return {"$type": PROFILE}, None
                 raise
-            found = answer.content if isinstance(answer.content, dict) else {}
             return dict(found.get("value") or {"$type": PROFILE}), str(found["cid"]) if "cid" in found else None
 
         return await self._authed(account, get)
@@ -388,10 +318,8 @@ class BlueskyPublisher(Publisher):
             body: dict[str, Any] = {"repo": s.did, "collection": PROFILE, "rkey": "self", "record": record}
             if cid is not None:
                 body["swapRecord"] = cid
-            headers = {**s.auth(), "Content-Type": "application/json"}
             try:
-                url = f"{s.pds}/xrpc/com.atproto.repo.putRecord"
-                await self._transport.post(url=url, data=json.dumps(body), headers=headers)
+                await self._xrpc.procedure(s.pds, "com.atproto.repo.putRecord", body, s.auth())
             except XrpcFailure as failure:
                 if failure.error == "InvalidSwap":
                     return False
@@ -428,9 +356,9 @@ class BlueskyPublisher(Publisher):
         images = []
         for image in job.images[: LIMITS["max_images"]]:
             blob, fitted = await self._upload(job.account, image.data)
-            ratio = models.AppBskyEmbedDefs.AspectRatio(width=fitted.width, height=fitted.height)
-            images.append(models.AppBskyEmbedImages.Image(alt=image.alt, image=blob, aspect_ratio=ratio))
-        return _as_json(models.AppBskyEmbedImages.Main(images=images))
+            ratio = {"width": fitted.width, "height": fitted.height}
+            images.append({"alt": image.alt, "image": blob, "aspectRatio": ratio})
+        return {"$type": "app.bsky.embed.images", "images": images}
 
     async def _card_embed(self, account: Account, link: str) -> dict[str, Any] | None:
         card, picture = None, None
@@ -445,10 +373,10 @@ class BlueskyPublisher(Publisher):
         if picture is not None:
             with contextlib.suppress(ValueError, OSError):  # an unreadable image: a card without a picture
                 thumb, _ = await self._upload(account, picture)
-        external = models.AppBskyEmbedExternal.External(
-            uri=card.uri, title=card.title, description=card.description, thumb=thumb
-        )
-        return _as_json(models.AppBskyEmbedExternal.Main(external=external))
+        external: dict[str, Any] = {"uri": card.uri, "title": card.title, "description": card.description}
+        if thumb is not None:
+            external["thumb"] = thumb
+        return {"$type": "app.bsky.embed.external", "external": external}
 
     async def _upload(self, account: Account, data: bytes) -> tuple[Any, content.FittedImage]:
         """Uploads an image fitted to the server's limit; a stated lower limit gets one more try."""
@@ -463,9 +391,8 @@ class BlueskyPublisher(Publisher):
         fitted = await content.fit_image(data, self._image_limit(account))
 
         async def upload(s: PdsSession) -> Any:
-            headers = {**s.auth(), "Content-Type": fitted.mime}
-            answer = await self._xrpc(s.pds).com.atproto.repo.upload_blob(fitted.data, headers=headers)
-            return answer.blob
+            answer = await self._xrpc.upload(s.pds, "com.atproto.repo.uploadBlob", fitted.data, fitted.mime, s.auth())
+            return field(answer, "blob")
 
         return await self._authed(account, upload), fitted
 
@@ -474,13 +401,12 @@ class BlueskyPublisher(Publisher):
 
     async def _resolve_handle(self, pds: str, handle: str) -> str | None:
         """A mention's DID, or ``None``: an unknown handle stays plain text rather than failing the post."""
-        params = models.ComAtprotoIdentityResolveHandle.Params(handle=handle)
         try:
-            answer = await self._xrpc(pds).com.atproto.identity.resolve_handle(params)
+            answer = await self._xrpc.query(pds, "com.atproto.identity.resolveHandle", {"handle": handle})
         except (XrpcFailure, aiohttp.ClientError, TimeoutError):
             return None
-        did: str = answer.did
-        return did
+        did = answer.get("did")
+        return did if isinstance(did, str) else None
 
     # --- sessions -----------------------------------------------------------------------------------------
 
@@ -523,7 +449,7 @@ class BlueskyPublisher(Publisher):
     async def _refresh(self, account: Account, stale: PdsSession) -> PdsSession:
         try:
             headers = {"Authorization": f"Bearer {stale.refresh_jwt}"}
-            answer = await self._xrpc(stale.pds).com.atproto.server.refresh_session(headers=headers)
+            answer = await self._xrpc.procedure(stale.pds, "com.atproto.server.refreshSession", None, headers)
         except XrpcFailure as failure:
             if failure.status not in (400, 401):
                 raise
@@ -535,26 +461,23 @@ class BlueskyPublisher(Publisher):
 
     async def _login(self, account: Account) -> PdsSession:
         """``createSession`` with the app password, on the server the account was linked with."""
-        data = models.ComAtprotoServerCreateSession.Data(
-            identifier=account.identifier, password=await self.gateway.secret(account.id)
-        )
-        answer = await self._xrpc(account.server).com.atproto.server.create_session(data)
+        data = {"identifier": account.identifier, "password": await self.gateway.secret(account.id)}
+        answer = await self._xrpc.procedure(account.server, "com.atproto.server.createSession", data)
         log.info("Bluesky session opened for account %s", account.id)
         session = await self._session_from(answer, None)
         await self.gateway.save_session(account.id, session.dump())
         return session
 
-    async def _session_from(self, answer: Any, known_pds: str | None) -> PdsSession:
-        did: str = answer.did
-        pds = _pds_of(answer.did_doc) or known_pds or await self._pds_from_plc(did)
-        handle: str = answer.handle
-        return PdsSession(did, handle, answer.access_jwt, answer.refresh_jwt, pds.rstrip("/"))
+    async def _session_from(self, answer: dict[str, Any], known_pds: str | None) -> PdsSession:
+        did = text(answer, "did")
+        pds = pds_of(answer.get("didDoc")) or known_pds or await self._pds_from_plc(did)
+        access, refresh = text(answer, "accessJwt"), text(answer, "refreshJwt")
+        return PdsSession(did, text(answer, "handle"), access, refresh, pds.rstrip("/"))
 
     async def _pds_from_plc(self, did: str) -> str:
         """The PDS named in the account's DID document (``did:plc`` from the PLC directory, or ``did:web``).
 
-        The document is read with our HTTP session and parsed by the SDK's ``DidDocument``: the SDK's own
-        ``AsyncDidResolver`` opens an httpx client that it offers no way to close.
+        The document is read with our HTTP session.
         """
         if did.startswith("did:web:"):
             url = f"https://{did.removeprefix('did:web:')}/.well-known/did.json"
@@ -565,16 +488,10 @@ class BlueskyPublisher(Publisher):
                 raise PermanentPublishError("publish.bluesky.no_pds", reconnect=True, did=did)
             answer.raise_for_status()
             document = await answer.json(content_type=None)
-        endpoint = _pds_of(document)
+        endpoint = pds_of(document)
         if not endpoint:
             raise PermanentPublishError("publish.bluesky.no_pds", reconnect=True, did=did)
         return endpoint
-
-    def _xrpc(self, base: str) -> Any:
-        client = self._clients.get(base)
-        if client is None:
-            client = self._clients[base] = AsyncClientRaw(base_url=base, request=self._transport)
-        return client
 
 
 # --- the boundary: every failure becomes a transient or permanent publish error here ----------------------
@@ -599,7 +516,7 @@ def _publish_error(exc: Exception) -> PublishError | None:
         return _from_xrpc(exc)
     if isinstance(exc, aiohttp.ClientError | TimeoutError | ConnectionError):
         return TransientPublishError("publish.bluesky.network", detail=type(exc).__name__)
-    if isinstance(exc, AtProtocolError):  # the SDK could not read an answer: a server having a bad moment
+    if isinstance(exc, UnreadableAnswer):  # an answer without what it should hold: a server having a bad moment
         return TransientPublishError("publish.bluesky.unreadable", detail=type(exc).__name__)
     return None
 
@@ -612,7 +529,7 @@ def _from_xrpc(failure: XrpcFailure) -> PublishError:
         return TransientPublishError("publish.bluesky.server", status=str(failure.status), detail=detail)
     if failure.error in _RECONNECT:
         return PermanentPublishError(_RECONNECT[failure.error], reconnect=True, detail=detail)
-    if failure.status in (401, 403) or failure.error in {"AuthenticationRequired", *_STALE_TOKEN}:
+    if failure.status in (401, 403) or failure.error in {"AuthenticationRequired", *STALE_TOKEN}:
         return PermanentPublishError("publish.bluesky.credentials", reconnect=True, detail=detail)
     return PermanentPublishError("publish.bluesky.refused", detail=detail)
 
@@ -651,15 +568,6 @@ def _parse_at_uri(uri: str) -> tuple[str, str, str]:
     return parts[0], parts[1], parts[2]
 
 
-def _pds_of(did_doc: Any) -> str | None:
-    if not did_doc:
-        return None
-    with contextlib.suppress(Exception):  # a malformed document: fall back to the PLC directory
-        endpoint: str | None = DidDocument.from_dict(did_doc).get_pds_endpoint()
-        return endpoint
-    return None
-
-
 def _jwt_expiry(token: str) -> float:
     """The ``exp`` claim of a JWT (read, not verified: it only decides when to refresh), 0 if unreadable."""
     with contextlib.suppress(IndexError, KeyError, ValueError, TypeError):
@@ -667,15 +575,3 @@ def _jwt_expiry(token: str) -> float:
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         return float(claims["exp"])
     return 0.0
-
-
-def _json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def _as_json(model: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = get_model_as_dict(model)
-    return dumped

@@ -1,7 +1,8 @@
 """What goes into a Bluesky post besides its text: rich-text facets, the link card, images fitted to a size.
 
 Facets are found with the atproto SDK's port of the official client's detection (links, hashtags, mentions,
-with UTF-8 byte offsets); only ``http(s)://`` links and ``#`` tags are kept, since a bare domain or a ``$``
+with UTF-8 byte offsets), imported when a post is first prepared: a process that only publishes prepared posts
+does not load the SDK (some 30 MB). Only ``http(s)://`` links and ``#`` tags are kept, since a bare domain or a ``$``
 ticker in a town's text is not meant as a link or a tag. A mention becomes a facet only when its handle
 resolves to a DID. The link card reads the page's Open Graph tags with the standard HTML parser; any failure
 there means "no card", never a failed post.
@@ -15,13 +16,14 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import aiohttp
-from atproto_client import models
-from atproto_client.models.utils import get_model_as_dict
-from atproto_client.utils import detect_facets, detect_mentions
 from PIL import Image, ImageOps
+
+if TYPE_CHECKING:
+    from atproto_client import models
 
 #: The lexicon's limit for an image blob (``app.bsky.embed.images``) and a card thumbnail.
 IMAGE_BYTES = 1_000_000
@@ -40,6 +42,10 @@ Resolve = Callable[[str], Awaitable[str | None]]
 
 async def facets(text: str, resolve: Resolve) -> list[dict[str, object]]:
     """The facets of ``text`` (links, hashtags, resolvable mentions) as JSON, in text order."""
+    from atproto_client import models
+    from atproto_client.models.utils import get_model_as_dict
+    from atproto_client.utils import detect_mentions
+
     found = [get_model_as_dict(f) for f in _links_and_tags(text)]
     for mention in detect_mentions(text):
         did = await resolve(mention.handle)
@@ -60,6 +66,8 @@ def first_link(text: str) -> str | None:
 
 
 def _links_and_tags(text: str) -> list[models.AppBskyRichtextFacet.Main]:
+    from atproto_client.utils import detect_facets
+
     encoded = text.encode("utf-8")
     return [f for f in detect_facets(text) if _wanted(encoded, f)]
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.domain.model import Account
-from hub.publishers.bluesky import BlueskyPublisher, PdsSession, XrpcFailure, xrpc_boundary
+from hub.publishers.bluesky import BlueskyPublisher, PdsSession, xrpc_boundary
+from hub.publishers.xrpc import XrpcFailure
 
 #: The PDS's cap on one applyWrites call.
 WRITES_PER_CALL = 200

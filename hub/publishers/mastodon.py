@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 
@@ -331,9 +331,11 @@ class MastodonPublisher(Publisher):
         form += [("media_ids[]", media_id) for media_id in media_ids]
         if job.reply_to is not None:
             form.append(("in_reply_to_id", job.reply_to))
-        headers = {"Idempotency-Key": job.idempotency_key}
+        # The form encoded here, once: aiohttp's FormData costs several times more CPU, thousands of times at once.
+        headers = {"Idempotency-Key": job.idempotency_key, "Content-Type": "application/x-www-form-urlencoded"}
+        body = urlencode(form).encode()
         answer = await self._call(
-            account, "POST", "/api/v1/statuses", token, kind="statuses", data=form, headers=headers, accept=(404,)
+            account, "POST", "/api/v1/statuses", token, kind="statuses", data=body, headers=headers, accept=(404,)
         )
         if answer.status == 404:
             raise self._post_not_found(account, answer)

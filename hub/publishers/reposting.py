@@ -20,10 +20,11 @@ import aiohttp
 
 from hub.domain.model import Account
 from hub.publishers.base import PermanentPublishError, RateLimit, TransientPublishError
-from hub.publishers.bluesky import BlueskyPublisher, PdsSession, XrpcFailure, xrpc_boundary
+from hub.publishers.bluesky import BlueskyPublisher, PdsSession, xrpc_boundary
 from hub.publishers.bluesky_graph import RepoWriter
 from hub.publishers.http import LazyHttp
 from hub.publishers.mastodon_errors import failure
+from hub.publishers.xrpc import XrpcFailure
 
 REPOST = "app.bsky.feed.repost"
 

@@ -24,8 +24,6 @@ from hub.errors import UnissonError
 from hub.settings import Settings
 from hub.web.health import Health
 from hub.web.metrics import Metrics
-from hub.web.oauth import add_oauth_routes
-from hub.web.pages import add_routes
 
 if TYPE_CHECKING:
     from hub.dispatch.worker import Dispatcher
@@ -75,6 +73,11 @@ def make_app(monitoring: Monitoring) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
+    # Imported here: a process without an HTTP endpoint (``UNISSON_HTTP_PORT=0``, extra dispatchers) does not
+    # load the pages' templates (Jinja2) at all, some 9 MB of memory.
+    from hub.web.oauth import add_oauth_routes
+    from hub.web.pages import add_routes
+
     add_routes(app, monitoring.hub)
     add_oauth_routes(app, monitoring.hub)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from hub.domain.model import (
     Account,
     AnnouncementMessage,
@@ -54,8 +56,9 @@ def to_town(row: TownRow) -> Town:
     )
 
 
-def linked_fields(row: LinkedAccountColumns) -> dict[str, Any]:
-    """What a town's account and a coalition's own carry alike, from the columns their tables share."""
+def linked_fields(row: LinkedAccountColumns | sa.Row[Any]) -> dict[str, Any]:
+    """What a town's account and a coalition's own carry alike, from the columns their tables share (an ORM
+    object or a plain row of at least these columns)."""
     return {
         "id": row.id,
         "platform": Platform(row.platform),
@@ -67,7 +70,8 @@ def linked_fields(row: LinkedAccountColumns) -> dict[str, Any]:
     }
 
 
-def to_account(row: AccountRow) -> Account:
+def to_account(row: AccountRow | sa.Row[Any]) -> Account:
+    """An account from its ORM object or a plain row of (at least) the columns it shows."""
     return Account(town_id=row.town_id, credential=Credential(row.credential), **linked_fields(row))
 
 
@@ -107,7 +111,8 @@ def to_signon(town: Town, row: SignOnRow | None) -> SignOn:
     )
 
 
-def to_delivery(row: DeliveryRow) -> Delivery:
+def to_delivery(row: DeliveryRow | sa.Row[Any]) -> Delivery:
+    """A delivery from its ORM object or a plain row of its columns."""
     return Delivery(
         id=row.id,
         announcement_id=row.announcement_id,
