@@ -172,10 +172,18 @@ def reason(failure: Failure | None, lang: str) -> str:
 
 
 def overdue_question(
-    announcement: Announcement, progress: Progress, coordinators: Sequence[str], lang: str, prefix: str
+    announcement: Announcement,
+    progress: Progress,
+    coordinators: Sequence[str],
+    lang: str,
+    prefix: str,
+    prestaged: int = 0,
 ) -> Reply:
-    """Asks the coordinators what to do with an announcement whose instant passed while nothing could publish."""
+    """Asks the coordinators what to do with an announcement whose instant passed while nothing could publish;
+    ``prestaged`` Mastodon posts were handed to their servers ahead, which published them at the instant."""
     rich = Rich().strong(_about("bot.publication.overdue", announcement, lang, when=_when(announcement, lang)))
+    if prestaged:
+        rich.line().text(_about("bot.publication.overdue.prestaged", announcement, lang, count=prestaged, prefix=prefix))
     if progress.published:
         rich.line().text(
             _about(

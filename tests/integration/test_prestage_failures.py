@@ -22,6 +22,7 @@ async def test_a_post_whose_confirmation_failed_is_still_retracted(hub: Hub, tmp
     async with scene(hub, tmp_path, MASTODON) as s:
         async with running(hub):
             await s.staged()
+        assert await hub.dispatch.prestaged(s.fleet.announcement.id) == len(s.fleet.towns)  # told if overdue
         town = s.fleet.towns[0]
         code = town.code or ""
         s.double.revoke_token(token_of(code))
