@@ -183,7 +183,8 @@ def overdue_question(
     ``prestaged`` Mastodon posts were handed to their servers ahead, which published them at the instant."""
     rich = Rich().strong(_about("bot.publication.overdue", announcement, lang, when=_when(announcement, lang)))
     if prestaged:
-        rich.line().text(_about("bot.publication.overdue.prestaged", announcement, lang, count=prestaged, prefix=prefix))
+        told = _about("bot.publication.overdue.prestaged", announcement, lang, count=prestaged, prefix=prefix)
+        rich.line().text(told)
     if progress.published:
         rich.line().text(
             _about(
