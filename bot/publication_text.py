@@ -156,6 +156,9 @@ def _advice(problem: Problem, stage: Stage, reconnect: bool) -> str:
     if problem.failure is not None and problem.failure.key.startswith(EARLY):
         # Told, not to be fixed: the post is made at the instant (or the early one, kept, stands for it).
         return "bot.publication.advice.early" + problem.failure.key.removeprefix(EARLY)
+    if stage is Stage.PUBLISH and problem.failure is not None and problem.failure.params.get("staged") == "yes":
+        # Handed to its server ahead: it may be online although its confirmation failed.
+        return "bot.publication.advice.staged" + (".reconnect" if reconnect else "")
     if stage is Stage.PUBLISH and part in ("followup", "pin"):
         return f"bot.publication.advice.{part}" + (".reconnect" if reconnect else "")
     return _ADVICE[(stage, reconnect)]

@@ -41,6 +41,7 @@ from hub.locks import KeyedLocks
 from hub.publishers.base import (
     AccountCheck,
     Gateway,
+    PermanentPublishError,
     PostJob,
     Published,
     Publisher,
@@ -155,7 +156,13 @@ class MastodonPublisher(Publisher):
         async with self._deliveries.hold(job.delivery_id):
             token = await self.gateway.secret(job.account.id)
             if prestage.on_server(job.schedule):
-                confirmed = await self.staging.confirm(job, token)
+                try:
+                    confirmed = await self.staging.confirm(job, token)
+                except PermanentPublishError as error:
+                    # Its server may have published it all the same: the room is told to look before posting it
+                    # by hand, and a retract takes it back (see OutboxRepository.start_retracting).
+                    error.params["staged"] = "yes"
+                    raise
                 if confirmed is not None:
                     return confirmed
                 # Looked for just now; the uploads went with the scheduled status: new ones.

@@ -32,6 +32,8 @@ async def test_a_post_whose_confirmation_failed_is_still_retracted(hub: Hub, tmp
             await settled(hub, s.fleet.announcement.id, within=30)
         outcomes = {o.delivery.town_id: o.delivery for o in await hub.dispatch.outcomes(s.fleet.announcement.id)}
         assert outcomes[town.id].state is DeliveryState.FAILED
+        failure = outcomes[town.id].error
+        assert failure is not None and failure.params.get("staged") == "yes"  # the room told to look first
 
         await hub.dispatch.retract(COORDINATOR, s.fleet.announcement.id)
         async with hub.store.unit() as uow:

@@ -205,3 +205,13 @@ def test_the_overdue_question_says_the_pre_staged_posts_are_already_out() -> Non
     assert "!cancel 7 deletes them" in english
     plain = notice_content(overdue_question(late, progress, [], "fr", "!"))["body"]
     assert "préparées à l'avance" not in plain
+
+
+def test_a_pre_staged_post_whose_confirmation_failed_is_not_said_to_be_missing() -> None:
+    """Its server may have published it: the officers are told to look before posting it by hand."""
+    staged = Failure(REVOKED.key, {**REVOKED.params, "staged": "yes"}, reconnect=True)
+    problem = Problem("Pantin", Platform.MASTODON, staged, ["@pantin:unisson.test"])
+    [page] = problems_message(_announcement(), [problem], Stage.PUBLISH, "fr", "!")
+    body = notice_content(page)["body"]
+    assert "qui l'a peut-être publié à l'heure : regardez le profil de la ville avant de le publier à la main" in body
+    assert "rien n'est parti" not in body
