@@ -213,7 +213,8 @@ class PublicationReports:
             question = quorum_question(announcement, reported_tally(report), coordinators, lang, self.prefix)
         else:
             progress = await self.hub.dispatch.progress(announcement.id)
-            question = overdue_question(announcement, progress, coordinators, lang, self.prefix)
+            prestaged = await self.hub.dispatch.prestaged(announcement.id)
+            question = overdue_question(announcement, progress, coordinators, lang, self.prefix, prestaged)
         cards = await self.hub.announcements.messages(announcement.id, CARD)
         await self.messenger.send(
             coalition.room_id,

@@ -156,6 +156,9 @@ def _advice(problem: Problem, stage: Stage, reconnect: bool) -> str:
     if problem.failure is not None and problem.failure.key.startswith(EARLY):
         # Told, not to be fixed: the post is made at the instant (or the early one, kept, stands for it).
         return "bot.publication.advice.early" + problem.failure.key.removeprefix(EARLY)
+    if stage is Stage.PUBLISH and problem.failure is not None and problem.failure.params.get("staged") == "yes":
+        # Handed to its server ahead: it may be online although its confirmation failed.
+        return "bot.publication.advice.staged" + (".reconnect" if reconnect else "")
     if stage is Stage.PUBLISH and part in ("followup", "pin"):
         return f"bot.publication.advice.{part}" + (".reconnect" if reconnect else "")
     return _ADVICE[(stage, reconnect)]
@@ -172,10 +175,19 @@ def reason(failure: Failure | None, lang: str) -> str:
 
 
 def overdue_question(
-    announcement: Announcement, progress: Progress, coordinators: Sequence[str], lang: str, prefix: str
+    announcement: Announcement,
+    progress: Progress,
+    coordinators: Sequence[str],
+    lang: str,
+    prefix: str,
+    prestaged: int = 0,
 ) -> Reply:
-    """Asks the coordinators what to do with an announcement whose instant passed while nothing could publish."""
+    """Asks the coordinators what to do with an announcement whose instant passed while nothing could publish;
+    ``prestaged`` Mastodon posts were handed to their servers ahead, which published them at the instant."""
     rich = Rich().strong(_about("bot.publication.overdue", announcement, lang, when=_when(announcement, lang)))
+    if prestaged:
+        told = _about("bot.publication.overdue.prestaged", announcement, lang, count=prestaged, prefix=prefix)
+        rich.line().text(told)
     if progress.published:
         rich.line().text(
             _about(

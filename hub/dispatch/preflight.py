@@ -8,6 +8,11 @@ Thousands of accounts are checked in about the time their servers take to answer
 ``per_host_concurrency`` requests at once per server: the secrets and sessions of all of them are read in one
 transaction, and what is found (accounts' health, prepared deliveries, reports) is written in batches, never
 one transaction per account.
+
+What is found is never lost nor found twice: a batch whose write fails (the database out of reach a moment) is
+kept and written at the next try, before any delivery is looked at again; a round ends only once each of its
+deliveries is done, even when one of them meets an unexpected error. A delivery prepared twice would be staged
+twice, and its second staging would overwrite what the first one did (a post published early, for one).
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class Preflight:
         """Prepares the deliveries of announcements whose instant is within the lead time; returns how many."""
         lead = timedelta(minutes=self.hub.settings.preflight_minutes)
         prepared = 0
+        await self._write()  # what a round whose write failed found: written before anything is looked at again
         async with self.hub.store.unit() as uow:
             locked = await uow.announcements.list(states=[AnnouncementState.LOCKED])
         for announcement in locked:
@@ -94,10 +100,17 @@ class Preflight:
         done = asyncio.Event()
         writing = asyncio.create_task(self._write_while_running(done), name="preflight-writes")
         try:
-            await asyncio.gather(*(self._prepare(a, verified[a.job.account.id]) for a in attempts))
+            # Every delivery runs to its end: an error in one must not leave the others running into the next
+            # round, which would prepare (and stage) them a second time.
+            results = await asyncio.gather(
+                *(self._prepare(a, verified[a.job.account.id]) for a in attempts), return_exceptions=True
+            )
         finally:
             done.set()  # not cancelled: a batch being written must not be lost half-way
             await writing
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
 
     async def _verify(self, account: Account) -> Failure | None:
         async with self._slots, self.gates.of(account.server).slot(lambda: None):
@@ -139,15 +152,30 @@ class Preflight:
     # --- writing what was found, in batches ----------------------------------------------------------
 
     async def _write_while_running(self, done: asyncio.Event) -> None:
-        """Writes every :data:`WRITE_EVERY_SECONDS`, and once more when ``done`` is set."""
+        """Writes every :data:`WRITE_EVERY_SECONDS`, and once more when ``done`` is set; a write that fails is
+        tried again at the next tick (the last one's error is the round's, its batch kept for the next round)."""
         while not done.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), WRITE_EVERY_SECONDS)
-            await self._write()
+            if done.is_set():
+                break
+            try:
+                await self._write()
+            except Exception as error:  # kept by _write; the database may be back at the next tick
+                log.warning("pre-flight: writing what was found failed, trying again (%s)", type(error).__name__)
+        await self._write()
 
     async def _write(self) -> None:
+        """Writes what was found since the last write; if that fails, keeps it to be written at the next try."""
         checks, self._checks = self._checks, []
         ready, self._ready = self._ready, []
+        try:
+            await self._write_batch(checks, ready)
+        except BaseException:
+            self._checks, self._ready = checks + self._checks, ready + self._ready
+            raise
+
+    async def _write_batch(self, checks: list[Checked], ready: list[_Ready]) -> None:
         if checks:
             await self.hub.accounts.record(checks)
         if ready:

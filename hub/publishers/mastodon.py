@@ -21,17 +21,18 @@ Mastodon keeps at most 5 pins by default); unpinning leaves the earlier pins, wh
 Every answer's ``X-RateLimit-*`` headers are kept per account (and per host, for pacing); a request the server
 would refuse for the rate limit is not sent. HTTP failures become our transient or permanent publish errors in
 one place, :mod:`hub.publishers.mastodon_errors`; statuses are recognised by :mod:`hub.publishers.mastodon_text`.
+The images go up through :mod:`hub.publishers.mastodon_media`; what is read once per server (limits, software)
+is kept by :mod:`hub.publishers.mastodon_instance`; pre-staging is :mod:`hub.publishers.mastodon_staging`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -41,7 +42,7 @@ from hub.locks import KeyedLocks
 from hub.publishers.base import (
     AccountCheck,
     Gateway,
-    PostImage,
+    PermanentPublishError,
     PostJob,
     Published,
     Publisher,
@@ -53,7 +54,6 @@ from hub.publishers.mastodon_answers import (
     answer_list,
     answer_object,
     created_at_of,
-    instance_limits,
     parse_json,
     published_of,
     rate_limit_of,
@@ -67,7 +67,9 @@ from hub.publishers.mastodon_errors import (
     post_not_found,
     transient,
 )
-from hub.publishers.mastodon_server import UNKNOWN, Software, from_nodeinfo, from_version, nodeinfo_link
+from hub.publishers.mastodon_instance import Servers
+from hub.publishers.mastodon_media import Media
+from hub.publishers.mastodon_server import Software
 from hub.publishers.mastodon_staging import Staging
 from hub.publishers.mastodon_text import comparable_text, same_post
 
@@ -81,8 +83,6 @@ CLOCK_SKEW = timedelta(minutes=5)
 #: The look-up reads at most this many pages of 40 statuses (a town rarely posts 400 times in an outage).
 LOOKUP_PAGES = 10
 PAGE_SIZE = 40
-#: Polling of media still processing: first delay, growth and cap (seconds).
-POLL_FIRST, POLL_GROWTH, POLL_CAP = 0.25, 2.0, 5.0
 
 #: Mastodon counts separate rate-limit windows for these families of requests.
 RequestKind = Literal["statuses", "media", "deletes", "other"]
@@ -91,14 +91,6 @@ RequestKind = Literal["statuses", "media", "deletes", "other"]
 def utc_now() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class _Instance:
-    domain: str
-    limits: dict[str, Any]
-    version: Any
-    expires_at: float
 
 
 class MastodonPublisher(Publisher):
@@ -130,11 +122,8 @@ class MastodonPublisher(Publisher):
         self.clock = clock
         self._http = http
         self._owns_http = http is None
-        self._instances: dict[str, _Instance] = {}
-        self._instance_locks: dict[str, asyncio.Lock] = {}
-        #: Per server, for the life of the process: a restart reads it again.
-        self._software: dict[str, Software] = {}
-        self._detections: KeyedLocks[str] = KeyedLocks()
+        self.servers = Servers(self, instance_ttl)
+        self.media = Media(self)
         self._deliveries: KeyedLocks[int] = KeyedLocks()
         self._remote_ids: dict[tuple[int, str, str], str] = {}
         self._limits: dict[tuple[int, RequestKind], RateLimit] = {}
@@ -147,7 +136,7 @@ class MastodonPublisher(Publisher):
         """Checks the token (``verify_credentials``) and reads the server's limits (cached per server)."""
         token = await self.gateway.secret(account.id)
         me = await self._me(account, token)
-        instance = await self._instance(account)
+        instance = await self.servers.instance(account)
         await self.software(account)  # ahead of the instant, so that a retry then costs no extra request
         return AccountCheck(f"@{me['username']}@{instance.domain}", dict(instance.limits))
 
@@ -156,7 +145,7 @@ class MastodonPublisher(Publisher):
         if not job.images:
             return {}
         token = await self.gateway.secret(job.account.id)
-        return {"media_ids": await self._upload_all(job, token)}
+        return {"media_ids": await self.media.upload_all(job, token)}
 
     async def publish(self, job: PostJob) -> Published:
         """Publishes once: Idempotency-Key where the server honours it, else a look-up before any re-post.
@@ -168,11 +157,17 @@ class MastodonPublisher(Publisher):
         async with self._deliveries.hold(job.delivery_id):
             token = await self.gateway.secret(job.account.id)
             if prestage.on_server(job.schedule):
-                confirmed = await self.staging.confirm(job, token)
+                try:
+                    confirmed = await self.staging.confirm(job, token)
+                except PermanentPublishError as error:
+                    # Its server may have published it all the same: the room is told to look before posting it
+                    # by hand, and a retract takes it back (see OutboxRepository.start_retracting).
+                    error.params["staged"] = "yes"
+                    raise
                 if confirmed is not None:
                     return confirmed
                 # Looked for just now; the uploads went with the scheduled status: new ones.
-                return await self._create_status(job, token, await self._upload_all(job, token))
+                return await self._create_status(job, token, await self.media.upload_all(job, token))
             if prestage.published_early(job.schedule):
                 kept = await self.staging.kept_early(job, token)
                 if kept is not None:
@@ -185,7 +180,7 @@ class MastodonPublisher(Publisher):
                 if found is not None:
                     log.info("delivery %s: found already published as %s", job.delivery_id, found.remote_id)
                     return found
-            media_ids = await self._media_ids(job, token)
+            media_ids = await self.media.ids(job, token)
             return await self._create_status(job, token, media_ids)
 
     async def stage(self, job: PostJob, at: datetime) -> dict[str, Any] | None:
@@ -344,103 +339,13 @@ class MastodonPublisher(Publisher):
     def _post_not_found(self, account: Account, answer: Answer) -> PublishError:
         """A 404 to a post: on a server that honours the key, its replay found the status deleted (published,
         then removed by someone); elsewhere something the post refers to is unknown (Takahē: a media id)."""
-        software = self._software.get(account.server, UNKNOWN)
+        software = self.servers.known_software(account.server)
         replayed = is_json_error(answer.body) and (software.honours_idempotency or not software.known)
         return post_not_found(answer.body, account, replayed=replayed)
 
-    # --- media -------------------------------------------------------------------------------------------
-
-    async def _media_ids(self, job: PostJob, token: str) -> list[str]:
-        """The ids :meth:`prepare` gave, else the images uploaded now."""
-        prepared = (job.prepared or {}).get("media_ids")
-        if isinstance(prepared, list) and len(prepared) == len(job.images):
-            return [str(media_id) for media_id in prepared]
-        return await self._upload_all(job, token)
-
-    async def _upload_all(self, job: PostJob, token: str) -> list[str]:
-        # One after the other: Mastodon allows only 30 uploads per 30 minutes, nothing is gained in parallel.
-        return [await self._upload(job.account, token, image) for image in job.images]
-
-    async def _upload(self, account: Account, token: str, image: PostImage) -> str:
-        form = aiohttp.FormData()
-        extension = image.mime.split("/")[-1]
-        form.add_field("file", image.data, filename=f"image.{extension}", content_type=image.mime)
-        form.add_field("description", image.alt)
-        answer = await self._call(
-            account, "POST", "/api/v2/media", token, kind="media", data=form, time_limit=self.media_timeout
-        )
-        media = answer_object(answer, account, "id")
-        if answer.status == 202 or media.get("url") is None:
-            await self._wait_processed(account, token, str(media["id"]))
-        return str(media["id"])
-
-    async def _wait_processed(self, account: Account, token: str, media_id: str) -> None:
-        """Polls a media still processing (206) until it has a URL, with a growing delay, within a bound."""
-        loop = asyncio.get_running_loop()
-        deadline, delay = loop.time() + self.media_timeout, POLL_FIRST
-        while loop.time() + delay <= deadline:
-            await asyncio.sleep(delay)
-            answer = await self._call(account, "GET", f"/api/v1/media/{media_id}", token)
-            if answer.status == 200 and answer_object(answer, account).get("url") is not None:
-                return
-            delay = min(delay * POLL_GROWTH, POLL_CAP)
-        seconds = round(self.media_timeout)
-        raise transient("publish.mastodon.media_processing", account, seconds=seconds)
-
-    # --- instance ----------------------------------------------------------------------------------------
-
-    async def _instance(self, account: Account) -> _Instance:
-        """The server's domain and limits, read once per ``instance_ttl`` for all its accounts."""
-        server = account.server
-        lock = self._instance_locks.setdefault(server, asyncio.Lock())
-        async with lock:
-            loop = asyncio.get_running_loop()
-            cached = self._instances.get(server)
-            if cached is not None and cached.expires_at > loop.time():
-                return cached
-            answer = await self._call(account, "GET", "/api/v2/instance", None, accept=(404,))
-            if answer.status == 404:  # Mastodon before 4.0 only has the first version
-                answer = await self._call(account, "GET", "/api/v1/instance", None)
-            body = answer_object(answer, account)
-            domain = str(body.get("domain") or body.get("uri") or host_of(server))
-            cached = _Instance(domain, instance_limits(body), body.get("version"), loop.time() + self.instance_ttl)
-            self._instances[server] = cached
-            return cached
-
-    # --- which software ----------------------------------------------------------------------------------
-
     async def software(self, account: Account) -> Software:
-        """The software of the account's server, read once per server for the life of the process.
-
-        A detection that fails (the server is down, answers nonsense) is not remembered: the server counts as
-        unknown, which does not honour Idempotency-Key, until a later detection succeeds.
-        """
-        async with self._detections.hold(account.server):  # the accounts of one server verified together
-            known = self._software.get(account.server)
-            return known if known is not None else await self._detect(account)
-
-    async def _detect(self, account: Account) -> Software:
-        try:
-            software = await self._nodeinfo(account)
-            if not software.known:
-                software = from_version((await self._instance(account)).version)
-        except PublishError as error:
-            log.info("%s: could not tell which software it runs (%s)", host_of(account.server), error.message_key)
-            return UNKNOWN
-        self._software[account.server] = software
-        log.info("%s runs %s %s", host_of(account.server), software.name or "unknown software", software.version)
-        return software
-
-    async def _nodeinfo(self, account: Account) -> Software:
-        """The software NodeInfo names; its document is read on the account's server, whatever host it names."""
-        well_known = await self._call(account, "GET", "/.well-known/nodeinfo", None, accept=(404,))
-        link = nodeinfo_link(well_known.body) if well_known.status == 200 else None
-        if link is None:
-            return UNKNOWN
-        parts = urlsplit(link)
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        document = await self._call(account, "GET", path, None, accept=(404,))
-        return from_nodeinfo(document.body) if document.status == 200 else UNKNOWN
+        """The software of the account's server (see :meth:`Servers.software`)."""
+        return await self.servers.software(account)
 
     # --- HTTP ----------------------------------------------------------------------------------------
 

@@ -84,13 +84,21 @@ class Staging:
         if prestage.state_of(job.schedule) == prestage.STAGED or prestage.published_early(job.schedule):
             return dict(job.schedule or {})  # done before: an early post in particular stays on record
         if not await self.supports(account):
-            return prestage.declined(prestage.UNSUPPORTED)
+            return self._not_asked(job)
         # Until a server has shown it schedules, its accounts are staged one at a time: a server that ignores
         # scheduled_at then publishes one post early, not one per account.
         async with self._servers.hold(account.server) if account.server not in self._proven else nullcontext():
             if account.server in self._ignoring:
-                return prestage.declined(prestage.UNSUPPORTED)
+                return self._not_asked(job)
             return await self._stage_one(job, at, media_ids)
+
+    @staticmethod
+    def _not_asked(job: PostJob) -> dict[str, Any]:
+        """A server not asked to schedule: nothing waits there, unless an earlier staging of this very post may
+        have been sent (``sending``), which the instant must look for (it may have been published early)."""
+        if prestage.state_of(job.schedule) == prestage.SENDING:
+            return dict(job.schedule or {})
+        return prestage.declined(prestage.UNSUPPORTED)
 
     async def _stage_one(self, job: PostJob, at: datetime, media_ids: list[str]) -> dict[str, Any]:
         account = job.account
@@ -189,7 +197,10 @@ class Staging:
                         "delivery %s: still scheduled %s after the instant, posting it", job.delivery_id, self.grace
                     )
                     return None
-        published = await self.server.find_published(account, token, at, job.text, len(job.images))
+        # No scheduled status known: a staging whose answer was lost may have been published early (a server
+        # that ignores scheduled_at), so the look goes back as far as the pre-flight.
+        since = at if scheduled_id is not None else at - EARLY_LOOK
+        published = await self.server.find_published(account, token, since, job.text, len(job.images))
         if published is not None:
             return published
         if self.server.clock() < at + SETTLE:

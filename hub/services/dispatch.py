@@ -182,6 +182,12 @@ class DispatchService:
         async with self.context.store.unit() as uow:
             return await uow.outbox.progress(announcement_id)
 
+    async def prestaged(self, announcement_id: int) -> int:
+        """How many of the announcement's posts not yet recorded were handed to their servers ahead (pre-staged
+        on Mastodon): once the instant passed, their servers published them, whatever the hub did."""
+        async with self.context.store.unit() as uow:
+            return await uow.deliveries.prestaged(announcement_id)
+
     async def outcomes(self, announcement_id: int) -> builtins.list[Outcome]:
         """Every town's post of an announcement with its town, its follow-up and its pin, by town then network."""
         async with self.context.store.unit() as uow:

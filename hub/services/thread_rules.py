@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from hub.domain.model import Announcement, Platform, ThreadRules, Town, Wording
-from hub.errors import InvalidInput
+from hub.errors import InvalidInput, InvalidTransition
 from hub.services.context import ServiceContext
 from hub.services.editing import check_every_town, editable, get_announcement, record_decision
 from hub.store import UnitOfWork
@@ -93,7 +93,10 @@ class ThreadRuleService:
         """Whether the Mastodon posts are handed to their servers at the pre-flight (None: as the deployment
         says). Before the lock only: once locked, the posts may already be on their servers."""
         async with self.context.store.unit() as uow:
-            announcement = await editable(self.context, uow, actor_id, announcement_id)
+            try:
+                announcement = await editable(self.context, uow, actor_id, announcement_id)
+            except InvalidTransition as refused:  # said of the choice, not of the wording: what to do instead
+                raise InvalidTransition("error.transition.prestage", id=announcement_id, **refused.params) from None
             await uow.announcements.update(announcement.id, prestage=choice)
             await record_decision(uow, actor_id, "announcement.prestage", announcement, details={"prestage": choice})
             return await get_announcement(uow, announcement.id)

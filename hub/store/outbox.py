@@ -29,6 +29,7 @@ from hub.domain.prestage import on_server
 from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import failure_json, failure_of, to_delivery
+from hub.store.repositories.unstagings import unstage
 from hub.store.threads import MAIN, READY_TO_DELETE, READY_TO_POST, cancel_followups, part_of, reply_targets
 
 _D, _A = DeliveryState, AnnouncementState
@@ -377,7 +378,11 @@ class OutboxRepository(Repository):
 
     async def start_retracting(self, announcement_id: int, now: datetime) -> int:
         """Queues the deletion of every post the announcement made, follow-ups included (deleted first: see
-        :mod:`hub.store.threads`); returns how many towns' posts."""
+        :mod:`hub.store.threads`); returns how many towns' posts. A post that failed after its pre-staging may be
+        out all the same (its server published it; confirming it failed): its scheduled status is queued to be
+        taken back, or the status it became deleted."""
+        failed = sa.and_(DeliveryRow.announcement_id == announcement_id, MAIN)
+        await unstage(self.session, failed, now, DeliveryState.FAILED)
         await self._retract(announcement_id, ~MAIN, now)
         return await self._retract(announcement_id, MAIN, now)
 

@@ -343,3 +343,26 @@ PRESTAGE_ENV = {
 }
 #: Dispatchers killed during the pre-staging.
 KILLS = 4
+
+
+async def test_a_pre_flight_write_that_fails_loses_nothing(hub: Hub, tmp_path: Path) -> None:
+    """The pre-flight's first write fails (the database drops the connection): what it found is written at the
+    next try, not found again; on a server that ignores ``scheduled_at``, the early post stays reported as such
+    rather than be taken for "unsupported" by a second staging."""
+    async with scene(hub, tmp_path, UNNAMED) as s:
+        record, failed = hub.accounts.record, []
+
+        async def record_once_failing(checks: list[object]) -> None:
+            if not failed:
+                failed.append(len(checks))
+                raise sa.exc.OperationalError("UPDATE accounts", {}, ConnectionResetError("connection lost"))
+            await record(checks)  # type: ignore[arg-type]
+
+        hub.accounts.record = record_once_failing  # type: ignore[method-assign]
+        async with running(hub):
+            schedules = await s.staged()
+        assert failed
+        reasons = sorted(str(x and x.get("reason")) for x in schedules)
+        assert reasons == [prestage.PUBLISHED_EARLY] + [prestage.UNSUPPORTED] * (len(CODES) - 1), schedules
+        reports = [r for r in await hub.dispatch.reports() if r.kind is ReportKind.PREFLIGHT_FAILED]
+        assert [r.problem.key for r in reports if r.problem] == ["publish.mastodon.published_early"]

@@ -12,6 +12,7 @@ from bot.publication_text import (
     Problem,
     Stage,
     Tally,
+    overdue_question,
     problems_message,
     progress_reply,
     publication_recap,
@@ -25,6 +26,7 @@ from hub.domain.model import (
     DeliveryState,
     Failure,
     Platform,
+    Progress,
     Report,
     ReportKind,
     Town,
@@ -186,3 +188,30 @@ def _with_state(delivery: Delivery, state: DeliveryState) -> Delivery:
         remote_url=delivery.remote_url,
         error=Failure("publish.unexpected", {"detail": "HTTP 500"}, permanent=False),
     )
+
+
+def test_the_overdue_question_says_the_pre_staged_posts_are_already_out() -> None:
+    """After a long outage, the Mastodon posts handed to their servers ahead went out on time: the question says
+    so, and what each answer does to them; with none pre-staged, nothing is said of them."""
+    late = _announcement(AnnouncementState.OVERDUE)
+    progress = Progress(total=4, published=0, failed=0, waiting=4)
+    body = notice_content(overdue_question(late, progress, ["@coord:unisson.test"], "fr", "!", prestaged=2))["body"]
+    assert (
+        "Ses 2 publication(s) Mastodon préparées à l'avance sont déjà parties à l'heure, publiées par leurs "
+        "serveurs : !publier 7 les enregistre sans les republier ; !annuler 7 les supprime." in body
+    )
+    english = notice_content(overdue_question(late, progress, [], "en", "!", prestaged=1))["body"]
+    assert "Its 1 Mastodon post(s) prepared ahead already went out on time" in english
+    assert "!cancel 7 deletes them" in english
+    plain = notice_content(overdue_question(late, progress, [], "fr", "!"))["body"]
+    assert "préparées à l'avance" not in plain
+
+
+def test_a_pre_staged_post_whose_confirmation_failed_is_not_said_to_be_missing() -> None:
+    """Its server may have published it: the officers are told to look before posting it by hand."""
+    staged = Failure(REVOKED.key, {**REVOKED.params, "staged": "yes"}, reconnect=True)
+    problem = Problem("Pantin", Platform.MASTODON, staged, ["@pantin:unisson.test"])
+    [page] = problems_message(_announcement(), [problem], Stage.PUBLISH, "fr", "!")
+    body = notice_content(page)["body"]
+    assert "qui l'a peut-être publié à l'heure : regardez le profil de la ville avant de le publier à la main" in body
+    assert "rien n'est parti" not in body

@@ -10,6 +10,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from hub.domain.model import Delivery, DeliveryKind, DeliveryState, Platform
+from hub.domain.prestage import on_server
 from hub.store.models import DeliveryRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_delivery
@@ -140,6 +141,15 @@ class DeliveryRepository(Repository):
             )
         )
         return int(getattr(result, "rowcount", 0))
+
+    async def prestaged(self, announcement_id: int) -> int:
+        """How many of the announcement's pending posts may wait on their servers as scheduled statuses."""
+        query = sa.select(DeliveryRow.schedule).where(
+            DeliveryRow.announcement_id == announcement_id,
+            DeliveryRow.state == DeliveryState.PENDING.value,
+            DeliveryRow.schedule.is_not(None),
+        )
+        return sum(1 for schedule in await self.session.scalars(query) if on_server(schedule))
 
     async def counts(self, announcement_id: int) -> dict[DeliveryState, int]:
         query = (

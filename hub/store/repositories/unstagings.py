@@ -27,11 +27,17 @@ class Unstaging:
     attempts: int
 
 
-async def unstage(session: AsyncSession, which: sa.ColumnElement[bool], now: datetime) -> int:
-    """Queues the scheduled statuses of the pending deliveries matching ``which``; returns how many."""
+async def unstage(
+    session: AsyncSession, which: sa.ColumnElement[bool], now: datetime, state: DeliveryState = DeliveryState.PENDING
+) -> int:
+    """Queues the scheduled statuses of the deliveries in ``state`` matching ``which``; returns how many.
+
+    Pending ones are dropped (unlock, cancel); failed ones are retracted: a post whose confirmation failed (its
+    token revoked at the instant) may have been published by its server all the same, and only taking back its
+    scheduled status (or deleting what it became) makes sure it is gone."""
     query = sa.select(DeliveryRow.account_id, DeliveryRow.schedule, DeliveryRow.text).where(
         which,
-        DeliveryRow.state == DeliveryState.PENDING.value,
+        DeliveryRow.state == state.value,
         DeliveryRow.account_id.is_not(None),
         DeliveryRow.schedule.is_not(None),
     )
