@@ -48,14 +48,22 @@ async def kill_then_finish(
     kills: int = KILLS,
     seed: int = 42,
     after_kill: Callable[[], Awaitable[None]] | None = None,
+    aim: Callable[[], Awaitable[bool]] | None = None,
 ) -> AnnouncementState:
     """Starts a dispatcher and kills it (``kill -9``) at a random moment, ``kills`` times (calling ``after_kill``
-    after each), then lets one run until the announcement is published; returns its state then."""
+    after each), then lets one run until the announcement is published; returns its state then.
+
+    With ``aim``, every other kill lands as soon as ``aim`` says the moment the test is about has come (looked
+    at every 20 ms, for 10 s at most) instead of at a random one: how fast the dispatcher starts and posts then
+    no longer decides whether a kill meets that moment."""
     chance = random.Random(seed)
     dispatchers = Dispatchers(env, log)
-    for _ in range(kills):
+    for n in range(kills):
         async with dispatchers.running() as (process,):
-            await asyncio.sleep(chance.uniform(0.2, 1.5))
+            if aim is not None and n % 2 == 0:
+                await _until(aim, seconds=10)
+            else:
+                await asyncio.sleep(chance.uniform(0.2, 1.5))
             process.kill()
         if after_kill is not None:
             await after_kill()
@@ -67,3 +75,10 @@ async def kill_then_finish(
                 break
             await asyncio.sleep(0.1)
     return state
+
+
+async def _until(moment: Callable[[], Awaitable[bool]], *, seconds: float) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if await moment():
+            return
+        await asyncio.sleep(0.02)

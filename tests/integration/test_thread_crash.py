@@ -97,7 +97,13 @@ async def test_kill_9_between_posts_and_their_followups_neither_loses_nor_double
             caught = max(caught, await replies_caught_waiting(hub))
 
         log = tmp_path / "dispatcher.log"
-        state = await kill_then_finish(hub, fleet.announcement.id, env, log, kills=8, seed=43, after_kill=look)
+
+        async def replies_waiting() -> bool:
+            return await replies_caught_waiting(hub) > 0
+
+        state = await kill_then_finish(
+            hub, fleet.announcement.id, env, log, kills=8, seed=43, after_kill=look, aim=replies_waiting
+        )
 
         assert state is AnnouncementState.PUBLISHED, log.read_text(encoding="utf-8")[-3000:]
         # A kill did land between some towns' posts and their follow-ups.
