@@ -169,7 +169,8 @@ async def test_a_restart_never_answers_a_command_twice(
         await admin.answer(room_id, "!ping")
     # A copy of the store as it was: a bot restored from it receives the next commands again.
     snapshot = tmp_path / "store-snapshot"
-    shutil.copytree(bot_settings.store_path, snapshot)
+    # Not the bot's half-written files (``*.tmp``): it may be replacing one by a rename while the copy is made.
+    shutil.copytree(bot_settings.store_path, snapshot, ignore=shutil.ignore_patterns("*.tmp"))
 
     async with Bot(hub, bot_settings):
         during = [await admin.say(room_id, "!ping"), await admin.say(room_id, "!aide")]

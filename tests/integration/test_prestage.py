@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import signal
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -34,10 +33,11 @@ from hub.publishers.mastodon import MastodonPublisher
 from hub.settings import Settings
 from hub.store import Store
 from hub.store.models import DeliveryRow
+from sandbox.dispatchers import Dispatchers
 from sandbox.fleet import COORDINATOR, Fleet, build_fleet, officer_of, token_of, username_of
 from sandbox.mastodon import CREATE_STATUS, MASTODON, TAKAHE, MastodonDouble, Personality
 from tests.conftest import ADMIN
-from tests.integration.dispatcher_kills import dispatcher_env, dispatcher_process
+from tests.integration.dispatcher_kills import dispatcher_env
 from tests.integration.test_dispatcher import running, settled
 
 CODES = [
@@ -316,15 +316,22 @@ async def test_kill_9_during_pre_staging_leaves_one_scheduled_status_per_post(
             s.double.inject("commit_then_reset", count=None, on=CREATE_STATUS, fraction=0.3)
             env = dispatcher_env(tmp_path, migrated_database_url, key, s.base) | PRESTAGE_ENV
             log, chance, partial = tmp_path / "dispatcher.log", random.Random(8), 0
-            for _ in range(KILLS):
-                async with dispatcher_process(env, log) as process:
-                    await asyncio.sleep(chance.uniform(0.3, 1.2))
-                    process.send_signal(signal.SIGKILL)
+            dispatchers = Dispatchers(env, log)
+            for n in range(KILLS):
+                async with dispatchers.running() as (process,):
+                    if n % 2 == 0:  # aimed: as soon as some posts are staged and others not yet
+                        for _ in range(500):
+                            if 0 < sum(s.scheduled().values()) < len(CODES):
+                                break
+                            await asyncio.sleep(0.02)
+                    else:
+                        await asyncio.sleep(chance.uniform(0.3, 1.2))
+                    process.kill()
                 assert max(s.scheduled().values()) <= 1, s.scheduled()
                 staged = [x for x in await s.schedules if x is not None and x.get("state") == prestage.STAGED]
                 partial += 0 < len(staged) < len(CODES) or 0 < sum(s.scheduled().values()) < len(CODES)
             assert partial > 0, "no kill landed during the pre-staging"
-            async with dispatcher_process(env, log):
+            async with dispatchers.running():
                 assert await settled(hub, s.fleet.announcement.id, within=60) is AnnouncementState.PUBLISHED, (
                     log.read_text(encoding="utf-8")[-3000:]
                 )
