@@ -70,9 +70,9 @@ def utc_now() -> datetime:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default on SQLite; WAL lets the CLI read while the service writes.
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")  # first: the next pragmas may already meet another writer
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
     # Let SQLAlchemy's BEGIN below open the transactions, not the driver (which would open them lazily).
     dbapi_connection.isolation_level = None

@@ -25,6 +25,7 @@ from hub.core import Hub, utc_now
 from hub.dispatch.side_tasks import SideTaskStopped
 from hub.dispatch.worker import Dispatcher
 from hub.domain.model import Announcement, AnnouncementState, DeliveryState, Platform
+from hub.store.outbox import OutboxRepository
 from sandbox.bluesky import CREATE_RECORD, GET_SESSION, BlueskyDouble
 from sandbox.fleet import COORDINATOR, Fleet, build_fleet, officer_of, use_servers
 from sandbox.mastodon import CREATE_STATUS, MastodonDouble
@@ -148,3 +149,25 @@ async def test_a_side_task_that_ends_stops_the_worker_which_leaves_cleanly(hub: 
     async with hub.store.unit() as uow:  # it left as on a stop: unregistered, its heartbeat stopped with it
         assert await uow.workers.alive(hub.clock() - timedelta(minutes=1)) == []
     assert [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("dispatcher-")] == []
+
+
+@pytest.mark.parametrize("migrated_database_url", ["sqlite"], indirect=True)
+async def test_a_stop_whose_hand_back_fails_still_stops_and_says_recovery_will_take_the_claims(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The claims handed back at a stop are a courtesy (the others' recovery takes them after the worker
+    timeout): a database that refuses that last transaction (SQLite busy, a lost connection) does not make the
+    stop fail."""
+    stop = asyncio.Event()
+    dispatcher = Dispatcher(hub)
+    running_worker = asyncio.create_task(dispatcher.run(stop))
+    await asyncio.sleep(0.3)
+
+    async def refused(self: object, worker_id: str) -> int:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(OutboxRepository, "release", refused)
+    stop.set()
+    with caplog.at_level(logging.WARNING, logger="hub.dispatch.worker"):
+        await asyncio.wait_for(running_worker, 10)  # returns: no exception
+    assert any("recovery will" in r.message for r in caplog.records)
