@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -107,6 +108,18 @@ async def _serve(codes: list[str], latency: float, conn: Connection, with_bluesk
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds of the process's threads: its event loop's (the main thread) and the others' (the database's)."""
+    seconds: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            stat = (task / "stat").read_text()
+            name = "event loop" if task.name == str(pid) else "other threads"
+            fields = stat.rsplit(")", 1)[1].split()
+            seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+    return seconds
 
 
 def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
@@ -206,18 +219,29 @@ async def fan_out(
         await preparing.wait()
     dispatcher = await start_dispatcher(env, work / "dispatcher.log", profile=PROFILE)
     sampler = None
-    if SAMPLER:
-        sampler = await asyncio.create_subprocess_exec(*SAMPLER.format(pid=dispatcher.pid).split())
     try:
         instant = utc_now() + timedelta(seconds=3)
         async with hub.store.unit() as uow:
             await uow.announcements.update(fleet.announcement.id, publish_at=instant)
             await uow.outbox.reschedule(fleet.announcement.id, instant)
+        if SAMPLER:  # attached just before the instant: what it records is the fan-out's
+            await asyncio.sleep((instant - utc_now()).total_seconds() - 0.6)
+            sampler = await asyncio.create_subprocess_exec(*SAMPLER.format(pid=dispatcher.pid).split())
         await asyncio.sleep((instant - utc_now()).total_seconds() - 0.3)
         cpu_before = cpu_seconds(dispatcher.pid)
+        threads_before = thread_cpu_seconds(dispatcher.pid)
         idle_rss = peak_rss_mb(dispatcher.pid, "VmRSS")
         await wait_published(hub, fleet.announcement.id)
+        if sampler is not None:
+            sampler.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+            await sampler.wait()
+            sampler = None
         cpu = cpu_seconds(dispatcher.pid) - cpu_before
+        threads = thread_cpu_seconds(dispatcher.pid)
+        print("dispatcher CPU by thread: " + ", ".join(
+            f"{name} {(used - threads_before.get(name, 0.0)) * 1000:.0f} ms" for name, used in sorted(threads.items())
+            if used - threads_before.get(name, 0.0) > 0
+        ))  # fmt: skip
         rss = peak_rss_mb(dispatcher.pid)
     finally:
         if sampler is not None:

@@ -38,6 +38,17 @@ class Env:
         click.echo(translate(key, self.lang, **params))
 
 
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop to run on: uvloop's when asked for and installed (not on Windows), else None (asyncio's)."""
+    if name != "uvloop":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run_async(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     """Runs an async command; our errors become a message and exit code 1, never a traceback."""
 
@@ -46,7 +57,8 @@ def run_async(func: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
         env = click.get_current_context().find_object(Env)
         lang = env.lang if env else "fr"
         try:
-            return asyncio.run(func(*args, **kwargs))
+            with asyncio.Runner(loop_factory=loop_factory(env.settings.event_loop if env else "uvloop")) as runner:
+                return runner.run(func(*args, **kwargs))
         except UnissonError as error:
             click.echo(error.message(lang), err=True)
             sys.exit(1)

@@ -17,7 +17,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import dateparser
 import regex
 from babel.dates import format_date, format_datetime, get_day_names, get_timezone_location
 
@@ -194,6 +193,9 @@ def _weekday(text: str) -> tuple[tuple[str, int] | None, str]:
 
 def _date(rest: str, text: str, base: datetime) -> date:
     """The calendar date in ``rest`` (the text without its time and weekday); day, month and year required."""
+    # Imported here: its language data weigh some 11 MB, which the dispatcher (it never reads a date) need not hold.
+    import dateparser
+
     settings = _DATEPARSER_SETTINGS | {"RELATIVE_BASE": base}
     full = dateparser.parse(rest, languages=_LANGUAGES, settings=settings | {"REQUIRE_PARTS": ["day", "month", "year"]})
     if full is not None:

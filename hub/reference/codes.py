@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from stdnum.fr import siren
-
 from hub.domain.model import TownKind
 
 #: Commune: 2 digits (2A or 2B in Corsica, 3 digits overseas) then 3 digits, 5 characters in all.
@@ -36,6 +34,9 @@ def well_formed(kind: TownKind, code: str) -> bool:
 
 def checksum_ok(kind: TownKind, code: str) -> bool:
     """Whether the check digit is right; only SIRENs (EPCI) carry one, a Luhn key."""
+    # Imported here: python-stdnum weighs some 8 MB, which the dispatcher (it never checks a code) need not hold.
+    from stdnum.fr import siren
+
     return kind is not TownKind.EPCI or siren.is_valid(code)
 
 
