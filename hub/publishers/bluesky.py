@@ -421,6 +421,9 @@ class BlueskyPublisher(Publisher):
         return await call(await self._renew(account, session))
 
     async def _session(self, account: Account) -> PdsSession:
+        known = self._sessions.get(account.id)
+        if known is not None:  # the lock guards loading and logging in, not reading what is already here
+            return known
         async with self._locks[account.id]:
             session = self._sessions.get(account.id) or PdsSession.load(await self.gateway.session(account.id))
             if session is None:
