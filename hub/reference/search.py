@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
-
 from hub.domain.model import TownKind
 from hub.errors import InvalidInput
 from hub.reference.codes import checksum_ok, departement_of, normalize, pre_corsica_split, well_formed
@@ -40,6 +37,10 @@ def nearest(kind: TownKind, code: str, limit: int = 3) -> list[RefEntry]:
         return []
     entries = reference().by_kind[kind]
     cutoff = 1 if len(wanted) <= 3 else 2
+    # Imported here: the dispatcher never looks a code up, and rapidfuzz weighs some 4 MB in every process.
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
     matches = process.extract(wanted, _codes(kind), scorer=OSA.distance, score_cutoff=cutoff, limit=None)
     home = _home(kind, wanted)
     ranked = sorted(matches, key=lambda m: _rank(entries[m[0]], int(m[1]), home))

@@ -15,8 +15,9 @@ import uvloop
 from hub.cli import loop_factory
 
 #: Loaded only when used: reading a date (dateparser), checking a SIREN (python-stdnum), rendering a page
-#: (Jinja2), migrating (Alembic), Bluesky facets and OAuth (atproto), the Matrix bot (matrix-nio), feeds.
-LAZY = ("dateparser", "stdnum", "jinja2", "alembic", "atproto", "nio", "feedgen")
+#: (Jinja2), migrating (Alembic), Bluesky facets and OAuth (atproto), the Matrix bot (matrix-nio), feeds,
+#: suggesting a town's code (rapidfuzz).
+LAZY = ("dateparser", "stdnum", "jinja2", "alembic", "atproto", "nio", "feedgen", "rapidfuzz")
 
 
 def test_starting_the_command_line_loads_none_of_the_heavy_libraries() -> None:
