@@ -106,11 +106,12 @@ class Dispatcher:
             self.gateway = BatchingGateway(hub)
             hub.publishers = build_publishers(self.gateway, settings)
         self.jobs = JobFactory(hub.store, hub.box, self.gateway)
-        self.writer = OutcomeWriter(hub.store, self.worker_id, self.clock)
+        self._wake = asyncio.Event()
+        #: A retry just written wakes the loop, so that it plans to wake for it.
+        self.writer = OutcomeWriter(hub.store, self.worker_id, self.clock, on_retry=self._wake.set)
         self.preflight = Preflight(hub, self.gates, self.gateway)
         #: The attempts under way, with their deliveries.
         self._tasks: dict[asyncio.Task[None], int] = {}
-        self._wake = asyncio.Event()
         self.side = SideTasks(on_end=self._wake.set)
         #: Whether the last claim filled all the room (more may be due): look again as soon as room frees.
         self._more = True
@@ -194,7 +195,12 @@ class Dispatcher:
         await dispatch.hold_stalled(now)
         await self.writer.flush()
         await dispatch.finish_done()
-        self._next_instant = await dispatch.next_instant()
+        instant = await dispatch.next_instant()
+        if instant is not None and instant <= now:
+            # Already due: the claims take it (they go on while they fill the room), not one more upkeep per
+            # step, which during a fan-out would be a dozen rounds of queries before the last posts leave.
+            self._more, instant = True, None
+        self._next_instant = instant
         self._next_upkeep = now + timedelta(seconds=self.upkeep_seconds)
 
     # --- claiming and attempting ----------------------------------------------------------------------
@@ -222,7 +228,8 @@ class Dispatcher:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
-        self._wake.set()
+        if self._more:  # room freed with more due: claim again; otherwise nothing to do before the next upkeep
+            self._wake.set()
 
     async def _try(self, attempt: Attempt) -> None:
         account = attempt.job.account

@@ -24,7 +24,13 @@ RETRY_SECONDS = 1.0
 
 class OutcomeWriter:
     def __init__(
-        self, store: Store, worker_id: str, clock: Callable[[], datetime], batch: int = 500, gather: float = 0.02
+        self,
+        store: Store,
+        worker_id: str,
+        clock: Callable[[], datetime],
+        batch: int = 500,
+        gather: float = 0.02,
+        on_retry: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.worker_id = worker_id
@@ -32,6 +38,8 @@ class OutcomeWriter:
         self.batch = batch
         #: Seconds the first outcome waits for others to share its transaction.
         self.gather = gather
+        #: Called after a write that planned a retry.
+        self.on_retry = on_retry
         self._next_retry: datetime | None = None
         self._queue: list[AttemptOutcome] = []
         #: The batch being written.
@@ -92,6 +100,8 @@ class OutcomeWriter:
                     self._writing = []
             self._ready.clear()
             self.written.set()
+            if self._next_retry is not None and self.on_retry is not None:
+                self.on_retry()
 
 
 async def _alert_broken_accounts(uow: UnitOfWork, outcomes: list[AttemptOutcome]) -> None:

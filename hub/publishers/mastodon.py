@@ -31,10 +31,12 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
 import aiohttp
+from yarl import URL
 
 from hub.domain import prestage
 from hub.domain.model import Account, Platform
@@ -128,6 +130,7 @@ class MastodonPublisher(Publisher):
         self._remote_ids: dict[tuple[int, str, str], str] = {}
         self._limits: dict[tuple[int, RequestKind], RateLimit] = {}
         self._host_limits: dict[str, RateLimit] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self.staging = Staging(self, staging_grace)
 
     # --- the Publisher interface ---------------------------------------------------------------------
@@ -381,8 +384,10 @@ class MastodonPublisher(Publisher):
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
-        limit = aiohttp.ClientTimeout(total=time_limit or self.timeout)
-        url = account.server + path
+        limit = self._timeouts.get(time_limit or self.timeout)
+        if limit is None:
+            limit = self._timeouts[time_limit or self.timeout] = aiohttp.ClientTimeout(total=time_limit or self.timeout)
+        url = _url(account.server + path)
         try:
             async with self._session().request(method, url, headers=sent, timeout=limit, **options) as response:
                 text = await response.text(errors="replace")  # a proxy page may not be UTF-8
@@ -396,6 +401,12 @@ class MastodonPublisher(Publisher):
         if status >= 400 and status not in accept:
             raise failure(status, body, account, rate_limit_of(response_headers))
         return Answer(status, body)
+
+
+@lru_cache(maxsize=256)
+def _url(address: str) -> URL:
+    """An address parsed once: thousands of posts at one instant go to the same few ``/api/v1/statuses``."""
+    return URL(address)
 
 
 def _remote_key(account: Account) -> tuple[int, str, str]:

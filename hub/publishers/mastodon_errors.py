@@ -17,6 +17,7 @@ unknown media id on a post    422                                               
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,6 +89,7 @@ def bad_answer(account: Account, detail: str) -> TransientPublishError:
     return transient("publish.mastodon.bad_answer", account, detail=detail)
 
 
+@lru_cache(maxsize=4096)  # asked at every answer, for the same few servers
 def host_of(server: str) -> str:
     return urlsplit(server).netloc or server
 
