@@ -248,7 +248,7 @@ class Dispatcher:
                     attempt, TransientPublishError("publish.unexpected", detail=type(error).__name__)
                 )
         if self.metrics is not None and outcome.state is DeliveryState.PUBLISHED:
-            self.metrics.published(attempt.announcement.publish_at, self.clock())
+            self.metrics.published(attempt.announcement.publish_at, outcome.at or self.clock())
         self.writer.add(outcome)
 
     async def _act(self, attempt: Attempt) -> AttemptOutcome:
@@ -263,7 +263,7 @@ class Dispatcher:
         if delivery.parent_id is not None and attempt.job.reply_to is None:  # never a follow-up without its post
             raise PermanentPublishError("publish.followup.parent_gone", uri="")
         published = await publisher.publish(attempt.job)
-        return AttemptOutcome(delivery.id, DeliveryState.PUBLISHED, published.remote_id, published.url)
+        return AttemptOutcome(delivery.id, DeliveryState.PUBLISHED, published.remote_id, published.url, at=self.clock())
 
     def _after_error(self, attempt: Attempt, error: PublishError) -> AttemptOutcome:
         claimed = attempt.claimed

@@ -46,6 +46,7 @@ from hub.publishers.base import (
     PublishError,
     TransientPublishError,
 )
+from hub.publishers.http import posting_session
 from hub.publishers.xrpc import STALE_TOKEN, UnreadableAnswer, Xrpc, XrpcFailure, field, pds_of, text
 
 __all__ = ["BlueskyPublisher", "PdsSession", "XrpcFailure", "new_tid", "xrpc_boundary"]
@@ -117,11 +118,7 @@ class BlueskyPublisher(Publisher):
         self.app_url = app_url.rstrip("/")
         self.timeout = timeout
         self._own_http = http is None
-        # No connection cap here: the dispatcher bounds concurrency per host; a cap of 100 would make 1,600 towns
-        # queue behind each other on one PDS.
-        self._http = http or aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=timeout), connector=aiohttp.TCPConnector(limit=0)
-        )
+        self._http = http or posting_session(timeout)
         self._xrpc = Xrpc(self._http, timeout)
         self._sessions: dict[int, PdsSession] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)

@@ -51,6 +51,7 @@ from hub.publishers.base import (
     PublishError,
     RateLimit,
 )
+from hub.publishers.http import posting_session
 from hub.publishers.mastodon_answers import (
     Answer,
     answer_list,
@@ -355,10 +356,7 @@ class MastodonPublisher(Publisher):
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
             # Created on first use: the publisher may be built before the event loop runs.
-            # No connection cap here: the dispatcher bounds concurrency per host.
-            self._http = aiohttp.ClientSession(
-                headers={"User-Agent": "Unisson"}, connector=aiohttp.TCPConnector(limit=0)
-            )
+            self._http = posting_session()
         return self._http
 
     async def request(self, account: Account, method: str, path: str, token: str | None, **options: Any) -> Answer:

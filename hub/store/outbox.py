@@ -28,7 +28,7 @@ from hub.domain.model import (
 from hub.domain.prestage import on_server
 from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
 from hub.store.repositories.base import Repository
-from hub.store.repositories.mapping import failure_json, failure_of, to_delivery
+from hub.store.repositories.mapping import failure_json, failure_of, to_delivery, working_fields
 from hub.store.repositories.unstagings import unstage
 from hub.store.threads import MAIN, READY_TO_DELETE, READY_TO_POST, cancel_followups, part_of, reply_targets
 
@@ -51,6 +51,7 @@ _PUBLISHED = (
         claimed_by=None,
         remote_id=sa.bindparam("b_remote_id"),
         remote_url=sa.bindparam("b_remote_url"),
+        published_at=sa.bindparam("b_at"),
         error=None,
         attempts=_DELIVERIES.c.attempts + 1,
     )
@@ -70,6 +71,47 @@ _NOT_PREPARED = (
     sa.update(_DELIVERIES)
     .where(_DELIVERIES.c.id == sa.bindparam("b_id"), _DELIVERIES.c.state == _D.PENDING.value)
     .values(preflight_error=sa.bindparam("b_error"))
+)
+#: What a claim reads back: what the worker acts on. Not the dates nor the errors kept for the room, which
+#: thousands of claimed rows at the instant would parse (dates and JSON) for nothing.
+_CLAIMED_COLUMNS = tuple(
+    _DELIVERIES.c[name]
+    for name in (
+        "id", "announcement_id", "town_id", "account_id", "platform", "text", "idempotency_key", "state",
+        "attempts", "remote_id", "parent_id", "kind", "version_number", "remote_key", "prepared", "claims",
+        "schedule",
+    )
+)  # fmt: skip
+_DUE = (
+    sa.select(DeliveryRow.id)
+    .join(AnnouncementRow, AnnouncementRow.id == DeliveryRow.announcement_id)
+    .where(_CLAIMABLE, DeliveryRow.next_attempt_at <= sa.bindparam("b_now"))
+    .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+    .limit(sa.bindparam("b_limit", type_=sa.Integer))
+    .with_for_update(of=DeliveryRow, skip_locked=True)
+)
+#: Takes the due deliveries; plain rows, not ORM objects: thousands are claimed at the instant, and nothing here
+#: is changed through the session (building the objects cost more CPU than the post's request).
+_CLAIM = (
+    sa.update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(_DUE.scalar_subquery()))
+    .values(
+        state=DeliveryState.CLAIMED.value,
+        claimed_by=sa.bindparam("b_worker"),
+        claimed_until=None,
+        updated_at=sa.bindparam("b_now"),
+        claims=DeliveryRow.claims + 1,
+        remote_key=sa.case(
+            # The key the publishers must find stored before they send, written by the claim itself (committed
+            # before any request), so that at the instant a post is one request and no write: Mastodon's first
+            # attempt time, and the Bluesky rkey the pre-flight chose. A key stored earlier is kept.
+            (DeliveryRow.remote_key.is_not(None), DeliveryRow.remote_key),
+            (DeliveryRow.platform == Platform.MASTODON.value, sa.bindparam("b_now_text", type_=sa.String)),
+            (DeliveryRow.platform == Platform.BLUESKY.value, DeliveryRow.prepared["rkey"].as_string()),
+            else_=None,
+        ),
+    )
+    .returning(*_CLAIMED_COLUMNS)
 )
 #: A claimed delivery goes back to what it was: a post to delete if it has one, else a post to make.
 _UNCLAIMED = sa.case(
@@ -109,6 +151,8 @@ class AttemptOutcome:
     retry_at: datetime | None = None
     failure: Failure | None = None
     detail: str | None = None
+    #: When the server answered: a post made is dated by it (else by the write, a batch later).
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,34 +169,13 @@ class Preflighted:
 class OutboxRepository(Repository):
     async def claim(self, worker_id: str, now: datetime, limit: int) -> builtins.list[Claimed]:
         """Takes up to ``limit`` due deliveries for ``worker_id``, oldest due first."""
-        due = (
-            sa.select(DeliveryRow.id)
-            .join(AnnouncementRow, AnnouncementRow.id == DeliveryRow.announcement_id)
-            .where(_CLAIMABLE, DeliveryRow.next_attempt_at <= now)
-            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
-            .limit(limit)
-            .with_for_update(of=DeliveryRow, skip_locked=True)
-        )
-        # Plain rows, not ORM objects: thousands are claimed at the instant, and nothing here is changed through
-        # the session (building the objects cost more CPU than the post's request).
-        statement = (
-            sa.update(_DELIVERIES)
-            .where(_DELIVERIES.c.id.in_(due.scalar_subquery()))
-            .values(
-                state=DeliveryState.CLAIMED.value,
-                claimed_by=worker_id,
-                claimed_until=None,
-                updated_at=now,
-                claims=DeliveryRow.claims + 1,
-                remote_key=_first_remote_key(now),
-            )
-            .returning(*_DELIVERIES.c)
-        )
-        rows = (await self.session.execute(statement)).all()
+        # One statement built once: thousands of posts at the instant are claimed by a dozen executions of it.
+        params = {"b_worker": worker_id, "b_now": now, "b_now_text": now.isoformat(), "b_limit": limit}
+        rows = (await self.session.execute(_CLAIM, params)).all()
         parents = await reply_targets(self.session, (r.parent_id for r in rows if r.parent_id is not None))
         return [
             Claimed(
-                to_delivery(r),
+                Delivery(**working_fields(r)),  # its dates and errors, not read, are left unset
                 r.version_number,
                 r.remote_key,
                 r.prepared,
@@ -204,8 +227,11 @@ class OutboxRepository(Repository):
         return written
 
     async def _record_published(self, outcomes: Sequence[AttemptOutcome], now: datetime) -> int:
-        rows = [{"b_id": o.delivery_id, "b_remote_id": o.remote_id, "b_remote_url": o.remote_url} for o in outcomes]
-        result = await self.session.execute(_PUBLISHED.values(updated_at=now, published_at=now), rows)
+        rows = [
+            {"b_id": o.delivery_id, "b_remote_id": o.remote_id, "b_remote_url": o.remote_url, "b_at": o.at or now}
+            for o in outcomes
+        ]
+        result = await self.session.execute(_PUBLISHED.values(updated_at=now), rows)
         counted = int(getattr(result, "rowcount", -1))
         return counted if counted >= 0 else len(rows)
 
@@ -418,18 +444,6 @@ class OutboxRepository(Repository):
             )
             .values(state=DeliveryState.FAILED.value, error=failure_json(failure), updated_at=now)
         )
-
-
-def _first_remote_key(now: datetime) -> sa.ColumnElement[Any]:
-    """The key the publishers must find stored before they send, written by the claim itself (committed before
-    any request), so that at the instant a post is one request and no write: Mastodon's first attempt time, and
-    the Bluesky rkey the pre-flight chose. A key stored earlier is kept."""
-    return sa.case(
-        (DeliveryRow.remote_key.is_not(None), DeliveryRow.remote_key),
-        (DeliveryRow.platform == Platform.MASTODON.value, now.isoformat()),
-        (DeliveryRow.platform == Platform.BLUESKY.value, DeliveryRow.prepared["rkey"].as_string()),
-        else_=None,
-    )
 
 
 def _other_outcome(outcome: AttemptOutcome) -> dict[str, Any]:

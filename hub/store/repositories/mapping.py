@@ -111,27 +111,34 @@ def to_signon(town: Town, row: SignOnRow | None) -> SignOn:
     )
 
 
+def working_fields(row: DeliveryRow | sa.Row[Any]) -> dict[str, Any]:
+    """What a worker acts on in a delivery (a claim reads only these columns): not its dates nor its errors."""
+    return {
+        "id": row.id,
+        "announcement_id": row.announcement_id,
+        "town_id": row.town_id,
+        "account_id": row.account_id,
+        "platform": Platform(row.platform),
+        "text": row.text,
+        "idempotency_key": row.idempotency_key,
+        "state": DeliveryState(row.state),
+        "attempts": row.attempts,
+        "remote_id": row.remote_id,
+        "parent_id": row.parent_id,
+        "kind": DeliveryKind(row.kind),
+    }
+
+
 def to_delivery(row: DeliveryRow | sa.Row[Any]) -> Delivery:
     """A delivery from its ORM object or a plain row of its columns."""
     return Delivery(
-        id=row.id,
-        announcement_id=row.announcement_id,
-        town_id=row.town_id,
-        account_id=row.account_id,
-        platform=Platform(row.platform),
-        text=row.text,
-        idempotency_key=row.idempotency_key,
-        state=DeliveryState(row.state),
-        attempts=row.attempts,
+        **working_fields(row),
         next_attempt_at=row.next_attempt_at,
-        remote_id=row.remote_id,
         remote_url=row.remote_url,
         published_at=row.published_at,
         last_error=row.last_error,
         error=failure_of(row.error),
         preflight_error=failure_of(row.preflight_error),
-        parent_id=row.parent_id,
-        kind=DeliveryKind(row.kind),
     )
 
 
