@@ -106,8 +106,7 @@ async def _serve(codes: list[str], latency: float, conn: Connection, with_bluesk
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return stat_cpu_seconds(Path(f"/proc/{pid}/stat").read_text())
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
@@ -115,11 +114,16 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     seconds: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError):
-            stat = (task / "stat").read_text()
+            used = stat_cpu_seconds((task / "stat").read_text())
             name = "event loop" if task.name == str(pid) else "other threads"
-            fields = stat.rsplit(")", 1)[1].split()
-            seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+            seconds[name] = seconds.get(name, 0.0) + used
     return seconds
+
+
+def stat_cpu_seconds(stat: str) -> float:
+    """User and system CPU seconds from a ``/proc/…/stat`` text (its name, in parentheses, may hold spaces)."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:

@@ -382,9 +382,10 @@ class MastodonPublisher(Publisher):
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
-        limit = self._timeouts.get(time_limit or self.timeout)
+        seconds = time_limit or self.timeout
+        limit = self._timeouts.get(seconds)
         if limit is None:
-            limit = self._timeouts[time_limit or self.timeout] = aiohttp.ClientTimeout(total=time_limit or self.timeout)
+            limit = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
         url = _url(account.server + path)
         try:
             async with self._session().request(method, url, headers=sent, timeout=limit, **options) as response:

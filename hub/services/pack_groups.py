@@ -15,6 +15,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hub.reference.places import Place
+
 #: The Bluesky app's cap on the accounts one starter pack shows.
 PACK_SIZE = 150
 #: The last pack's label: towns whose région is unknown.
@@ -27,9 +29,19 @@ class Member:
 
     name: str
     handle: str
-    region: str | None = None
-    departement_code: str | None = None
-    departement: str | None = None
+    place: Place | None = None
+
+    @property
+    def region(self) -> str | None:
+        return self.place.region if self.place else None
+
+    @property
+    def departement_code(self) -> str | None:
+        return self.place.departement_code if self.place else None
+
+    @property
+    def departement(self) -> str | None:
+        return self.place.departement if self.place else None
 
 
 @dataclass(frozen=True, slots=True)

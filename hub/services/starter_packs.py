@@ -207,10 +207,7 @@ def pack_failure(error: PublishError, coalition: str) -> UnissonError:
 
 
 def _member(town: Town, handle: str) -> Member:
-    place = place_of(town.kind, town.code)
-    if place is None:
-        return Member(town.name, handle)
-    return Member(town.name, handle, place.region, place.departement_code, place.departement)
+    return Member(town.name, handle, place_of(town.kind, town.code))
 
 
 def _name(coalition: str, label: str, most: int) -> str:

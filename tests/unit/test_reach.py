@@ -21,7 +21,8 @@ LIST_URI = "at://did:plc:c/app.bsky.graph.list/3abc"
 
 
 def _town(n: int, region: str | None, code: str | None = None, departement: str | None = None) -> Member:
-    return Member(f"Ville {n:04}", f"v{n}.test", region, code, departement)
+    place = Place("", region, code, departement) if region else None
+    return Member(f"Ville {n:04}", f"v{n}.test", place)
 
 
 def test_a_coalition_that_fits_one_pack_gets_one_pack_in_name_order() -> None:
