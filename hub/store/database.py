@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -38,6 +39,8 @@ from hub.store.repositories import (
     UnstagingRepository,
     WorkerRepository,
 )
+
+log = logging.getLogger(__name__)
 
 #: SQLSTATE prefixes of a database out of reach: 08 (connection exception) and 57P (the server shutting down,
 #: restarting or starting up).
@@ -84,6 +87,19 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_roll_back(dbapi_connection: Any, _record: Any, _error: BaseException | None) -> None:
+    # SQLAlchemy invalidates a connection whose statement or commit was cancelled (a side task stopped mid-unit, a
+    # timeout) and closes it without rolling back. If the cancelled statement's rows were not read, its cursor (kept
+    # alive by the cancellation's traceback) makes SQLite's close leave a "zombie" connection that keeps its
+    # transaction, and so the write lock, until the garbage collector frees that cursor: the next BEGIN IMMEDIATE
+    # would wait out the busy timeout and fail with "database is locked". A rollback first releases the lock. It is
+    # queued on the driver's thread, so it runs even if a second cancellation stops us waiting for it.
+    try:
+        dbapi_connection.rollback()
+    except Exception:
+        log.warning("could not roll back an invalidated SQLite connection before closing it", exc_info=True)
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine for ``url`` (``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``)."""
     if url.startswith("sqlite"):
@@ -96,6 +112,7 @@ def create_engine(url: str) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "invalidate", _sqlite_roll_back)
     return engine
 
 
