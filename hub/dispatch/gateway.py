@@ -68,6 +68,10 @@ class StoreGateway:
         async with self.hub.store.unit() as uow:
             await uow.deliveries.set_schedules({delivery_id: schedule})
 
+    async def ignores_scheduling(self, server: str) -> bool:
+        async with self.hub.store.unit() as uow:
+            return await uow.deliveries.published_early_on(server)
+
 
 class GroupCommit(Generic[K, V, R]):
     """Values asked to be stored within :data:`GATHER_SECONDS` of each other are written by one ``write`` (one

@@ -126,6 +126,11 @@ class Gateway(Protocol):
         """Stores (and commits) where a delivery's pre-staging stands, before the request it announces."""
         ...
 
+    async def ignores_scheduling(self, server: str) -> bool:
+        """Whether ``server`` was found (by any process, at any time) to publish at once what it was asked to
+        schedule."""
+        ...
+
 
 class Publisher(abc.ABC):
     platform: ClassVar[Platform]

@@ -77,6 +77,8 @@ class Staging:
         self._ignoring: set[str] = set()
         #: Servers seen to answer with a scheduled status: their accounts are staged side by side.
         self._proven: set[str] = set()
+        #: Servers whose record in the store was read: the first staging on each asks it once.
+        self._recalled: set[str] = set()
 
     async def stage(self, job: PostJob, at: datetime, media_ids: list[str]) -> dict[str, Any]:
         """Hands the post over for ``at``; returns its new ``schedule`` (see :mod:`hub.domain.prestage`)."""
@@ -120,8 +122,17 @@ class Staging:
                 return prestage.sending(at, len(job.images))
 
     async def supports(self, account: Account) -> bool:
-        """Whether the account's server is worth asking to schedule (not if it is known to ignore it)."""
-        if account.server in self._ignoring:
+        """Whether the account's server is worth asking to schedule: not if its software is known to ignore
+        ``scheduled_at``, nor if it was found to (by this process, or in the store: by another, or before a
+        restart, so that no restart costs a town another early post)."""
+        server = account.server
+        if server not in self._recalled:
+            async with self._servers.hold(server):  # read once: the server's other accounts wait for the answer
+                if server not in self._recalled:
+                    if await self.server.gateway.ignores_scheduling(server):
+                        self._ignoring.add(server)
+                    self._recalled.add(server)
+        if server in self._ignoring:
             return False
         return (await self.server.software(account)).name not in IGNORES_SCHEDULED_AT
 

@@ -68,6 +68,9 @@ class CoalitionGateway:
         # A coalition's account reposts, nothing of it is pre-staged.
         return None
 
+    async def ignores_scheduling(self, server: str) -> bool:
+        return False
+
 
 class CoalitionAccountService:
     def __init__(self, context: ServiceContext, publishers: Mapping[Platform, Publisher] | None = None) -> None:

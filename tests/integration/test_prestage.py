@@ -171,6 +171,36 @@ async def test_prestaged_posts_go_out_while_the_hub_is_down_and_are_confirmed_on
         assert s.posts() == none
 
 
+async def test_a_server_found_to_publish_at_once_is_not_asked_again_after_a_restart(hub: Hub, tmp_path: Path) -> None:
+    """The hub learnt from one early post that the server ignores ``scheduled_at``; a new dispatcher process
+    (nothing in memory) preparing the next announcement asks it nothing: no second town posts early."""
+    async with scene(hub, tmp_path, UNNAMED) as s:
+        async with running(hub):
+            await s.staged()
+        assert len(_made(s)) == 1
+        await hub.publisher(Platform.MASTODON).close()
+        hub.publishers = {Platform.MASTODON: MastodonPublisher(StoreGateway(hub), timeout=5)}  # a new process
+        second = await hub.announcements.propose(COORDINATOR, s.fleet.coalition_id, "Deuxième", "{ville} : suite")
+        for town in s.fleet.towns:
+            await hub.announcements.sign(officer_of(town.code or ""), second.id, town.id)
+        async with hub.store.unit() as uow:
+            await uow.announcements.update(second.id, publish_at=utc_now() + INSTANT)
+        await hub.announcements.lock(COORDINATOR, second.id)
+        async with running(hub):
+            for _ in range(200):
+                schedules = await _schedules(hub, second.id)
+                if all(x is not None for x in schedules):
+                    break
+                await asyncio.sleep(0.05)
+        assert [x and x.get("reason") for x in schedules] == [prestage.UNSUPPORTED] * len(CODES)
+        assert len(_made(s)) == 1  # the first announcement's early post, and no other
+
+
+def _made(s: Scene) -> list[object]:
+    """Every status the double made for the towns, deleted ones included."""
+    return [st for t in s.fleet.towns for st in s.double.statuses(username_of(t.code or ""), include_deleted=True)]
+
+
 @pytest.mark.parametrize("action", ["unlock", "cancel"])
 async def test_unlock_and_cancel_take_the_scheduled_statuses_back(hub: Hub, tmp_path: Path, action: str) -> None:
     async with scene(hub, tmp_path, MASTODON) as s:

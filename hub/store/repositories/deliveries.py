@@ -9,9 +9,9 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from hub.domain import prestage
 from hub.domain.model import Delivery, DeliveryKind, DeliveryState, Platform
-from hub.domain.prestage import on_server
-from hub.store.models import DeliveryRow
+from hub.store.models import AccountRow, DeliveryRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_delivery
 from hub.store.repositories.unstagings import unstage
@@ -127,6 +127,21 @@ class DeliveryRepository(Repository):
         )
         return dict.fromkeys(schedules)
 
+    async def published_early_on(self, server: str) -> bool:
+        """Whether a post of an account on ``server`` was ever published at once when asked to schedule it: the
+        server ignores ``scheduled_at`` (remembered here across restarts and by every dispatcher)."""
+        query = (
+            sa.select(DeliveryRow.id)
+            .join(AccountRow, AccountRow.id == DeliveryRow.account_id)
+            .where(
+                AccountRow.server == server,
+                DeliveryRow.schedule["state"].as_string() == prestage.DECLINED,
+                DeliveryRow.schedule["reason"].as_string() == prestage.PUBLISHED_EARLY,
+            )
+            .limit(1)
+        )
+        return await self.session.scalar(query) is not None
+
     async def remote_key(self, delivery_id: int) -> str | None:
         return await self.session.scalar(sa.select(DeliveryRow.remote_key).where(DeliveryRow.id == delivery_id))
 
@@ -149,7 +164,7 @@ class DeliveryRepository(Repository):
             DeliveryRow.state == DeliveryState.PENDING.value,
             DeliveryRow.schedule.is_not(None),
         )
-        return sum(1 for schedule in await self.session.scalars(query) if on_server(schedule))
+        return sum(1 for schedule in await self.session.scalars(query) if prestage.on_server(schedule))
 
     async def counts(self, announcement_id: int) -> dict[DeliveryState, int]:
         query = (
