@@ -18,7 +18,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("data")
     database_url: str | None = None
-    #: Fernet keys, newest first, comma separated. Empty: a key is generated once in ``data_dir``.
+    #: Secret keys (Fernet's text form), newest first, comma separated. Empty: a key is generated once in ``data_dir``.
     encryption_keys: SecretStr = SecretStr("")
     admins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     default_language: str = "fr"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from hub.crypto import (
     EncryptionKeyInvalid,
@@ -48,3 +49,25 @@ def test_key_file_is_created_once_private(tmp_path: Path) -> None:
     first = load_or_create_key_file(path)
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert load_or_create_key_file(path) == first
+
+
+def test_secrets_sealed_before_aes_gcm_are_read_and_rotation_rewrites_them() -> None:
+    old, new = generate_key(), generate_key()
+    legacy = Fernet(old.encode()).encrypt(SECRET.encode())  # what earlier versions stored
+    both = SecretBox([new, old])
+    assert both.decrypt(legacy) == SECRET
+    rotated = both.rotate(legacy)
+    assert rotated[:1] == b"\x01" and SECRET.encode() not in rotated
+    assert SecretBox([new]).decrypt(rotated) == SECRET
+    with pytest.raises(UndecryptableSecret):
+        SecretBox([old]).decrypt(rotated)
+
+
+def test_an_altered_or_truncated_secret_is_refused_not_misread() -> None:
+    box = SecretBox([generate_key()])
+    token = box.encrypt(SECRET)
+    assert token != box.encrypt(SECRET)  # a fresh nonce each time
+    flipped = token[:-1] + bytes([token[-1] ^ 1])
+    for bad in (flipped, token[:20], token[:1], b"", b"gAAAAAnot-a-token"):
+        with pytest.raises(UndecryptableSecret):
+            box.decrypt(bad)
