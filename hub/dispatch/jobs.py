@@ -49,20 +49,26 @@ class JobFactory:
         self.gateway = gateway
         self._announcements: dict[tuple[int, int], Frozen] = {}
 
-    async def attempts(self, claimed: Sequence[Claimed]) -> tuple[list[Attempt], list[Claimed]]:
-        """The attempts for ``claimed``; the second list holds deliveries whose account is gone."""
-        async with self.store.unit() as uow:
-            accounts = await uow.accounts.many({c.delivery.account_id for c in claimed if c.delivery.account_id})
-            if self.box is not None and self.gateway is not None:
-                for stored in await uow.accounts.secrets_of(accounts):
-                    self.gateway.prime(stored.account_id, *_openers(self.box, stored))
-            for c in claimed:
-                key = (c.delivery.announcement_id, c.version_number)
-                if key not in self._announcements:
-                    announcement = await uow.announcements.get(c.delivery.announcement_id)
-                    if announcement is None:
-                        raise NotFound("error.announcement.unknown", id=str(c.delivery.announcement_id))
-                    self._announcements[key] = await self._freeze(uow, announcement, c.version_number)
+    async def attempts(
+        self, claimed: Sequence[Claimed], uow: UnitOfWork | None = None
+    ) -> tuple[list[Attempt], list[Claimed]]:
+        """The attempts for ``claimed``, read in ``uow`` (the claim's own, at the instant) or in a unit of their
+        own; the second list holds deliveries whose account is gone."""
+        if uow is None:
+            async with self.store.unit() as own:
+                return await self.attempts(claimed, own)
+        posting = await uow.accounts.for_posting({c.delivery.account_id for c in claimed if c.delivery.account_id})
+        accounts = {account_id: account for account_id, (account, _) in posting.items()}
+        if self.box is not None and self.gateway is not None:
+            for _, stored in posting.values():
+                self.gateway.prime(stored.account_id, *_openers(self.box, stored))
+        for c in claimed:
+            key = (c.delivery.announcement_id, c.version_number)
+            if key not in self._announcements:
+                announcement = await uow.announcements.get(c.delivery.announcement_id)
+                if announcement is None:
+                    raise NotFound("error.announcement.unknown", id=str(c.delivery.announcement_id))
+                self._announcements[key] = await self._freeze(uow, announcement, c.version_number)
         attempts: list[Attempt] = []
         orphans: list[Claimed] = []
         for c in claimed:

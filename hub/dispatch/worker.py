@@ -209,12 +209,14 @@ class Dispatcher:
         room = min(self.max_in_flight - len(self._tasks), self.claim_batch)
         if room <= 0:
             return 0
+        # The claim and what its attempts need (accounts, secrets, the frozen wording) in one transaction: at the
+        # instant a dozen fewer, each some 1 ms of CPU on the embedded database. Committed before any request.
         async with self.hub.store.unit() as uow:
             claimed = await uow.outbox.claim(self.worker_id, self.clock(), room)
+            attempts, orphans = await self.jobs.attempts(claimed, uow) if claimed else ([], [])
         self._more = len(claimed) == room
         if not claimed:
             return 0
-        attempts, orphans = await self.jobs.attempts(claimed)
         for orphan in orphans:
             self.writer.add(_failed(orphan, Failure("publish.account_gone")))
         for attempt in attempts:

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import aiohttp
+import orjson
 
 from hub.domain.model import Account, Platform
 from hub.publishers import bluesky_content as content
@@ -87,7 +88,7 @@ class PdsSession:
         if not stored:
             return None
         try:
-            return cls(**json.loads(stored))
+            return cls(**orjson.loads(stored))
         except (TypeError, ValueError):
             return None  # an older or foreign format: log in again
 

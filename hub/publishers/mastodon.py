@@ -389,14 +389,14 @@ class MastodonPublisher(Publisher):
         url = _url(account.server + path)
         try:
             async with self._session().request(method, url, headers=sent, timeout=limit, **options) as response:
-                text = await response.text(errors="replace")  # a proxy page may not be UTF-8
-                status, response_headers = response.status, response.headers
+                raw = await response.read()
+                status, response_headers, charset = response.status, response.headers, response.charset
         except (aiohttp.ClientError, TimeoutError) as error:
             detail = str(error) or type(error).__name__
             raise transient("publish.mastodon.unreachable", account, detail=detail) from error
         if token is not None:
             self._note_pace(account, kind, response_headers)
-        body = parse_json(text)
+        body = parse_json(raw, charset)
         if status >= 400 and status not in accept:
             raise failure(status, body, account, rate_limit_of(response_headers))
         return Answer(status, body)

@@ -3,11 +3,12 @@ the server's limits and the rate-limit headers."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from hub.domain.model import Account
 from hub.publishers.base import Published, RateLimit
@@ -29,10 +30,20 @@ class Answer:
     body: Any
 
 
-def parse_json(text: str) -> Any:
+def parse_json(raw: bytes, charset: str | None = None) -> Any:
+    """The answer's JSON (read from its bytes: no text decoded first), else its text: an error page, perhaps a
+    proxy's in the ``charset`` its headers declare, perhaps not even that (then undecodable bytes are replaced)."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        text = raw.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = raw.decode("utf-8", errors="replace")
+    try:
+        return orjson.loads(text)  # JSON, but in another charset than the UTF-8 JSON must be in
+    except orjson.JSONDecodeError:
         return text
 
 

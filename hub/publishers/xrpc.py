@@ -9,11 +9,11 @@ dicts, and the SDK's models cost some 30 MB of memory once imported.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlparse
 
 import aiohttp
+import orjson
 from yarl import URL
 
 # What the server says when the access token is no longer good: refresh, then try once more.
@@ -60,7 +60,7 @@ class Xrpc:
         if body is None:
             return await self._send("POST", base, nsid, headers or {})
         sent = {**(headers or {}), "Content-Type": "application/json"}
-        return await self._send("POST", base, nsid, sent, data=json.dumps(body).encode())
+        return await self._send("POST", base, nsid, sent, data=orjson.dumps(body))
 
     async def upload(self, base: str, nsid: str, data: bytes, mime: str, headers: dict[str, str]) -> dict[str, Any]:
         """A procedure whose body is raw bytes of type ``mime`` (``uploadBlob``)."""
@@ -134,6 +134,6 @@ def _web_address(url: str) -> bool:
 
 def _json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except ValueError:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None

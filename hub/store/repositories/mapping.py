@@ -56,15 +56,16 @@ def to_town(row: TownRow) -> Town:
     )
 
 
-def linked_fields(row: LinkedAccountColumns | sa.Row[Any]) -> dict[str, Any]:
+def linked_fields(row: LinkedAccountColumns | sa.Row[Any], limits: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a town's account and a coalition's own carry alike, from the columns their tables share (an ORM
-    object or a plain row of at least these columns)."""
+    object or a plain row of at least these columns); ``limits``, when given, instead of the row's (each account
+    gets its own copy of the dict)."""
     return {
         "id": row.id,
         "platform": Platform(row.platform),
         "identifier": row.identifier,
         "server": row.server,
-        "limits": dict(row.limits or {}),
+        "limits": dict((row.limits if limits is None else limits) or {}),
         "last_verified_at": row.last_verified_at,
         "last_error": row.last_error,
     }
