@@ -70,7 +70,13 @@ class StoreGateway:
 
     async def ignores_scheduling(self, server: str) -> bool:
         async with self.hub.store.unit() as uow:
-            return await uow.deliveries.published_early_on(server)
+            return await uow.servers.ignores_scheduling(server)
+
+    async def found_ignoring_scheduling(self, server: str) -> None:
+        # Kept apart from the posts that showed it: cancelling their announcement must not make the hub forget,
+        # which would cost a town of that server another post published hours early.
+        async with self.hub.store.unit() as uow:
+            await uow.servers.found_ignoring_scheduling(server)
 
 
 class GroupCommit(Generic[K, V, R]):

@@ -131,6 +131,10 @@ class Gateway(Protocol):
         schedule."""
         ...
 
+    async def found_ignoring_scheduling(self, server: str) -> None:
+        """Remembers (and commits) that ``server`` published at once what it was asked to schedule."""
+        ...
+
 
 class Publisher(abc.ABC):
     platform: ClassVar[Platform]

@@ -162,6 +162,7 @@ class Staging:
         not asked to schedule again; the post is made at the instant."""
         account = job.account
         self._ignoring.add(account.server)
+        await self.server.gateway.found_ignoring_scheduling(account.server)
         url = str(status.get("url") or status.get("uri") or "")
         log.warning(
             "%s ignores scheduled_at: delivery %s was published early, deleting it",

@@ -71,6 +71,9 @@ class CoalitionGateway:
     async def ignores_scheduling(self, server: str) -> bool:
         return False
 
+    async def found_ignoring_scheduling(self, server: str) -> None:
+        return None  # nothing of a coalition's account is pre-staged
+
 
 class CoalitionAccountService:
     def __init__(self, context: ServiceContext, publishers: Mapping[Platform, Publisher] | None = None) -> None:

@@ -34,6 +34,7 @@ from hub.store.repositories import (
     ReportRepository,
     RepostRepository,
     RoleRepository,
+    ServerRepository,
     SignOnRepository,
     StarterPackRepository,
     ThreadRuleRepository,
@@ -164,6 +165,7 @@ class UnitOfWork:
         self.reposts = RepostRepository(session, clock)
         self.threads = ThreadRuleRepository(session, clock)
         self.unstagings = UnstagingRepository(session, clock)
+        self.servers = ServerRepository(session, clock)
 
 
 class Store:

@@ -171,13 +171,20 @@ async def test_prestaged_posts_go_out_while_the_hub_is_down_and_are_confirmed_on
         assert s.posts() == none
 
 
-async def test_a_server_found_to_publish_at_once_is_not_asked_again_after_a_restart(hub: Hub, tmp_path: Path) -> None:
+@pytest.mark.parametrize("first", ["kept", "cancelled"])
+async def test_a_server_found_to_publish_at_once_is_not_asked_again_after_a_restart(
+    hub: Hub, tmp_path: Path, first: str
+) -> None:
     """The hub learnt from one early post that the server ignores ``scheduled_at``; a new dispatcher process
-    (nothing in memory) preparing the next announcement asks it nothing: no second town posts early."""
+    (nothing in memory) preparing the next announcement asks it nothing: no second town posts early. Also when
+    the first announcement was cancelled meanwhile (its pending deliveries, the early post's among them, dropped)."""
     async with scene(hub, tmp_path, UNNAMED) as s:
         async with running(hub):
             await s.staged()
         assert len(_made(s)) == 1
+        if first == "cancelled":
+            await hub.announcements.cancel(COORDINATOR, s.fleet.announcement.id)
+            assert await _schedules(hub, s.fleet.announcement.id) == []
         await hub.publisher(Platform.MASTODON).close()
         hub.publishers = {Platform.MASTODON: MastodonPublisher(StoreGateway(hub), timeout=5)}  # a new process
         second = await hub.announcements.propose(COORDINATOR, s.fleet.coalition_id, "Deuxième", "{ville} : suite")

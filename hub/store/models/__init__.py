@@ -18,7 +18,7 @@ from hub.store.models.members import (
     RoleGrantRow,
     TownRow,
 )
-from hub.store.models.outbox import DeliveryRow, ReportRow, UnstagingRow, WorkerRow
+from hub.store.models.outbox import DeliveryRow, ReportRow, ServerTraitRow, UnstagingRow, WorkerRow
 from hub.store.models.reach import (
     CoalitionAccountRow,
     PostCountRow,
@@ -59,6 +59,7 @@ __all__ = [
     "RepostRequestRow",
     "RepostRow",
     "RoleGrantRow",
+    "ServerTraitRow",
     "SignOnRow",
     "StarterPackRow",
     "StatusLinkRow",

@@ -1,4 +1,4 @@
-"""The dispatcher's tables: deliveries, workers and their reports."""
+"""The dispatcher's tables: deliveries, workers and their reports, and what it learnt of the servers."""
 
 from __future__ import annotations
 
@@ -66,6 +66,16 @@ class UnstagingRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(index=True)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime]
+
+
+class ServerTraitRow(Base):
+    """What the dispatcher found out about a server (a base URL as the accounts store it), kept whatever becomes
+    of the posts that showed it."""
+
+    __tablename__ = "server_traits"
+    server: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    #: When it first published at once a post it was asked to schedule (it ignores ``scheduled_at``).
+    ignores_scheduling_since: Mapped[datetime | None]
 
 
 class WorkerRow(Base):

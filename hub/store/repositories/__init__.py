@@ -26,6 +26,7 @@ from hub.store.repositories.reach import ReachRepository
 from hub.store.repositories.reports import ReportRepository
 from hub.store.repositories.reposts import Repost, RepostRepository
 from hub.store.repositories.roles import Grant, RoleRepository
+from hub.store.repositories.servers import ServerRepository
 from hub.store.repositories.signons import SignOnRepository
 from hub.store.repositories.starter_packs import StarterPack, StarterPackRepository
 from hub.store.repositories.threads import ThreadRuleRepository
@@ -61,6 +62,7 @@ __all__ = [
     "Repost",
     "RepostRepository",
     "RoleRepository",
+    "ServerRepository",
     "SignOnRepository",
     "StarterPack",
     "StarterPackRepository",

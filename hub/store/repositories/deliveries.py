@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from hub.domain import prestage
 from hub.domain.model import Delivery, DeliveryKind, DeliveryState, Platform
-from hub.store.models import AccountRow, DeliveryRow
+from hub.store.models import DeliveryRow
 from hub.store.repositories.base import Repository
 from hub.store.repositories.mapping import to_delivery
 from hub.store.repositories.unstagings import unstage
@@ -126,21 +126,6 @@ class DeliveryRepository(Repository):
             [{"delivery": i, "value": v} for i, v in schedules.items()],
         )
         return dict.fromkeys(schedules)
-
-    async def published_early_on(self, server: str) -> bool:
-        """Whether a post of an account on ``server`` was ever published at once when asked to schedule it: the
-        server ignores ``scheduled_at`` (remembered here across restarts and by every dispatcher)."""
-        query = (
-            sa.select(DeliveryRow.id)
-            .join(AccountRow, AccountRow.id == DeliveryRow.account_id)
-            .where(
-                AccountRow.server == server,
-                DeliveryRow.schedule["state"].as_string() == prestage.DECLINED,
-                DeliveryRow.schedule["reason"].as_string() == prestage.PUBLISHED_EARLY,
-            )
-            .limit(1)
-        )
-        return await self.session.scalar(query) is not None
 
     async def remote_key(self, delivery_id: int) -> str | None:
         return await self.session.scalar(sa.select(DeliveryRow.remote_key).where(DeliveryRow.id == delivery_id))
