@@ -14,7 +14,7 @@ from hub.domain.model import Account, Credential, Platform
 from hub.store.models import AccountRow
 from hub.store.models.members import LinkedAccountColumns
 from hub.store.repositories.base import Repository
-from hub.store.repositories.mapping import linked_fields, to_account
+from hub.store.repositories.mapping import to_account
 
 _ACCOUNTS = cast(sa.Table, AccountRow.__table__)
 #: What an :class:`~hub.domain.model.Account` shows of its row (never the encrypted secret and session).
@@ -165,8 +165,7 @@ class AccountRepository(LinkedAccounts):
             limits = parsed.get(text)
             if limits is None:
                 limits = parsed[text] = orjson.loads(text)
-            account = Account(town_id=row.town_id, credential=Credential(row.credential), **linked_fields(row, limits))
-            found[row.id] = (account, EncryptedSecrets(row.id, row.secret, row.session))
+            found[row.id] = (to_account(row, limits), EncryptedSecrets(row.id, row.secret, row.session))
         return found
 
     async def oauth_app_of(self, account_id: int) -> int | None:

@@ -71,9 +71,10 @@ def linked_fields(row: LinkedAccountColumns | sa.Row[Any], limits: dict[str, Any
     }
 
 
-def to_account(row: AccountRow | sa.Row[Any]) -> Account:
-    """An account from its ORM object or a plain row of (at least) the columns it shows."""
-    return Account(town_id=row.town_id, credential=Credential(row.credential), **linked_fields(row))
+def to_account(row: AccountRow | sa.Row[Any], limits: dict[str, Any] | None = None) -> Account:
+    """An account from its ORM object or a plain row of (at least) the columns it shows (``limits``: see
+    :func:`linked_fields`)."""
+    return Account(town_id=row.town_id, credential=Credential(row.credential), **linked_fields(row, limits))
 
 
 def _wording(row: VersionRow) -> Wording:
