@@ -48,6 +48,7 @@ from hub.publishers.base import (
     TransientPublishError,
 )
 from hub.publishers.http import posting_session
+from hub.publishers.wire import SessionTransport, Wire
 from hub.publishers.xrpc import STALE_TOKEN, UnreadableAnswer, Xrpc, XrpcFailure, field, pds_of, text
 
 __all__ = ["BlueskyPublisher", "PdsSession", "XrpcFailure", "new_tid", "xrpc_boundary"]
@@ -120,7 +121,8 @@ class BlueskyPublisher(Publisher):
         self.timeout = timeout
         self._own_http = http is None
         self._http = http or posting_session(timeout)
-        self._xrpc = Xrpc(self._http, timeout)
+        # XRPC calls (the posts at the instant) go on the lean wire, unless the caller chose the session.
+        self._xrpc = Xrpc(Wire() if http is None else SessionTransport(http), timeout)
         self._sessions: dict[int, PdsSession] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         #: Per account, an image limit lower than the lexicon's that the server has stated.
@@ -203,6 +205,7 @@ class BlueskyPublisher(Publisher):
         """Closes the HTTP session if this publisher opened it."""
         if self._own_http:
             await self._http.close()
+            await self._xrpc.http.close()
 
     # --- for writers of other records (starter packs, reposts: :mod:`hub.publishers.bluesky_graph`) ---------
 

@@ -1,4 +1,4 @@
-"""Publishing to Mastodon-API servers (Mastodon, and the others that implement its client API), with aiohttp.
+"""Publishing to Mastodon-API servers (Mastodon, and the others that implement its client API).
 
 Exactly once, however often a delivery is retried:
 
@@ -19,8 +19,9 @@ nothing twice), stores the ids pinned before, then ``POST /api/v1/statuses/:id/p
 Mastodon keeps at most 5 pins by default); unpinning leaves the earlier pins, which Mastodon kept beside ours.
 
 Every answer's ``X-RateLimit-*`` headers are kept per account (and per host, for pacing); a request the server
-would refuse for the rate limit is not sent. HTTP failures become our transient or permanent publish errors in
-one place, :mod:`hub.publishers.mastodon_errors`; statuses are recognised by :mod:`hub.publishers.mastodon_text`.
+would refuse for the rate limit is not sent. Requests go on the lean wire
+(:mod:`hub.publishers.wire`); HTTP failures become our transient or permanent publish errors in one place,
+:mod:`hub.publishers.mastodon_errors`; statuses are recognised by :mod:`hub.publishers.mastodon_text`.
 The images go up through :mod:`hub.publishers.mastodon_media`; what is read once per server (limits, software)
 is kept by :mod:`hub.publishers.mastodon_instance`; pre-staging is :mod:`hub.publishers.mastodon_staging`.
 """
@@ -51,7 +52,6 @@ from hub.publishers.base import (
     PublishError,
     RateLimit,
 )
-from hub.publishers.http import posting_session
 from hub.publishers.mastodon_answers import (
     Answer,
     answer_list,
@@ -75,6 +75,7 @@ from hub.publishers.mastodon_media import Media
 from hub.publishers.mastodon_server import Software
 from hub.publishers.mastodon_staging import Staging
 from hub.publishers.mastodon_text import comparable_text, same_post
+from hub.publishers.wire import SessionTransport, Transport, Wire
 
 log = logging.getLogger(__name__)
 
@@ -123,15 +124,14 @@ class MastodonPublisher(Publisher):
         self.media_timeout = media_timeout
         self.instance_ttl = instance_ttl
         self.clock = clock
-        self._http = http
-        self._owns_http = http is None
+        #: Every request goes on the lean wire (:mod:`hub.publishers.wire`), unless the caller chose the session.
+        self._transport: Transport = Wire() if http is None else SessionTransport(http)
         self.servers = Servers(self, instance_ttl)
         self.media = Media(self)
         self._deliveries: KeyedLocks[int] = KeyedLocks()
         self._remote_ids: dict[tuple[int, str, str], str] = {}
         self._limits: dict[tuple[int, RequestKind], RateLimit] = {}
         self._host_limits: dict[str, RateLimit] = {}
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
         self.staging = Staging(self, staging_grace)
 
     # --- the Publisher interface ---------------------------------------------------------------------
@@ -229,10 +229,8 @@ class MastodonPublisher(Publisher):
         return [str(s["id"]) for s in answer_list(pinned, account)]
 
     async def close(self) -> None:
-        """Closes the HTTP session if this publisher opened it."""
-        if self._owns_http and self._http is not None:
-            await self._http.close()
-            self._http = None
+        """Closes this publisher's connections (not those of a session it was given)."""
+        await self._transport.close()
 
     # --- rate limits ---------------------------------------------------------------------------------
 
@@ -353,12 +351,6 @@ class MastodonPublisher(Publisher):
 
     # --- HTTP ----------------------------------------------------------------------------------------
 
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http is None:
-            # Created on first use: the publisher may be built before the event loop runs.
-            self._http = posting_session()
-        return self._http
-
     async def request(self, account: Account, method: str, path: str, token: str | None, **options: Any) -> Answer:
         """One request to the account's server (see :meth:`_call`)."""
         return await self._call(account, method, path, token, **options)
@@ -374,32 +366,35 @@ class MastodonPublisher(Publisher):
         accept: tuple[int, ...] = (),
         time_limit: float | None = None,
         headers: Mapping[str, str] | None = None,
-        **options: Any,
+        params: Mapping[str, str] | None = None,
+        data: Any = None,
     ) -> Answer:
-        """One request; a failing answer (other than those in ``accept``) raises a publish error."""
+        """One request; a failing answer (other than those in ``accept``) raises a publish error.
+
+        ``params`` go in the query, ``data`` is the body: a form as pairs or a dict (sent URL-encoded), or
+        aiohttp's ``FormData`` (multipart: media)."""
         if token is not None:
             self._check_pace(account, kind)
         sent = dict(headers or {})
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
-        seconds = time_limit or self.timeout
-        limit = self._timeouts.get(seconds)
-        if limit is None:
-            limit = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
         url = _url(account.server + path)
+        if params is not None:
+            url = url.update_query(params)
+        if isinstance(data, list | dict):
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+            data = urlencode(data).encode()
         try:
-            async with self._session().request(method, url, headers=sent, timeout=limit, **options) as response:
-                raw = await response.read()
-                status, response_headers, charset = response.status, response.headers, response.charset
+            reply = await self._transport.exchange(method, url, sent, data, time_limit or self.timeout)
         except (aiohttp.ClientError, TimeoutError) as error:
             detail = str(error) or type(error).__name__
             raise transient("publish.mastodon.unreachable", account, detail=detail) from error
         if token is not None:
-            self._note_pace(account, kind, response_headers)
-        body = parse_json(raw, charset)
-        if status >= 400 and status not in accept:
-            raise failure(status, body, account, rate_limit_of(response_headers))
-        return Answer(status, body)
+            self._note_pace(account, kind, reply.headers)
+        body = parse_json(reply.body, reply.charset)
+        if reply.status >= 400 and reply.status not in accept:
+            raise failure(reply.status, body, account, rate_limit_of(reply.headers))
+        return Answer(reply.status, body)
 
 
 @lru_cache(maxsize=256)

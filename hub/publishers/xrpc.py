@@ -1,4 +1,4 @@
-"""XRPC (the AT Protocol's HTTP calls) over a shared aiohttp session, with plain JSON both ways.
+"""XRPC (the AT Protocol's HTTP calls) over a shared transport (:mod:`hub.publishers.wire`), plain JSON both ways.
 
 A query is a ``GET`` with parameters, a procedure a ``POST`` with a JSON body (or raw bytes: ``uploadBlob``). A
 non-2xx answer raises :class:`XrpcFailure` with the XRPC error name the server gave; a 2xx answer is its JSON
@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlparse
 
-import aiohttp
 import orjson
 from yarl import URL
+
+from hub.publishers.wire import Transport
 
 # What the server says when the access token is no longer good: refresh, then try once more.
 STALE_TOKEN = frozenset({"ExpiredToken", "InvalidToken"})
@@ -40,11 +41,11 @@ class UnreadableAnswer(Exception):
 
 
 class Xrpc:
-    """Calls XRPC methods on any server through one aiohttp session (which its owner closes)."""
+    """Calls XRPC methods on any server through one transport (which its owner closes)."""
 
-    def __init__(self, http: aiohttp.ClientSession, timeout: float) -> None:
+    def __init__(self, http: Transport, timeout: float) -> None:
         self.http = http
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._timeout = timeout
         #: Each method's address on each server, parsed once (thousands of posts go to the same few).
         self._urls: dict[tuple[str, str], URL] = {}
 
@@ -79,17 +80,15 @@ class Xrpc:
         url = self._urls.get((base, nsid))
         if url is None:
             url = self._urls[(base, nsid)] = URL(f"{base.rstrip('/')}/xrpc/{nsid}")
-        async with self.http.request(
-            verb, url, headers=headers, params=params, data=data, timeout=self._timeout
-        ) as answer:
-            raw = await answer.read()
-            status = answer.status
-            if not 200 <= status < 300:
-                received = {k.lower(): v for k, v in answer.headers.items()}
+        if params:
+            url = url.update_query(params)
+        answer = await self.http.exchange(verb, url, headers, data, self._timeout)
+        raw, status = answer.body, answer.status
         # Some answers are JSON without saying so (deleteRecord's "{}").
         parsed = _json(raw) if raw[:1] == b"{" else None
         found: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
         if not 200 <= status < 300:
+            received = {k.lower(): v for k, v in answer.headers.items()}
             raise XrpcFailure(status, str(found.get("error", "")), str(found.get("message", "")), received)
         return found
 
