@@ -24,16 +24,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import multiprocessing
 import random
 import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 
-from bench.fanout import on_the_servers, serve_doubles
+from bench.doubles import Doubles
+from bench.fanout import on_the_servers
 from hub.core import Hub, utc_now
 from hub.crypto import SecretBox, generate_key
 from hub.domain.model import AnnouncementState
@@ -51,17 +50,12 @@ TIMEOUT, HEARTBEAT = 1.0, 0.2
 async def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="unisson-crash-"))
     codes = [c.code for c in pick_communes(args.towns, seed=2025)]
-    context = multiprocessing.get_context("spawn")
-    servers, child = context.Pipe()
-    doubles = context.Process(target=serve_doubles, args=(codes, args.latency, child, True, args.lost), daemon=True)
-    doubles.start()
-    blue, masto = servers.recv()
+    doubles = Doubles(codes, args.latency, lost=args.lost)
     try:
         with database(args, work) as url:
-            await crash(args, work, url, (blue, masto), servers)
+            await crash(args, work, url, doubles)
     finally:
-        servers.send("stop")
-        doubles.join(5)
+        doubles.stop()
 
 
 @contextlib.contextmanager
@@ -75,12 +69,12 @@ def database(args: argparse.Namespace, work: Path) -> Iterator[str]:
         yield f"sqlite+aiosqlite:///{work / 'unisson.db'}"
 
 
-async def crash(args: argparse.Namespace, work: Path, url: str, servers: tuple[str, str], doubles: Connection) -> None:
+async def crash(args: argparse.Namespace, work: Path, url: str, doubles: Doubles) -> None:
     key = generate_key()
     settings = Settings(data_dir=work, database_url=url, _env_file=None)
     hub = Hub(Store.from_url(url), SecretBox([key]), settings, clock=utc_now)
     await migrate.upgrade(hub.store)
-    blue, masto = servers
+    blue, masto = doubles.bluesky, doubles.mastodon
     started = time.perf_counter()
     codes = [(c.code, c.name) for c in pick_communes(args.towns, seed=2025)]
     fleet = await build_fleet(hub, work, codes, timedelta(seconds=2), bluesky=(None, blue), mastodon=(None, masto))
@@ -104,8 +98,7 @@ async def crash(args: argparse.Namespace, work: Path, url: str, servers: tuple[s
     finishing = time.perf_counter() - started
     outcomes = await hub.dispatch.outcomes(announcement_id)
     await hub.close()
-    doubles.send("count")
-    blue_posts, masto_posts = doubles.recv()
+    blue_posts, masto_posts = doubles.count()
     attempts = [o.delivery.attempts for o in outcomes]
     print(f"{args.kills} kill -9 of {args.workers} dispatcher(s), each {UPTIME[0]}–{UPTIME[1]} s after its start: "
           f"{during} left the fan-out under way")  # fmt: skip

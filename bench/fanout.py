@@ -1,14 +1,14 @@
 """Benchmark: 1,600 towns × (Bluesky + Mastodon) = 3,200 posts due at one instant.
 
 The servers (the Bluesky XRPC double and the Mastodon double, answering every request after ``--latency``
-seconds) run in a child process; the dispatcher runs as in production (``unisson run --role dispatcher``) in
-another, on the embedded SQLite (or ``--database-url``). The benchmark builds the coalition, lets the
+seconds) run each in a process of its own (:mod:`bench.doubles`); the dispatcher runs as in production
+(``unisson run --role dispatcher``) in another, on the embedded SQLite (or ``--database-url``). The benchmark builds the coalition, lets the
 pre-flight finish, moves the instant a few seconds ahead and measures, then publishes a sample of posts one
 after the other over a single connection (the sequential baseline). Prints:
 
 - time from the instant to the first and to the last accepted post, lateness p50/p99;
 - CPU milliseconds of the dispatcher per delivery during the fan-out, its peak RSS (and its RSS just before the
-  instant: what the fan-out adds);
+  instant: what the fan-out adds); the doubles' CPU meanwhile (on the same cores here);
 - the sequential baseline (per post, extrapolated to every post) and the ratio;
 - posts counted on the servers' side (each town exactly once per network).
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import multiprocessing
 import os
 import signal
 import statistics
@@ -34,12 +33,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bench.doubles import Doubles
 from hub.core import Hub, utc_now
 from hub.crypto import SecretBox, generate_key
 from hub.dispatch.gateway import StoreGateway
@@ -50,11 +49,7 @@ from hub.publishers.mastodon import MastodonPublisher
 from hub.reference import RefEntry
 from hub.settings import Settings
 from hub.store import Store, migrate
-from sandbox.bluesky import BlueskyDouble
-from sandbox.bluesky import RateLimits as bluesky_limits
-from sandbox.fleet import COORDINATOR, PASSWORD, build_fleet, handle_of, officer_of, open_accounts, username_of
-from sandbox.mastodon import MastodonDouble
-from sandbox.mastodon import RateLimits as mastodon_limits
+from sandbox.fleet import COORDINATOR, PASSWORD, build_fleet, handle_of, officer_of
 from sandbox.pds import RunningPds, run_pds
 from tests.tools.communes_csv import pick_communes
 
@@ -76,30 +71,6 @@ SAMPLER = os.environ.get("UNISSON_BENCH_SAMPLER")
 
 
 # --- the servers, in their own process -----------------------------------------------------------------------
-
-
-def serve_doubles(codes: list[str], latency: float, conn: Connection, with_bluesky: bool, lost: float = 0.0) -> None:
-    """Runs the doubles until told to stop; ``lost``: the share of answers lost after the post was made."""
-    asyncio.run(_serve(codes, latency, conn, with_bluesky, lost))
-
-
-async def _serve(codes: list[str], latency: float, conn: Connection, with_bluesky: bool, lost: float) -> None:
-    # Rate limits off: the per-IP windows would count 1,600 towns' traffic from one test address.
-    bluesky = BlueskyDouble(seed=1, rate_limits=bluesky_limits(enabled=False))
-    mastodon = MastodonDouble(seed=1, rate_limits=mastodon_limits(enabled=False))
-    dids = open_accounts(codes, bluesky if with_bluesky else None, mastodon)
-    for double in (bluesky, mastodon):
-        double.inject("latency", count=None, seconds=latency)
-        if lost:
-            double.inject("commit_then_reset", count=None, fraction=lost)
-    async with bluesky.serve() as blue, mastodon.serve() as masto:
-        conn.send((blue, masto))
-        loop = asyncio.get_running_loop()
-        while (command := await loop.run_in_executor(None, conn.recv)) != "stop":
-            if command == "count":
-                blue_posts = [len(bluesky.posts(did)) for did in dids.values()]
-                masto_posts = [len(mastodon.statuses(username_of(code))) for code in codes]
-                conn.send((blue_posts, masto_posts))
 
 
 # --- the dispatcher, as the operator runs it ----------------------------------------------------------------
@@ -155,21 +126,18 @@ async def run(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="unisson-fanout-"))
     communes = pick_communes(args.towns, seed=2025)
     codes = [c.code for c in communes]
-    context = multiprocessing.get_context("spawn")
-    servers, child = context.Pipe()
-    process = context.Process(target=serve_doubles, args=(codes, args.latency, child, not args.pds), daemon=True)
-    process.start()
-    blue, masto = servers.recv()
+    doubles = Doubles(codes, args.latency, bluesky=not args.pds)
     try:
         if args.pds:
             async with run_pds() as pds:
                 print(f"Bluesky: the real PDS at {pds.url}, answering at its own speed; Mastodon: the double")
-                await fan_out(args, work, communes, servers, Servers(pds.url, pds.plc_url, masto, pds))
+                await fan_out(args, work, communes, doubles, Servers(pds.url, pds.plc_url, doubles.mastodon, pds))
         else:
-            await fan_out(args, work, communes, servers, Servers(blue, blue, masto, None))
+            await fan_out(
+                args, work, communes, doubles, Servers(doubles.bluesky, doubles.bluesky, doubles.mastodon, None)
+            )
     finally:
-        servers.send("stop")
-        process.join(5)
+        doubles.stop()
 
 
 @dataclass(frozen=True)
@@ -182,7 +150,7 @@ class Servers:
 
 
 async def fan_out(
-    args: argparse.Namespace, work: Path, communes: list[RefEntry], doubles: Connection, servers: Servers
+    args: argparse.Namespace, work: Path, communes: list[RefEntry], doubles: Doubles, servers: Servers
 ) -> None:
     url = args.database_url or f"sqlite+aiosqlite:///{work / 'unisson.db'}"
     pds_dids = await open_pds_accounts(servers.pds, [c.code for c in communes]) if servers.pds else {}
@@ -233,6 +201,7 @@ async def fan_out(
             sampler = await asyncio.create_subprocess_exec(*SAMPLER.format(pid=dispatcher.pid).split())
         await asyncio.sleep((instant - utc_now()).total_seconds() - 0.3)
         cpu_before = cpu_seconds(dispatcher.pid)
+        doubles_before = sum(cpu_seconds(pid) for pid in doubles.pids)
         threads_before = thread_cpu_seconds(dispatcher.pid)
         idle_rss = peak_rss_mb(dispatcher.pid, "VmRSS")
         await wait_published(hub, fleet.announcement.id)
@@ -241,6 +210,10 @@ async def fan_out(
             await sampler.wait()
             sampler = None
         cpu = cpu_seconds(dispatcher.pid) - cpu_before
+        # On this machine's two cores too, though in life they are other machines'.
+        print(
+            f"the doubles' CPU meanwhile: {(sum(cpu_seconds(p) for p in doubles.pids) - doubles_before) * 1000:.0f} ms"
+        )
         threads = thread_cpu_seconds(dispatcher.pid)
         print("dispatcher CPU by thread: " + ", ".join(
             f"{name} {(used - threads_before.get(name, 0.0)) * 1000:.0f} ms" for name, used in sorted(threads.items())
@@ -253,8 +226,7 @@ async def fan_out(
             await sampler.wait()
         dispatcher.terminate()
         await dispatcher.wait()
-    doubles.send("count")
-    blue_posts, masto_posts = doubles.recv()
+    blue_posts, masto_posts = doubles.count()
     if servers.pds is not None:
         blue_posts = [await count_pds_posts(servers.pds, did) for did in pds_dids.values()]
     deliveries = await hub.dispatch.outcomes(fleet.announcement.id)

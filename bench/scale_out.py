@@ -2,8 +2,8 @@
 dispatcher processes sharing the work.
 
 A throwaway PostgreSQL server (:mod:`sandbox.postgres`) holds the hub's data; the servers (the Bluesky and
-Mastodon doubles, answering every request after ``--latency`` seconds) run in a child process, as in
-:mod:`bench.fanout`; ``--processes`` dispatchers run as the operator runs them (``unisson run --role
+Mastodon doubles, answering every request after ``--latency`` seconds) run each in a process of its own
+(:mod:`bench.doubles`); ``--processes`` dispatchers run as the operator runs them (``unisson run --role
 dispatcher``). They run the pre-flight (the leader alone), then the instant is moved a few seconds ahead and the
 publication measured. Prints:
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import os
 import statistics
 import tempfile
@@ -28,7 +27,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.fanout import cpu_seconds, serve_doubles, start_dispatcher, wait_prepared, wait_published
+from bench.doubles import Doubles
+from bench.fanout import cpu_seconds, start_dispatcher, wait_prepared, wait_published
 from hub.core import Hub, utc_now
 from hub.crypto import SecretBox, generate_key
 from hub.settings import Settings
@@ -45,11 +45,8 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="unisson-scale-"))
     communes = pick_communes(args.towns, seed=2025)
     codes = [c.code for c in communes]
-    context = multiprocessing.get_context("spawn")
-    servers, child = context.Pipe()
-    doubles = context.Process(target=serve_doubles, args=(codes, args.latency, child, True), daemon=True)
-    doubles.start()
-    blue, masto = servers.recv()
+    doubles = Doubles(codes, args.latency)
+    blue, masto = doubles.bluesky, doubles.mastodon
     key = generate_key()
     hub = Hub(Store.from_url(database_url), SecretBox([key]), Settings(data_dir=work, _env_file=None), clock=utc_now)
     try:
@@ -87,8 +84,7 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
                 dispatcher.terminate()
             for dispatcher in dispatchers:
                 await dispatcher.wait()
-        servers.send("count")
-        blue_posts, masto_posts = servers.recv()
+        blue_posts, masto_posts = doubles.count()
         deliveries = await hub.dispatch.outcomes(fleet.announcement.id)
         accepted = sorted(
             (d.delivery.published_at - instant).total_seconds() for d in deliveries if d.delivery.published_at
@@ -96,8 +92,7 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         report(total, accepted, cpu, blue_posts + masto_posts, args)
     finally:
         await hub.close()
-        servers.send("stop")
-        doubles.join(5)
+        doubles.stop()
 
 
 def report(total: int, accepted: list[float], cpu: list[float], counts: list[int], args: argparse.Namespace) -> None:

@@ -171,7 +171,7 @@ class OutboxRepository(Repository):
         """Takes up to ``limit`` due deliveries for ``worker_id``, oldest due first."""
         # One statement built once: thousands of posts at the instant are claimed by a dozen executions of it.
         params = {"b_worker": worker_id, "b_now": now, "b_now_text": now.isoformat(), "b_limit": limit}
-        rows = (await self.session.execute(_CLAIM, params)).all()
+        rows = (await self.core(_CLAIM, params)).all()
         parents = await reply_targets(self.session, (r.parent_id for r in rows if r.parent_id is not None))
         return [
             Claimed(
@@ -231,7 +231,7 @@ class OutboxRepository(Repository):
             {"b_id": o.delivery_id, "b_remote_id": o.remote_id, "b_remote_url": o.remote_url, "b_at": o.at or now}
             for o in outcomes
         ]
-        result = await self.session.execute(_PUBLISHED.values(updated_at=now), rows)
+        result = await self.core(_PUBLISHED.values(updated_at=now), rows)
         counted = int(getattr(result, "rowcount", -1))
         return counted if counted >= 0 else len(rows)
 

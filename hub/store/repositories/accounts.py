@@ -160,7 +160,7 @@ class AccountRepository(LinkedAccounts):
         query = sa.select(*_POSTING).where(AccountRow.id.in_(list(account_ids)))
         parsed: dict[str, dict[str, Any]] = {}
         found: dict[int, tuple[Account, EncryptedSecrets]] = {}
-        for row in await self.session.execute(query):
+        for row in await self.core(query):
             text = row.limits_text or "{}"
             limits = parsed.get(text)
             if limits is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import CursorResult, Executable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -18,3 +20,9 @@ class Repository:
     def __init__(self, session: AsyncSession, clock: Callable[[], datetime]) -> None:
         self.session = session
         self.clock = clock
+
+    async def core(self, statement: Executable, params: Any = None) -> CursorResult[Any]:
+        """``statement`` on the unit's connection, past the ORM's execution layers (their bookkeeping for
+        entities and bulk updates): for the statements of plain rows run at the instant, once per batch."""
+        connection = await self.session.connection()
+        return await connection.execute(statement, params)
