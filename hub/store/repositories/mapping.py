@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +41,13 @@ from hub.store.models import (
 )
 from hub.store.models.members import LinkedAccountColumns
 
+# The members by stored value: a dictionary look-up, several times cheaper than the enum's call, for the rows
+# read by the thousand at the instant.
+_PLATFORMS = {member.value: member for member in Platform}
+_DELIVERY_STATES = {member.value: member for member in DeliveryState}
+_DELIVERY_KINDS = {member.value: member for member in DeliveryKind}
+_CREDENTIALS = {member.value: member for member in Credential}
+
 
 def to_coalition(row: CoalitionRow) -> Coalition:
     return Coalition(id=row.id, name=row.name, room_id=row.room_id, language=row.language)
@@ -56,25 +64,42 @@ def to_town(row: TownRow) -> Town:
     )
 
 
-def linked_fields(row: LinkedAccountColumns | sa.Row[Any], limits: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What a town's account and a coalition's own carry alike, from the columns their tables share (an ORM
-    object or a plain row of at least these columns); ``limits``, when given, instead of the row's (each account
-    gets its own copy of the dict)."""
+def linked_fields(row: LinkedAccountColumns) -> dict[str, Any]:
+    """What a town's account and a coalition's own carry alike, from the columns their tables share."""
     return {
         "id": row.id,
-        "platform": Platform(row.platform),
+        "platform": _PLATFORMS[row.platform],
         "identifier": row.identifier,
         "server": row.server,
-        "limits": dict((row.limits if limits is None else limits) or {}),
+        "limits": dict(row.limits or {}),
         "last_verified_at": row.last_verified_at,
         "last_error": row.last_error,
     }
 
 
-def to_account(row: AccountRow | sa.Row[Any], limits: dict[str, Any] | None = None) -> Account:
-    """An account from its ORM object or a plain row of (at least) the columns it shows (``limits``: see
-    :func:`linked_fields`)."""
-    return Account(town_id=row.town_id, credential=Credential(row.credential), **linked_fields(row, limits))
+def to_account(row: AccountRow | sa.Row[Any]) -> Account:
+    """An account from its ORM object or a plain row of (at least) the columns it shows."""
+    shown = (row.id, row.town_id, row.platform, row.identifier, row.server, row.limits)
+    return account_of(*shown, row.last_verified_at, row.last_error, row.credential)
+
+
+def account_of(
+    id: int,
+    town_id: int,
+    platform: str,
+    identifier: str,
+    server: str,
+    limits: dict[str, Any] | None,
+    last_verified_at: datetime | None,
+    last_error: str | None,
+    credential: str,
+) -> Account:
+    """An account from its columns' values, in :class:`~hub.domain.model.Account`'s order (``limits`` copied: each
+    account gets its own dict). A row's values unpacked at once cost a fraction of reading them by name."""
+    return Account(
+        id, town_id, _PLATFORMS[platform], identifier, server, dict(limits or {}), last_verified_at, last_error,
+        _CREDENTIALS[credential],
+    )  # fmt: skip
 
 
 def _wording(row: VersionRow) -> Wording:
@@ -120,15 +145,36 @@ def working_fields(row: DeliveryRow | sa.Row[Any]) -> dict[str, Any]:
         "announcement_id": row.announcement_id,
         "town_id": row.town_id,
         "account_id": row.account_id,
-        "platform": Platform(row.platform),
+        "platform": _PLATFORMS[row.platform],
         "text": row.text,
         "idempotency_key": row.idempotency_key,
-        "state": DeliveryState(row.state),
+        "state": _DELIVERY_STATES[row.state],
         "attempts": row.attempts,
         "remote_id": row.remote_id,
         "parent_id": row.parent_id,
-        "kind": DeliveryKind(row.kind),
+        "kind": _DELIVERY_KINDS[row.kind],
     }
+
+
+def working_delivery(
+    id: int,
+    announcement_id: int,
+    town_id: int,
+    account_id: int | None,
+    platform: str,
+    text: str,
+    idempotency_key: str,
+    state: str,
+    attempts: int,
+    remote_id: str | None,
+    parent_id: int | None,
+    kind: str,
+) -> Delivery:
+    """:func:`working_fields` from the columns' values, in that order (see :func:`account_of`)."""
+    return Delivery(
+        id, announcement_id, town_id, account_id, _PLATFORMS[platform], text, idempotency_key,
+        _DELIVERY_STATES[state], attempts, remote_id=remote_id, parent_id=parent_id, kind=_DELIVERY_KINDS[kind],
+    )  # fmt: skip
 
 
 def to_delivery(row: DeliveryRow | sa.Row[Any]) -> Delivery:
