@@ -46,8 +46,9 @@ class Doubles:
         return self.urls[MASTODON]
 
     @property
-    def pids(self) -> list[int]:
-        return [process.pid for process in self._processes.values() if process.pid is not None]
+    def pids(self) -> dict[str, int]:
+        """The process of each double, by kind."""
+        return {kind: process.pid for kind, process in self._processes.items() if process.pid is not None}
 
     def count(self) -> tuple[list[int], list[int]]:
         """Each town's posts on Bluesky (none if its double does not run) and on Mastodon, in ``codes`` order."""

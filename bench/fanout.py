@@ -2,9 +2,9 @@
 
 The servers (the Bluesky XRPC double and the Mastodon double, answering every request after ``--latency``
 seconds) run each in a process of its own (:mod:`bench.doubles`); the dispatcher runs as in production
-(``unisson run --role dispatcher``) in another, on the embedded SQLite (or ``--database-url``). The benchmark builds the coalition, lets the
-pre-flight finish, moves the instant a few seconds ahead and measures, then publishes a sample of posts one
-after the other over a single connection (the sequential baseline). Prints:
+(``unisson run --role dispatcher``) in another, on the embedded SQLite (or ``--database-url``). The benchmark
+builds the coalition, lets the pre-flight finish, moves the instant a few seconds ahead and measures, then
+publishes a sample of posts one after the other over a single connection (the sequential baseline). Prints:
 
 - time from the instant to the first and to the last accepted post, lateness p50/p99;
 - CPU milliseconds of the dispatcher per delivery during the fan-out, its peak RSS (and its RSS just before the
@@ -201,7 +201,7 @@ async def fan_out(
             sampler = await asyncio.create_subprocess_exec(*SAMPLER.format(pid=dispatcher.pid).split())
         await asyncio.sleep((instant - utc_now()).total_seconds() - 0.3)
         cpu_before = cpu_seconds(dispatcher.pid)
-        doubles_before = sum(cpu_seconds(pid) for pid in doubles.pids)
+        doubles_before = {kind: cpu_seconds(pid) for kind, pid in doubles.pids.items()}
         threads_before = thread_cpu_seconds(dispatcher.pid)
         idle_rss = peak_rss_mb(dispatcher.pid, "VmRSS")
         await wait_published(hub, fleet.announcement.id)
@@ -211,9 +211,8 @@ async def fan_out(
             sampler = None
         cpu = cpu_seconds(dispatcher.pid) - cpu_before
         # On this machine's two cores too, though in life they are other machines'.
-        print(
-            f"the doubles' CPU meanwhile: {(sum(cpu_seconds(p) for p in doubles.pids) - doubles_before) * 1000:.0f} ms"
-        )
+        spent = {kind: (cpu_seconds(pid) - doubles_before[kind]) * 1000 for kind, pid in doubles.pids.items()}
+        print("the doubles' CPU meanwhile: " + ", ".join(f"{kind} {ms:.0f} ms" for kind, ms in spent.items()))
         threads = thread_cpu_seconds(dispatcher.pid)
         print("dispatcher CPU by thread: " + ", ".join(
             f"{name} {(used - threads_before.get(name, 0.0)) * 1000:.0f} ms" for name, used in sorted(threads.items())
