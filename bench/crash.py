@@ -1,12 +1,13 @@
 """Stress: ``kill -9`` of the dispatcher 30 times during a fan-out of 3,200 posts, restarting it after each kill.
 
 1,600 towns × (Bluesky + Mastodon) fall due at once. The servers (the Bluesky and Mastodon doubles, answering
-after ``--latency`` seconds and losing ``--lost`` of their answers after making the post) run in a child
-process, so they survive the kills and count what was really posted. The dispatchers run as the operator runs
-them (``unisson run --role dispatcher``, see :mod:`sandbox.dispatchers`), making ``--per-host`` posts at a time
-per server, few enough for the fan-out to outlast the kills. Each dispatcher (``--workers`` of them side by
-side, killed together) runs a random moment (:data:`sandbox.dispatchers.UPTIME`) before its ``kill -9``, the
-next starting at once; after the last kill, dispatchers run until the announcement is published. Prints:
+``--latency`` seconds after each request came and losing ``--lost`` of their answers after making the post) run in
+processes of their own (:mod:`bench.doubles`), so they survive the kills and count what was really posted. The
+dispatchers run as the operator runs them (``unisson run --role dispatcher``, see :mod:`sandbox.dispatchers`),
+making ``--per-host`` posts at a time per server, few enough for the fan-out to outlast the kills. Each dispatcher
+(``--workers`` of them side by side, killed together) runs a random moment (:data:`sandbox.dispatchers.UPTIME`)
+before its ``kill -9``, the next starting at once; after the last kill, dispatchers run until the announcement is
+published. Prints:
 
 - how many kills left the fan-out under way (all of them, if the pace is right);
 - the time under kills, the time to finish after them, the deliveries tried more than once;

@@ -1,9 +1,9 @@
 """Benchmark: 1,600 towns × (Bluesky + Mastodon) = 3,200 posts due at one instant.
 
-The servers (the Bluesky XRPC double and the Mastodon double, answering every request after ``--latency``
-seconds) run each in a process of its own (:mod:`bench.doubles`); the dispatcher runs as in production
-(``unisson run --role dispatcher``) in another, on the embedded SQLite (or ``--database-url``). The benchmark
-builds the coalition, lets the pre-flight finish, moves the instant a few seconds ahead and measures, then
+The servers (the Bluesky XRPC double and the Mastodon double, answering every request ``--latency`` seconds after it
+came, their own work included) run each in a process of its own (:mod:`bench.doubles`); the dispatcher runs as in
+production (``unisson run --role dispatcher``) in another, on the embedded SQLite (or ``--database-url``). The
+benchmark builds the coalition, lets the pre-flight finish, moves the instant a few seconds ahead and measures, then
 publishes a sample of posts one after the other over a single connection (the sequential baseline). Prints:
 
 - time from the instant to the first and to the last accepted post, lateness p50/p99;

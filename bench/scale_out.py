@@ -1,8 +1,8 @@
 """Benchmark: 10,000 towns × (Bluesky + Mastodon) = 20,000 posts due at one instant, on PostgreSQL, with several
 dispatcher processes sharing the work.
 
-A throwaway PostgreSQL server (:mod:`sandbox.postgres`) holds the hub's data; the servers (the Bluesky and
-Mastodon doubles, answering every request after ``--latency`` seconds) run each in a process of its own
+A throwaway PostgreSQL server (:mod:`sandbox.postgres`) holds the hub's data; the servers (the Bluesky and Mastodon
+doubles, answering every request ``--latency`` seconds after it came) run each in a process of its own
 (:mod:`bench.doubles`); ``--processes`` dispatchers run as the operator runs them (``unisson run --role
 dispatcher``). They run the pre-flight (the leader alone), then the instant is moved a few seconds ahead and the
 publication measured. Prints:

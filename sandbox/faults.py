@@ -9,15 +9,20 @@ phases:
   ``timeout`` (hold the request ``seconds``, then reset the connection) or ``rate_limit`` (the double's own
   429 and rate-limit headers);
 - after a successful handler (status below 300), the first ``commit_then_*`` fault replaces the answer: a
-  connection reset, a 502 (the double's own), or a hold then reset. What the handler did stays done.
+  connection reset, a 502 (the double's own), or a hold then reset. What the handler did stays done;
+- an ``answer_time`` fault holds each answer until ``seconds`` after its request arrived, the handler's work
+  included: a server answering in that time with workers to spare, whose own CPU does not add to it (the
+  benchmarks' servers). ``latency`` waits ``seconds`` and then works, so that requests arriving together are
+  answered one after the other past it.
 
 The double supplies its own answers (:meth:`FaultInjection._server_error`, :meth:`FaultInjection._rate_limited`)
 and names the key a fault's ``on`` is compared with: Mastodon's route (``"POST /api/v1/statuses"``), Bluesky's
 XRPC method (``"com.atproto.repo.createRecord"``).
 
-A fixed latency on every answer (benchmarks) costs one fault, not one per request:
+A fixed latency on every answer costs one fault, not one per request:
 ``double.inject("latency", count=None, seconds=0.1)`` delays each request by 0.1 s, however many there are;
-its ``fired`` counts the delayed requests.
+its ``fired`` counts the delayed requests. The benchmarks' ``double.inject("answer_time", count=None,
+seconds=0.1)`` answers each request 0.1 s after it arrived.
 
 :func:`reset_connection` is also what :mod:`sandbox.faultproxy` drops a connection with.
 """
@@ -44,8 +49,12 @@ FaultKind = Literal[
     "commit_then_reset",
     "commit_then_502",
     "commit_then_timeout",
+    "answer_time",
 ]
 _PRE_COMMIT: frozenset[str] = frozenset({"latency", "server_error", "timeout", "rate_limit"})
+_POST_COMMIT: frozenset[str] = frozenset({"commit_then_reset", "commit_then_502", "commit_then_timeout"})
+#: Where a request keeps when it arrived (the loop's clock), for ``answer_time``.
+_ARRIVED = web.RequestKey("arrived", float)
 
 
 @dataclass
@@ -140,6 +149,7 @@ class FaultInjection(ABC):
 
     async def _before(self, request: web.Request, key: str) -> web.StreamResponse | None:
         """Apply the latency faults, then give the answer of the first other pre-commit fault, if any."""
+        request[_ARRIVED] = asyncio.get_running_loop().time()
         # Each latency fault delays a request once; an unlimited one (count None) must not loop forever.
         spent: set[int] = set()
         while (fault := self._fire(key, lambda kind: kind in _PRE_COMMIT, spent)) is not None:
@@ -154,10 +164,15 @@ class FaultInjection(ABC):
         return None
 
     async def _after(self, request: web.Request, key: str, response: web.StreamResponse) -> web.StreamResponse:
-        """``response``, or what a ``commit_then_*`` fault answers instead once the handler has succeeded."""
+        """``response``, or what a ``commit_then_*`` fault answers instead once the handler has succeeded; held
+        until its ``answer_time``, if one applies."""
+        paced = self._fire(key, lambda kind: kind == "answer_time")
+        if paced is not None:
+            left = request[_ARRIVED] + paced.seconds - asyncio.get_running_loop().time()
+            await asyncio.sleep(max(0.0, left))
         if response.status >= 300:
             return response
-        fault = self._fire(key, lambda kind: kind not in _PRE_COMMIT)
+        fault = self._fire(key, lambda kind: kind in _POST_COMMIT)
         if fault is None:
             return response
         if fault.kind == "commit_then_502":

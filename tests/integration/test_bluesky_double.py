@@ -478,6 +478,22 @@ async def test_latency_is_applied_once_per_request(server: Server) -> None:
     assert fault.fired == 3
 
 
+async def test_answer_time_holds_the_answer_not_the_work(server: Server) -> None:
+    fault = server.double.inject("answer_time", count=None, seconds=0.4)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    posting = asyncio.gather(*(server.post(f"Tenu {n}") for n in range(5)))
+    await asyncio.sleep(0.2)
+    made_before_answers = len(server.double.posts(server.did))
+    answers = await posting
+
+    assert made_before_answers == 5, "the work happens when the request arrives, the answer waits"
+    assert all(answer.status == 200 for answer in answers)
+    assert 0.4 <= loop.time() - started < 0.8
+    assert fault.fired == 5
+
+
 async def test_a_server_error_is_an_xrpc_error_and_commits_nothing(server: Server) -> None:
     server.double.inject("server_error", status=502, on=CREATE_RECORD)
 
