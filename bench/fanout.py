@@ -81,20 +81,27 @@ def cpu_seconds(pid: int) -> float:
 
 
 def thread_cpu_seconds(pid: int) -> dict[str, float]:
-    """CPU seconds of the process's threads: its event loop's (the main thread) and the others' (the database's)."""
+    """CPU seconds of the process's threads, user and system apart: its event loop's (the main thread) and the
+    others' (the database's)."""
     seconds: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError):
-            used = stat_cpu_seconds((task / "stat").read_text())
+            user, system = stat_cpu_split((task / "stat").read_text())
             name = "event loop" if task.name == str(pid) else "other threads"
-            seconds[name] = seconds.get(name, 0.0) + used
+            seconds[f"{name}, user"] = seconds.get(f"{name}, user", 0.0) + user
+            seconds[f"{name}, system"] = seconds.get(f"{name}, system", 0.0) + system
     return seconds
 
 
 def stat_cpu_seconds(stat: str) -> float:
     """User and system CPU seconds from a ``/proc/…/stat`` text (its name, in parentheses, may hold spaces)."""
+    return sum(stat_cpu_split(stat))
+
+
+def stat_cpu_split(stat: str) -> tuple[float, float]:
+    """User CPU seconds and system CPU seconds from a ``/proc/…/stat`` text."""
     fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return int(fields[11]) / TICKS, int(fields[12]) / TICKS
 
 
 def peak_rss_mb(pid: int, field: str = "VmHWM") -> float:
