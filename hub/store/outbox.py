@@ -28,7 +28,13 @@ from hub.domain.model import (
 from hub.domain.prestage import on_server
 from hub.store.models import AnnouncementRow, DeliveryRow, ReportRow, WorkerRow
 from hub.store.repositories.base import Repository
-from hub.store.repositories.mapping import failure_json, failure_of, to_delivery, working_delivery
+from hub.store.repositories.mapping import (
+    WORKING_COLUMNS,
+    failure_json,
+    failure_of,
+    to_delivery,
+    working_delivery,
+)
 from hub.store.repositories.unstagings import unstage
 from hub.store.threads import MAIN, READY_TO_DELETE, READY_TO_POST, cancel_followups, part_of, reply_targets
 
@@ -73,16 +79,11 @@ _NOT_PREPARED = (
     .values(preflight_error=sa.bindparam("b_error"))
 )
 #: What a claim reads back: what the worker acts on. Not the dates nor the errors kept for the room, which
-#: thousands of claimed rows at the instant would parse (dates and JSON) for nothing. The first twelve are
-#: :func:`~hub.store.repositories.mapping.working_delivery`'s, in its order (see :func:`_claimed`).
+#: thousands of claimed rows at the instant would parse (dates and JSON) for nothing. The working columns
+#: first, in :func:`~hub.store.repositories.mapping.working_delivery`'s order (see :func:`_claimed`).
 _CLAIMED_COLUMNS = tuple(
-    _DELIVERIES.c[name]
-    for name in (
-        "id", "announcement_id", "town_id", "account_id", "platform", "text", "idempotency_key", "state",
-        "attempts", "remote_id", "parent_id", "kind", "version_number", "remote_key", "prepared", "claims",
-        "schedule",
-    )
-)  # fmt: skip
+    _DELIVERIES.c[name] for name in (*WORKING_COLUMNS, "version_number", "remote_key", "prepared", "claims", "schedule")
+)
 _DUE = (
     sa.select(DeliveryRow.id)
     .join(AnnouncementRow, AnnouncementRow.id == DeliveryRow.announcement_id)
@@ -121,7 +122,7 @@ _UNCLAIMED = sa.case(
 
 
 #: Where a claimed row holds its parent's id.
-_PARENT = 10
+_PARENT = WORKING_COLUMNS.index("parent_id")
 
 
 def _claimed(row: tuple[Any, ...], parents: dict[int, str]) -> Claimed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -138,22 +139,12 @@ def to_signon(town: Town, row: SignOnRow | None) -> SignOn:
     )
 
 
-def working_fields(row: DeliveryRow | sa.Row[Any]) -> dict[str, Any]:
-    """What a worker acts on in a delivery (a claim reads only these columns): not its dates nor its errors."""
-    return {
-        "id": row.id,
-        "announcement_id": row.announcement_id,
-        "town_id": row.town_id,
-        "account_id": row.account_id,
-        "platform": _PLATFORMS[row.platform],
-        "text": row.text,
-        "idempotency_key": row.idempotency_key,
-        "state": _DELIVERY_STATES[row.state],
-        "attempts": row.attempts,
-        "remote_id": row.remote_id,
-        "parent_id": row.parent_id,
-        "kind": _DELIVERY_KINDS[row.kind],
-    }
+#: The delivery's columns a worker acts on (a claim reads only these, then a few of its own), in
+#: :func:`working_delivery`'s order: not its dates nor its errors.
+WORKING_COLUMNS = (
+    "id", "announcement_id", "town_id", "account_id", "platform", "text", "idempotency_key", "state", "attempts",
+    "remote_id", "parent_id", "kind",
+)  # fmt: skip
 
 
 def working_delivery(
@@ -170,7 +161,7 @@ def working_delivery(
     parent_id: int | None,
     kind: str,
 ) -> Delivery:
-    """:func:`working_fields` from the columns' values, in that order (see :func:`account_of`)."""
+    """A delivery from the values of :data:`WORKING_COLUMNS`, in that order (see :func:`account_of`)."""
     return Delivery(
         id, announcement_id, town_id, account_id, _PLATFORMS[platform], text, idempotency_key,
         _DELIVERY_STATES[state], attempts, remote_id=remote_id, parent_id=parent_id, kind=_DELIVERY_KINDS[kind],
@@ -179,8 +170,8 @@ def working_delivery(
 
 def to_delivery(row: DeliveryRow | sa.Row[Any]) -> Delivery:
     """A delivery from its ORM object or a plain row of its columns."""
-    return Delivery(
-        **working_fields(row),
+    return dataclasses.replace(
+        working_delivery(*(getattr(row, name) for name in WORKING_COLUMNS)),
         next_attempt_at=row.next_attempt_at,
         remote_url=row.remote_url,
         published_at=row.published_at,
