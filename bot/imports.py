@@ -18,6 +18,8 @@ an invitation is worked out again, from the hub's officers and the room's member
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -60,6 +62,8 @@ REASONS = {
     LIMIT_EXCEEDED: "bot.towns.invite.reason.limited",
 }
 _SHOWN_MESSAGE = 200
+#: Seconds a run waits for the answer announcing it to be queued (:attr:`Reply.queued`) before inviting anyway.
+ANNOUNCE_WAIT = 10.0
 
 Fetch = Callable[[int], Awaitable[PostedFile]]
 
@@ -119,7 +123,11 @@ class TownImports:
                 await self.messenger.send(room_id, page, in_reply_to=event_id, to=sender)
             if imported:
                 reply = await self.invite(sender, coalition, room_id, event_id, lang)
-                await self.messenger.send(room_id, reply, in_reply_to=event_id, to=sender)
+                try:
+                    await self.messenger.send(room_id, reply, in_reply_to=event_id, to=sender)
+                finally:
+                    if reply.queued is not None:
+                        reply.queued()
         except UnissonError as error:
             await self.messenger.send(room_id, Reply.text(error.message(lang)), in_reply_to=event_id, to=sender)
 
@@ -137,18 +145,19 @@ class TownImports:
         # Checked again: another request may have started a run while this one read the room.
         if (busy := self._busy(coalition, lang)) is not None:
             return busy
-        self._start(plan, Asker(room_id, reply_to, lang, coalition))
+        announced = asyncio.Event()
+        self._start(plan, Asker(room_id, reply_to, lang, coalition), announced)
         duration = self._duration(len(plan.invite), lang)
-        return Reply.text(
-            translate(
-                "bot.towns.invite.started",
-                lang,
-                count=len(plan.invite),
-                present=plan.present,
-                coalition=coalition.name,
-                duration=duration,
-            )
+        started = translate(
+            "bot.towns.invite.started",
+            lang,
+            count=len(plan.invite),
+            present=plan.present,
+            coalition=coalition.name,
+            duration=duration,
         )
+        # The run's messages (its progress, « Terminé ») come after this answer: it starts once it is queued.
+        return dataclasses.replace(Reply.text(started), queued=announced.set)
 
     def _busy(self, coalition: Coalition, lang: str) -> Reply | None:
         """Why no run may start for the coalition now, if one may not: one is running, or the bot is stopping."""
@@ -167,13 +176,16 @@ class TownImports:
             task.cancel()
         await asyncio.gather(*runs, return_exceptions=True)
 
-    def _start(self, plan: Plan, asker: Asker) -> None:
+    def _start(self, plan: Plan, asker: Asker, announced: asyncio.Event) -> None:
         coalition_id = asker.coalition.id
-        task = asyncio.create_task(self._run(plan, asker), name=f"invitations for coalition {coalition_id}")
+        run = self._run(plan, asker, announced)
+        task = asyncio.create_task(run, name=f"invitations for coalition {coalition_id}")
         self._runs[coalition_id] = task
         task.add_done_callback(lambda _: self._runs.pop(coalition_id, None))
 
-    async def _run(self, plan: Plan, asker: Asker) -> None:
+    async def _run(self, plan: Plan, asker: Asker, announced: asyncio.Event) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(announced.wait(), ANNOUNCE_WAIT)
         message = ProgressMessage(self.messenger, asker)
         try:
             progress = await self.inviter.run(plan, message.show)

@@ -311,6 +311,8 @@ class Inbound:
         except Exception:
             self.log.exception("Could not keep the answer to %s in %s; sending it anyway", event_id, room_id)
             self.bot.outbox.put_and_forget(functools.partial(self.bot.transmit, room_id, content, tx_id))
+        if reply.queued is not None:
+            reply.queued()
 
     def deliver(self, answer: PendingAnswer) -> None:
         async def job() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +28,9 @@ class Reply:
     plain: str
     html: str
     mentions: tuple[str, ...] = ()
+    #: Called by whoever sends the reply once it is queued: starts work whose own messages must come after it
+    #: (the invitations that the answer to ``!villes inviter`` announces).
+    queued: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def text(cls, text: str) -> Reply:
