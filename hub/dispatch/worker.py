@@ -83,7 +83,7 @@ class Dispatcher:
         *,
         worker_id: str | None = None,
         strategy: RetryStrategy | None = None,
-        max_in_flight: int = 4096,
+        max_in_flight: int = 1024,
         claim_batch: int = 256,
         upkeep_seconds: float = 0.5,
         grace_seconds: float = 10.0,
@@ -97,6 +97,9 @@ class Dispatcher:
         self.max_in_flight = max_in_flight
         #: Deliveries claimed per statement: the first posts leave while the next batch is being claimed.
         self.claim_batch = claim_batch
+        #: Room that must free before claiming again while more is due: whole batches, not a claim of a few rows
+        #: each time a few attempts end (a quarter of the room when that is less than a batch).
+        self.refill = min(claim_batch, max(1, max_in_flight // 4))
         self.upkeep_seconds = upkeep_seconds
         self.grace_seconds = grace_seconds
         self.metrics = metrics
@@ -205,8 +208,11 @@ class Dispatcher:
 
     # --- claiming and attempting ----------------------------------------------------------------------
 
+    def _free(self) -> int:
+        return self.max_in_flight - len(self._tasks)
+
     async def _fill(self) -> int:
-        room = min(self.max_in_flight - len(self._tasks), self.claim_batch)
+        room = min(self._free(), self.claim_batch)
         if room <= 0:
             return 0
         # The claim and what its attempts need (accounts, secrets, the frozen wording) in one transaction: at the
@@ -230,7 +236,8 @@ class Dispatcher:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
-        if self._more:  # room freed with more due: claim again; otherwise nothing to do before the next upkeep
+        if self._more and self._free() >= self.refill:
+            # Room for a batch with more due: claim again; otherwise nothing to do before the next upkeep.
             self._wake.set()
 
     async def _try(self, attempt: Attempt) -> None:
@@ -293,8 +300,8 @@ class Dispatcher:
         return self._next_instant is not None and now >= self._next_instant
 
     async def _sleep(self, stopping: asyncio.Task[bool]) -> None:
-        if self._more and len(self._tasks) < self.max_in_flight:
-            await asyncio.sleep(0)  # more is due and there is room: claim again at once
+        if self._more and self._free() >= self.refill:
+            await asyncio.sleep(0)  # more is due and there is room for a batch: claim again at once
             return
         now = self.clock()
         wake_at = self._next_upkeep or now

@@ -18,10 +18,12 @@ from hub.core import Hub, utc_now
 from hub.dispatch.worker import AnotherDispatcher, Dispatcher
 from hub.domain.model import AnnouncementState, DeliveryState, Platform, Progress, Report, ReportKind
 from hub.errors import InvalidTransition, PermissionDenied
+from hub.store.outbox import Claimed, OutboxRepository
 from sandbox import bluesky, mastodon
 from sandbox.bluesky import CREATE_RECORD, GET_RECORD, BlueskyDouble
 from sandbox.fleet import COORDINATOR, Fleet, build_fleet, officer_of, use_servers, username_of
 from sandbox.mastodon import MASTODON, TAKAHE, MastodonDouble, Personality
+from tests.tools.communes_csv import pick_communes
 
 CODES = [("93055", "Pantin"), ("94043", "Le Kremlin-Bicêtre"), ("78575", "Saint-Rémy-lès-Chevreuse")]
 MORE = [*CODES, ("35238", "Rennes"), ("86194", "Poitiers"), ("37261", "Tours")]
@@ -320,3 +322,32 @@ async def test_a_stopped_worker_hands_back_what_it_had_not_finished(make_fleet: 
     async with running(hub):
         assert await settled(hub, fleet.announcement.id) is AnnouncementState.PUBLISHED
     assert fleet.mastodon_posts() == {t.id: 1 for t in fleet.towns}
+
+
+async def test_a_fan_out_larger_than_the_room_is_claimed_in_whole_batches(
+    make_fleet: MakeFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 60 posts through a room of 16 and one request at a time per server: attempts end one at a time, and
+    # each end frees room. Claims wait for a quarter of the room (4), never a row or two each time.
+    codes = [(c.code, c.name) for c in pick_communes(30, seed=11)]
+    fleet = await make_fleet(codes, lead=3.0, per_host_concurrency=1)
+    hub = fleet.hub
+    taken: list[int] = []
+    claim = OutboxRepository.claim
+
+    async def counted(self: OutboxRepository, worker_id: str, now: datetime, limit: int) -> list[Claimed]:
+        claimed = await claim(self, worker_id, now, limit)
+        taken.append(len(claimed))
+        return claimed
+
+    monkeypatch.setattr(OutboxRepository, "claim", counted)
+    async with running(hub, max_in_flight=16, claim_batch=8) as dispatcher:
+        assert dispatcher.refill == 4
+        assert await settled(hub, fleet.announcement.id) is AnnouncementState.PUBLISHED
+
+    assert fleet.bluesky_posts() == {t.id: 1 for t in fleet.towns}
+    assert fleet.mastodon_posts() == {t.id: 1 for t in fleet.towns}
+    claims = [count for count in taken if count]
+    assert sum(claims) == 60
+    assert len(claims) <= 60 // 4 + 1, f"claims of {claims}"
+    assert min(claims[:-1]) >= 4, f"claims of {claims}"
