@@ -165,9 +165,10 @@ class AccountRepository(LinkedAccounts):
         for id_, town_id, platform, identifier, server, verified, error, credential, text, secret, session in (
             await self.core(query)
         ).all():
-            limits = parsed.get(text or "{}")
+            text = text or "{}"
+            limits = parsed.get(text)
             if limits is None:
-                limits = parsed[text or "{}"] = orjson.loads(text or "{}")
+                limits = parsed[text] = orjson.loads(text)
             account = account_of(id_, town_id, platform, identifier, server, limits, verified, error, credential)
             found[id_] = (account, EncryptedSecrets(id_, secret, session))
         return found
